@@ -1,0 +1,80 @@
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { BusLogger } from './connection.js';
+import { isNotFound } from './declare.js';
+
+export interface ConsumerRunnerOptions {
+  js: JetStreamClient;
+  stream: string;
+  durable: string;
+  /** How many messages the client keeps buffered (keep it modest so replicas share work). */
+  maxMessages: number;
+  /** Called for each message in delivery order. Must ack/nak the message itself. */
+  onMessage: (msg: JsMsg) => Promise<void>;
+  logger: BusLogger;
+}
+
+/**
+ * Runs a pull consumer with the callback API (which batches acks into few socket writes),
+ * keeps every handler's promise so shutdown can drain them, and re-attaches if the consume
+ * loop ends unexpectedly.
+ */
+export class ConsumerRunner {
+  private messages: ConsumerMessages | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: ConsumerRunnerOptions) {}
+
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const { js, stream, durable, logger } = this.options;
+    while (!this.stopping) {
+      let consumer: Consumer;
+      try {
+        consumer = await js.consumers.get(stream, durable);
+        this.messages = await consumer.consume({
+          max_messages: this.options.maxMessages,
+          callback: (msg) => this.dispatch(msg),
+        });
+      } catch (err) {
+        if (this.stopping) return;
+        logger.warn({ stream, durable, err: String(err), missing: isNotFound(err) }, 'consumer not available, retrying');
+        await sleep(1_000);
+        continue;
+      }
+      const result = await this.messages.closed();
+      if (!this.stopping) {
+        logger.warn({ stream, durable, err: result ? String(result) : undefined }, 'consume loop ended, re-attaching');
+        await sleep(500);
+      }
+    }
+  }
+
+  private dispatch(msg: JsMsg): void {
+    const p = this.options.onMessage(msg).catch((err) => {
+      this.options.logger.error({ durable: this.options.durable, err: String(err) }, 'message handler failed');
+    });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Stops pulling, then waits for every message already handed to the handler. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close().catch(() => undefined);
+    await this.loop;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,12 @@
+export * from './topology.js';
+export * from './partition.js';
+export * from './connection.js';
+export * from './declare.js';
+export * from './headers.js';
+export * from './codec.js';
+export * from './config-view.js';
+export * from './consumer-runner.js';
+export * from './keyed-lanes.js';
+export type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+export type { KV } from '@nats-io/kv';
+export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';

@@ -1,0 +1,98 @@
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
+
+/**
+ * Every JetStream object inkstream uses, declared in one place. A namespace prefixes all
+ * names so that several installations (or test runs) can share one NATS server.
+ *
+ * Subjects are wire law: the number of partitions decides which user lands on which
+ * subject, so changing PARTITIONS reshuffles users across partitions.
+ */
+export const PARTITIONS = 16;
+
+const SECOND_NS = 1_000_000_000;
+const DAY_NS = 24 * 3600 * SECOND_NS;
+
+export interface TopologyOptions {
+  /** Prefix of every stream, subject, consumer and bucket name. Default `inkstream`. */
+  namespace?: string;
+  /** JetStream duplicate window for ingest and delivery publishes, seconds. Default 600. */
+  dedupWindowSeconds?: number;
+  /** How long accepted events stay in the ingest stream, days. Default 7. */
+  ingestRetentionDays?: number;
+}
+
+export type Topology = ReturnType<typeof createTopology>;
+
+export function createTopology(options: TopologyOptions = {}) {
+  const ns = options.namespace ?? 'inkstream';
+  if (!/^[A-Za-z0-9_-]+$/.test(ns)) {
+    throw new Error(`namespace "${ns}" may only contain letters, digits, "_" and "-"`);
+  }
+  const upper = ns.toUpperCase().replace(/-/g, '_');
+  const dedupNs = (options.dedupWindowSeconds ?? 600) * SECOND_NS;
+
+  const streams = {
+    ingest: {
+      name: `${upper}_INGEST`,
+      subjects: [`${ns}.ingest.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: (options.ingestRetentionDays ?? 7) * DAY_NS,
+      duplicate_window: dedupNs,
+      num_replicas: 1,
+    },
+    delivery: {
+      name: `${upper}_DELIVERY`,
+      subjects: [`${ns}.delivery.>`],
+      // Work queue: a payload leaves the stream when it was delivered or dead-lettered.
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      // Refuse new payloads rather than silently dropping old ones when a limit is hit.
+      discard: DiscardPolicy.New,
+      max_age: 7 * DAY_NS,
+      duplicate_window: dedupNs,
+      num_replicas: 1,
+    },
+  } satisfies Record<string, Partial<StreamConfig> & { name: string; subjects: string[] }>;
+
+  const subjects = {
+    ingest: (partition: number) => `${ns}.ingest.${pad(partition)}`,
+    ingestAll: `${ns}.ingest.>`,
+    delivery: (syncId: string, partition: number) => `${ns}.delivery.${syncId}.${pad(partition)}`,
+    deliveryOfSync: (syncId: string) => `${ns}.delivery.${syncId}.>`,
+  };
+
+  const consumers = {
+    filter: {
+      durable_name: `${ns}-filter`,
+      filter_subject: subjects.ingestAll,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30 * SECOND_NS,
+      max_ack_pending: 1024,
+      max_deliver: -1,
+    },
+    delivery: (syncId: string) => ({
+      durable_name: `${ns}-delivery-${syncId}`,
+      filter_subject: subjects.deliveryOfSync(syncId),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      // Longer than the longest request timeout, so an in-flight POST is never redelivered.
+      ack_wait: 150 * SECOND_NS,
+      max_ack_pending: 1024,
+      max_deliver: -1,
+    }),
+  } satisfies Record<string, Partial<ConsumerConfig> | ((id: string) => Partial<ConsumerConfig>)>;
+
+  const buckets = {
+    config: { name: `${ns}-config`, history: 5 },
+  };
+
+  return { namespace: ns, streams, subjects, consumers, buckets };
+}
+
+function pad(partition: number): string {
+  return partition.toString().padStart(2, '0');
+}

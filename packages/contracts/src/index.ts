@@ -1,0 +1,6 @@
+export * from './amplitude-event.js';
+export * from './ingested-record.js';
+export * from './sync.js';
+export * from './config-snapshot.js';
+export * from './delivery-job.js';
+export * from './movable-ink-payload.js';

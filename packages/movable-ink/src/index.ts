@@ -1,0 +1,5 @@
+export * from './message-id.js';
+export * from './payload.js';
+export * from './authorization.js';
+export * from './request.js';
+export * from './classify-response.js';

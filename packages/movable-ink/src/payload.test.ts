@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { buildIdentifyPayload, buildTrackPayload, discardReason, pickAllowed } from './payload.js';
+import { messageIdFor } from './message-id.js';
+import { basicAuthorization, maskAuthorization } from './authorization.js';
+import { buildRequest } from './request.js';
+
+const event = {
+  event_type: 'Product Viewed',
+  user_id: 'user-12345',
+  device_id: 'C8F9E604-F01A-4BD9',
+  time: 1709566376409,
+  event_properties: { product_id: '622c6f5d', price: 49.99, categories: ['a', 'b'], secret: 'x' },
+};
+
+describe('track payload', () => {
+  it('keeps only allow-listed properties, with their types', () => {
+    const p = buildTrackPayload(
+      { syncId: 's1', event, eventKey: 'ins-1', receivedAt: 1, profile: { email: 'a@example.com', plan: 'pro' } },
+      { eventProperties: ['product_id', 'price', 'categories', 'missing'], userProperties: ['email'] },
+    );
+    expect(p).toEqual({
+      type: 'track',
+      event: 'Product Viewed',
+      user_id: 'user-12345',
+      anonymous_id: 'C8F9E604-F01A-4BD9',
+      timestamp: 1709566376409,
+      message_id: messageIdFor('s1', 'track', 'ins-1'),
+      properties: { product_id: '622c6f5d', price: 49.99, categories: ['a', 'b'] },
+      user_properties: { email: 'a@example.com' },
+    });
+  });
+
+  it('omits absent ids and empty objects, falls back to receive time', () => {
+    const p = buildTrackPayload(
+      { syncId: 's1', event: { event_type: 'x', device_id: 'dev-1' }, eventKey: 'k', receivedAt: 42, profile: {} },
+      { eventProperties: ['a'], userProperties: ['b'] },
+    );
+    expect(p).toEqual({ type: 'track', event: 'x', anonymous_id: 'dev-1', timestamp: 42, message_id: p.message_id });
+  });
+
+  it('"*" selects every property', () => {
+    expect(pickAllowed({ a: 1, b: { c: 2 } }, ['*'])).toEqual({ a: 1, b: { c: 2 } });
+    expect(pickAllowed({ a: 1 }, [])).toBeUndefined();
+  });
+});
+
+describe('identify payload', () => {
+  it('carries traits from the profile', () => {
+    const p = buildIdentifyPayload(
+      { syncId: 's1', event, eventKey: 'ins-1', receivedAt: 1, profile: { email: 'a@example.com', plan: 'pro', x: 1 } },
+      { eventProperties: [], userProperties: ['email', 'plan'] },
+    );
+    expect(p.traits).toEqual({ email: 'a@example.com', plan: 'pro' });
+    expect(p.type).toBe('identify');
+    expect(p.message_id).not.toBe(messageIdFor('s1', 'track', 'ins-1'));
+  });
+});
+
+describe('message id', () => {
+  it('is stable and differs by sync, type and event', () => {
+    const id = messageIdFor('s1', 'track', 'e1');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(messageIdFor('s1', 'track', 'e1')).toBe(id);
+    expect(messageIdFor('s2', 'track', 'e1')).not.toBe(id);
+    expect(messageIdFor('s1', 'identify', 'e1')).not.toBe(id);
+    expect(messageIdFor('s1', 'track', 'e2')).not.toBe(id);
+  });
+});
+
+describe('discard reasons', () => {
+  const now = 1709566376409;
+  const base = { type: 'track' as const, event: 'x', timestamp: now, message_id: 'm', user_id: 'u-12345' };
+  it.each([
+    [base, 100, undefined],
+    [{ ...base, user_id: undefined }, 100, 'no user id or device id'],
+    [{ ...base, timestamp: now - 31 * 86400_000 }, 100, 'older than 30 days'],
+    [base, 1_000_000, 'larger than maxRequestBytes'],
+  ])('%#', (payload, bytes, reason) => {
+    expect(discardReason(payload, bytes, 1_000_000, now)).toBe(reason);
+  });
+});
+
+describe('authorization and request', () => {
+  it('encodes Basic like Movable Ink expects', () => {
+    expect(basicAuthorization('test', 'test')).toBe('Basic dGVzdDp0ZXN0');
+    expect(basicAuthorization('movable_ink1', 'movable_ink2')).toBe('Basic bW92YWJsZV9pbmsxOm1vdmFibGVfaW5rMg==');
+  });
+  it('masks all but the tail', () => {
+    expect(maskAuthorization('Basic bW92YWJsZV9pbmsxOm1vdmFibGVfaW5rMg==')).toBe('Basic ****5rMg==');
+    expect(maskAuthorization('Basic dGVzdDp0ZXN0')).toBe('Basic ****');
+  });
+  it('sends one payload as itself and several in an envelope', () => {
+    const a = { type: 'identify' as const, user_id: 'u-12345', timestamp: 1, message_id: 'a' };
+    const single = buildRequest([a], 'Basic x');
+    expect(JSON.parse(single.body)).toEqual(a);
+    expect(single.headers).toMatchObject({ 'content-type': 'application/json', authorization: 'Basic x' });
+    expect(single.headers['user-agent']).toMatch(/^inkstream\//);
+    expect(JSON.parse(buildRequest([a, a], 'Basic x').body)).toEqual({ events: [a, a] });
+  });
+});

@@ -1,0 +1,91 @@
+import type { AmplitudeEvent, IdentifyPayload, TrackPayload } from '@inkstream/contracts';
+import { messageIdFor } from './message-id.js';
+
+/** Movable Ink refuses data older than 30 days. */
+export const MAX_PAYLOAD_AGE_MS = 30 * 24 * 3600 * 1000;
+
+export interface PayloadSource {
+  syncId: string;
+  event: AmplitudeEvent;
+  /** Stable key of the source event (insert_id or ingest message id). */
+  eventKey: string;
+  /** Receive time, used when the event has no `time`. */
+  receivedAt: number;
+  /** The user's current profile (user properties after this event). */
+  profile: Record<string, unknown>;
+}
+
+export interface PayloadSelection {
+  eventProperties: string[];
+  userProperties: string[];
+}
+
+/** Picks the allow-listed keys (`"*"` = all) that are present; undefined when none are. */
+export function pickAllowed(
+  source: Record<string, unknown> | undefined,
+  allowed: readonly string[],
+): Record<string, unknown> | undefined {
+  if (!source || allowed.length === 0) return undefined;
+  let out: Record<string, unknown> | undefined;
+  if (allowed.includes('*')) {
+    for (const [k, v] of Object.entries(source)) if (v !== undefined) (out ??= {})[k] = v;
+    return out;
+  }
+  for (const key of allowed) {
+    if (Object.prototype.hasOwnProperty.call(source, key) && source[key] !== undefined) (out ??= {})[key] = source[key];
+  }
+  return out;
+}
+
+function identity(event: AmplitudeEvent): { user_id?: string; anonymous_id?: string } {
+  const out: { user_id?: string; anonymous_id?: string } = {};
+  if (typeof event.user_id === 'string' && event.user_id !== '') out.user_id = event.user_id;
+  if (typeof event.device_id === 'string' && event.device_id !== '') out.anonymous_id = event.device_id;
+  return out;
+}
+
+export function timestampOf(event: AmplitudeEvent, receivedAt: number): number {
+  return typeof event.time === 'number' && Number.isFinite(event.time) ? event.time : receivedAt;
+}
+
+export function buildTrackPayload(source: PayloadSource, selection: PayloadSelection): TrackPayload {
+  const payload: TrackPayload = {
+    type: 'track',
+    event: source.event.event_type,
+    ...identity(source.event),
+    timestamp: timestampOf(source.event, source.receivedAt),
+    message_id: messageIdFor(source.syncId, 'track', source.eventKey),
+  };
+  const properties = pickAllowed(source.event.event_properties, selection.eventProperties);
+  if (properties) payload.properties = properties;
+  const userProperties = pickAllowed(source.profile, selection.userProperties);
+  if (userProperties) payload.user_properties = userProperties;
+  return payload;
+}
+
+export function buildIdentifyPayload(source: PayloadSource, selection: PayloadSelection): IdentifyPayload {
+  const payload: IdentifyPayload = {
+    type: 'identify',
+    ...identity(source.event),
+    timestamp: timestampOf(source.event, source.receivedAt),
+    message_id: messageIdFor(source.syncId, 'identify', source.eventKey),
+  };
+  const traits = pickAllowed(source.profile, selection.userProperties);
+  if (traits) payload.traits = traits;
+  return payload;
+}
+
+export type DiscardReason = 'no user id or device id' | 'older than 30 days' | 'larger than maxRequestBytes';
+
+/** Why a payload must not be sent, or undefined when it may. */
+export function discardReason(
+  payload: TrackPayload | IdentifyPayload,
+  serializedBytes: number,
+  maxRequestBytes: number,
+  now: number,
+): DiscardReason | undefined {
+  if (payload.user_id === undefined && payload.anonymous_id === undefined) return 'no user id or device id';
+  if (now - payload.timestamp > MAX_PAYLOAD_AGE_MS) return 'older than 30 days';
+  if (serializedBytes >= maxRequestBytes) return 'larger than maxRequestBytes';
+  return undefined;
+}

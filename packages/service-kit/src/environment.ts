@@ -1,0 +1,66 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/** Settings every service has (spec/operations.md, Configuration). */
+export const BaseEnvironment = {
+  NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', minLength: 1, description: 'NATS server(s), comma separated' }),
+  NATS_NAMESPACE: Type.String({
+    default: 'inkstream',
+    pattern: '^[A-Za-z0-9_-]+$',
+    description: 'Prefix of every stream, subject, consumer and bucket (lets installations share a NATS)',
+  }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  HOST: Type.String({ default: '0.0.0.0', description: 'Interface the HTTP server listens on' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 15_000, minimum: 1_000, description: 'Upper bound for a graceful stop' }),
+} satisfies TProperties;
+
+export const Port = (fallback: number) => Type.Integer({ default: fallback, minimum: 0, maximum: 65535 });
+export const BooleanFlag = (fallback: boolean) => Type.Boolean({ default: fallback });
+
+export class EnvironmentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'EnvironmentError';
+  }
+}
+
+/**
+ * Parses the environment against a schema: applies defaults, converts strings to numbers and
+ * booleans, and reports every problem at once (never only the first).
+ */
+export function parseEnvironment<T extends TObject>(
+  schema: T,
+  env: Record<string, string | undefined> = process.env,
+): Static<T> {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') picked[key] = raw.trim();
+  }
+  const withDefaults = Value.Default(schema, picked);
+  const converted = Value.Convert(schema, withDefaults);
+  const problems = [...Value.Errors(schema, converted)].map((e) => {
+    const name = e.path.replace(/^\//, '') || '(root)';
+    const given = env[name];
+    const shown = given === undefined ? 'not set' : /SECRET|TOKEN|KEY|PASSWORD/.test(name) ? 'given (hidden)' : `"${given}"`;
+    return `${name}: ${e.message} (${shown})`;
+  });
+  if (problems.length > 0) throw new EnvironmentError([...new Set(problems)]);
+  return converted as Static<T>;
+}
+
+/** Like parseEnvironment, but prints every problem and exits: for a service's start-up. */
+export function loadEnvironment<T extends TObject>(service: string, schema: T): Static<T> {
+  try {
+    return parseEnvironment(schema);
+  } catch (err) {
+    if (err instanceof EnvironmentError) {
+      process.stderr.write(`${service}: cannot start, ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

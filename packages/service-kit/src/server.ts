@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifySchema,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+
+export type ReadinessCheck = () => boolean | Promise<boolean>;
+
+export interface CreateServerOptions {
+  service: string;
+  logger: Logger;
+  metrics: Registry;
+  /** Named checks that must all pass for /readyz to answer 200. */
+  readiness?: Record<string, ReadinessCheck>;
+  bodyLimit?: number;
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+export type Server = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+// Routes of the kit are operational, not part of a service's API documentation.
+const hidden = { hide: true } as FastifySchema;
+
+/**
+ * The fastify server every service starts from: request ids (kept from `x-request-id` or
+ * generated), one summary log line per request, /healthz, /readyz and /metrics.
+ */
+export function createServer(options: CreateServerOptions): Server {
+  const { logger, metrics } = options;
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    trustProxy: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ...options.fastify,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics') return;
+    request.log.info(
+      {
+        method: request.method,
+        url: request.routeOptions.url ?? request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  const checks = options.readiness ?? {};
+  app.get('/healthz', { schema: hidden }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: hidden }, async (_request, reply) => {
+    const results: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(checks)) {
+      try {
+        results[name] = await check();
+      } catch {
+        results[name] = false;
+      }
+    }
+    const ready = Object.values(results).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
+  });
+  app.get('/metrics', { schema: hidden }, async (_request, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return metrics.metrics();
+  });
+  return app;
+}
