@@ -65,15 +65,19 @@ export function createTopology(options: TopologyOptions = {}) {
   };
 
   const consumers = {
-    filter: {
-      durable_name: `${ns}-filter`,
-      filter_subject: subjects.ingestAll,
+    /**
+     * One durable consumer per ingest partition: a partition is worked by one filter replica
+     * at a time, which keeps each user's events in order and their profile in one place.
+     */
+    filter: (partition: number) => ({
+      durable_name: `${ns}-filter-p${pad(partition)}`,
+      filter_subject: subjects.ingest(partition),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: 30 * SECOND_NS,
       max_ack_pending: 1024,
       max_deliver: -1,
-    },
+    }),
     delivery: (syncId: string) => ({
       durable_name: `${ns}-delivery-${syncId}`,
       filter_subject: subjects.deliveryOfSync(syncId),
@@ -84,10 +88,12 @@ export function createTopology(options: TopologyOptions = {}) {
       max_ack_pending: 1024,
       max_deliver: -1,
     }),
-  } satisfies Record<string, Partial<ConsumerConfig> | ((id: string) => Partial<ConsumerConfig>)>;
+  } satisfies Record<string, (key: never) => Partial<ConsumerConfig>>;
 
   const buckets = {
     config: { name: `${ns}-config`, history: 5 },
+    /** User profiles per project, owned by the filter. */
+    profiles: { name: `${ns}-profiles`, history: 1 },
   };
 
   return { namespace: ns, streams, subjects, consumers, buckets };

@@ -1,0 +1,150 @@
+import type { DeliveryJob, IngestedRecord, SyncSnapshot } from '@inkstream/contracts';
+import {
+  ConsumerRunner,
+  KeyedLanes,
+  PARTITIONS,
+  decodeJson,
+  declareConsumer,
+  encodeJson,
+  partitionOf,
+  type Bus,
+  type ConfigView,
+  type JsMsg,
+  type Topology,
+} from '@inkstream/bus';
+import type { Logger } from '@inkstream/service-kit';
+import { compileFilters } from './compile-filters.js';
+import type { FilterMetrics } from './metrics.js';
+import type { ProfileStore } from './profile-store.js';
+import { routeRecord, type CompiledSync } from './route-record.js';
+
+export interface FilterWorkerDeps {
+  bus: Bus;
+  topology: Topology;
+  config: ConfigView;
+  profiles: ProfileStore;
+  metrics: FilterMetrics;
+  logger: Logger;
+  maxInFlight: number;
+}
+
+/**
+ * Consumes the ingest partitions, keeps user profiles and publishes the payloads of every
+ * active sync to the delivery stream. A source event is acked only after all its payloads
+ * and its profile are stored, so a crash repeats work (deduplicated by message id) and never
+ * loses it.
+ */
+export class FilterWorker {
+  private readonly compiled = new Map<string, CompiledSync>();
+  private readonly runners: ConsumerRunner[] = [];
+  private readonly lanes = new KeyedLanes();
+  private stopping = false;
+
+  constructor(private readonly deps: FilterWorkerDeps) {
+    // Filters are compiled once per config change, never per event.
+    deps.config.onChange((next) => {
+      if (next.kind === 'sync') this.compile(next);
+    });
+    for (const sync of deps.config.syncs.values()) this.compile(sync);
+  }
+
+  private compile(sync: SyncSnapshot): void {
+    this.compiled.set(sync.id, { sync, select: compileFilters(sync.eventFilters) });
+  }
+
+  private activeSyncs(projectId: string): CompiledSync[] {
+    const out: CompiledSync[] = [];
+    for (const sync of this.deps.config.activeSyncsOf(projectId)) {
+      const compiled = this.compiled.get(sync.id);
+      if (compiled && compiled.sync.version === sync.version) out.push(compiled);
+      else {
+        this.compile(sync);
+        out.push(this.compiled.get(sync.id)!);
+      }
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    const { bus, topology, logger } = this.deps;
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      const consumer = topology.consumers.filter(partition);
+      await declareConsumer(bus.jsm, topology.streams.ingest.name, consumer);
+      const runner = new ConsumerRunner({
+        js: bus.js,
+        stream: topology.streams.ingest.name,
+        durable: consumer.durable_name,
+        maxMessages: this.deps.maxInFlight,
+        logger,
+        onMessage: (msg) => this.onMessage(msg),
+      });
+      runner.start();
+      this.runners.push(runner);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.runners.map((r) => r.stop()));
+  }
+
+  private onMessage(msg: JsMsg): Promise<void> {
+    let record: IngestedRecord;
+    try {
+      record = decodeJson<IngestedRecord>(msg.data);
+    } catch (err) {
+      // Only ingest writes this stream; an unreadable message can never become readable.
+      this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'unreadable ingest message terminated');
+      msg.term('unreadable');
+      return Promise.resolve();
+    }
+    // One user's records run one after another; other users run alongside.
+    return this.lanes.run(`${record.projectId}\u0000${record.userKey}`, () => this.process(msg, record));
+  }
+
+  private async process(msg: JsMsg, record: IngestedRecord): Promise<void> {
+    const { profiles, metrics } = this.deps;
+    const before = await profiles.load(record.projectId, record.userKey);
+    const routed = routeRecord(record, msg.seq, before, this.activeSyncs(record.projectId), Date.now());
+    metrics.records.inc({ kind: record.kind });
+    for (const d of routed.discards) {
+      metrics.payloads.inc({ sync: d.syncId, type: d.payloadType, outcome: 'discarded', reason: d.reason });
+    }
+    await this.untilDone(msg, () => this.publish(routed.jobs));
+    for (const job of routed.jobs) {
+      metrics.payloads.inc({ sync: job.syncId, type: job.payloadType, outcome: 'queued', reason: '' });
+    }
+    if (routed.changed) await this.untilDone(msg, () => profiles.save(record.projectId, record.userKey, routed.profile));
+    msg.ack();
+  }
+
+  private async publish(jobs: readonly DeliveryJob[]): Promise<void> {
+    const { bus, topology } = this.deps;
+    // Publishes from one connection are stored in the order they are sent.
+    await Promise.all(
+      jobs.map((job) =>
+        bus.js.publish(topology.subjects.delivery(job.syncId, partitionOf(job.userKey)), encodeJson(job), { msgID: job.messageId }),
+      ),
+    );
+  }
+
+  /**
+   * Retries a step in place (holding the user's lane, so order is kept) until it succeeds,
+   * telling JetStream the message is still being worked on. On shutdown the message is left
+   * unacknowledged and comes back later.
+   */
+  private async untilDone(msg: JsMsg, step: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await step();
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.deps.metrics.publishRetries.inc();
+        this.deps.logger.warn({ seq: msg.seq, attempt, err: String(err) }, 'filter step failed, retrying');
+        msg.working();
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
+      }
+    }
+  }
+}

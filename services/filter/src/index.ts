@@ -1,0 +1,55 @@
+import { ConfigView, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { Gauge, Lifecycle, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
+import { loadFilterEnvironment } from './environment.js';
+import { FilterWorker } from './filter-worker.js';
+import { createFilterMetrics } from './metrics.js';
+import { ProfileStore } from './profile-store.js';
+
+const env = loadFilterEnvironment();
+const logger = createLogger('filter', env.LOG_LEVEL);
+const metrics = createMetricsRegistry('filter');
+const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
+lifecycle.installSignalHandlers();
+
+try {
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-filter', logger });
+  lifecycle.onShutdown('nats', () => bus.close());
+  await declareStreams(bus.jsm, topology);
+
+  const config = new ConfigView(logger);
+  await config.start(await openConfigBucket(bus.kvm, topology));
+  lifecycle.onShutdown('config view', () => config.stop());
+  new Gauge({
+    name: 'inkstream_config_syncs',
+    help: 'Syncs known from the config snapshots, by whether they deliver now',
+    labelNames: ['active'],
+    registers: [metrics],
+    collect() {
+      const { syncs, activeSyncs } = config.counts();
+      this.set({ active: 'true' }, activeSyncs);
+      this.set({ active: 'false' }, syncs - activeSyncs);
+    },
+  });
+
+  const profilesKv = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
+  const worker = new FilterWorker({
+    bus,
+    topology,
+    config,
+    profiles: new ProfileStore(profilesKv, env.FILTER_PROFILE_CACHE_SIZE),
+    metrics: createFilterMetrics(metrics),
+    logger,
+    maxInFlight: env.FILTER_MAX_IN_FLIGHT,
+  });
+
+  const app = createServer({ service: 'filter', logger, metrics, readiness: { nats: () => bus.isConnected() } });
+  await worker.start();
+  lifecycle.onShutdown('consumers', () => worker.stop());
+  lifecycle.onShutdown('http server', () => app.close());
+  await app.listen({ port: env.FILTER_PORT, host: env.HOST });
+} catch (err) {
+  logger.fatal({ err }, 'filter failed to start');
+  await lifecycle.shutdown();
+  process.exit(1);
+}

@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { KV } from '@inkstream/bus';
+import type { Properties } from './user-properties.js';
+
+/** What the filter remembers about one user of one project. */
+export interface ProfileEntry {
+  v: 1;
+  /** Current user properties. */
+  properties: Properties;
+  /** The user_id ↔ device_id pairing last seen. */
+  userId?: string;
+  deviceId?: string;
+  /**
+   * Ingest stream sequence of the last event whose user-property operations were applied, so a
+   * redelivered event never applies `$add`/`$append` twice.
+   */
+  lastSeq: number;
+  /** Per sync: fingerprint of the last identify payload produced for this user. */
+  identified: Record<string, string>;
+}
+
+export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq: 0, identified: {} });
+
+/**
+ * Profiles live in a JetStream KV bucket (durable across restarts and replicas), with an LRU
+ * cache in front: the filter replica that owns a user's partition is its only writer.
+ */
+export class ProfileStore {
+  private readonly cache = new Map<string, ProfileEntry>();
+
+  constructor(
+    private readonly kv: KV,
+    private readonly cacheSize: number,
+  ) {}
+
+  static keyOf(projectId: string, userKey: string): string {
+    return `${projectId}.${createHash('sha256').update(userKey).digest('base64url')}`;
+  }
+
+  async load(projectId: string, userKey: string): Promise<ProfileEntry> {
+    const key = ProfileStore.keyOf(projectId, userKey);
+    const cached = this.cache.get(key);
+    if (cached) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return cached;
+    }
+    const stored = await this.kv.get(key);
+    const entry = stored && stored.operation === 'PUT' && stored.length > 0 ? stored.json<ProfileEntry>() : emptyProfile();
+    this.remember(key, entry);
+    return entry;
+  }
+
+  async save(projectId: string, userKey: string, entry: ProfileEntry): Promise<void> {
+    const key = ProfileStore.keyOf(projectId, userKey);
+    await this.kv.put(key, JSON.stringify(entry));
+    this.remember(key, entry);
+  }
+
+  /** Forgets cached profiles, e.g. when a partition moves to another replica. */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private remember(key: string, entry: ProfileEntry): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { USER_PROPERTY_OPERATIONS } from '@inkstream/contracts';
+
+export type Properties = Record<string, unknown>;
+
+const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
+
+function isObject(value: unknown): value is Properties {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function toList(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
+  return false;
+}
+
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return undefined;
+}
+
+/**
+ * Applies an event's `user_properties` to a profile the way Amplitude does and returns the new
+ * profile (the input is not modified). Plain keys are a `$set`; operation objects run in the
+ * order of USER_PROPERTY_OPERATIONS:
+ * - `$clearAll` empties the profile; `$unset` removes keys;
+ * - `$setOnce` sets keys that have no value yet; `$set` sets keys;
+ * - `$add` adds numbers (a missing or non-numeric value counts as 0);
+ * - `$append`/`$prepend` add values (a list adds each item) at the end/front, turning a
+ *   scalar into a list; `$postInsert`/`$preInsert` do so only for values not already there;
+ * - `$remove` removes every occurrence of the values from a list.
+ */
+export function applyUserProperties(profile: Properties, userProperties: Properties | undefined): Properties {
+  if (!userProperties) return profile;
+  const keys = Object.keys(userProperties);
+  if (keys.length === 0) return profile;
+  if (!keys.some((k) => OPERATIONS.has(k))) return { ...profile, ...userProperties };
+
+  let next: Properties = { ...profile };
+  const op = (name: string): Properties => {
+    const v = userProperties[name];
+    return isObject(v) ? v : {};
+  };
+  if (userProperties.$clearAll !== undefined) next = {};
+  for (const key of Object.keys(op('$unset'))) delete next[key];
+  for (const [key, value] of Object.entries(op('$setOnce'))) {
+    if (next[key] === undefined || next[key] === null) next[key] = value;
+  }
+  for (const [key, value] of Object.entries(op('$set'))) next[key] = value;
+  for (const [key, value] of Object.entries(op('$add'))) {
+    const increment = toNumber(value);
+    if (increment === undefined) continue;
+    next[key] = (toNumber(next[key]) ?? 0) + increment;
+  }
+  for (const [key, value] of Object.entries(op('$append'))) next[key] = [...toList(next[key]), ...toList(value)];
+  for (const [key, value] of Object.entries(op('$prepend'))) next[key] = [...toList(value), ...toList(next[key])];
+  for (const [key, value] of Object.entries(op('$preInsert'))) {
+    const current = toList(next[key]);
+    const missing = toList(value).filter((v) => !current.some((c) => sameValue(c, v)));
+    next[key] = [...missing, ...current];
+  }
+  for (const [key, value] of Object.entries(op('$postInsert'))) {
+    const current = toList(next[key]);
+    const missing = toList(value).filter((v) => !current.some((c) => sameValue(c, v)));
+    next[key] = [...current, ...missing];
+  }
+  for (const [key, value] of Object.entries(op('$remove'))) {
+    if (next[key] === undefined) continue;
+    const removed = toList(value);
+    next[key] = toList(next[key]).filter((c) => !removed.some((r) => sameValue(c, r)));
+  }
+  return next;
+}

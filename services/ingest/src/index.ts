@@ -1,0 +1,56 @@
+import {
+  ConfigView,
+  connectBus,
+  createTopology,
+  declareStreams,
+  openConfigBucket,
+} from '@inkstream/bus';
+import { Gauge, Lifecycle, createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+import { buildIngestApp } from './app.js';
+import { loadIngestEnvironment } from './environment.js';
+import { EventPublisher } from './event-publisher.js';
+import { createIngestMetrics } from './metrics.js';
+
+const env = loadIngestEnvironment();
+const logger = createLogger('ingest', env.LOG_LEVEL);
+const metrics = createMetricsRegistry('ingest');
+const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
+lifecycle.installSignalHandlers();
+
+try {
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE, dedupWindowSeconds: env.INGEST_DEDUP_WINDOW_SECONDS });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-ingest', logger });
+  lifecycle.onShutdown('nats', () => bus.close());
+  await declareStreams(bus.jsm, topology);
+
+  // Api keys are learned from the config snapshots; until they are loaded nothing is answered,
+  // because "Invalid API key" would make an SDK drop its events.
+  const config = new ConfigView(logger);
+  await config.start(await openConfigBucket(bus.kvm, topology));
+  lifecycle.onShutdown('config view', () => config.stop());
+  new Gauge({
+    name: 'inkstream_config_projects',
+    help: 'Live projects known from the config snapshots',
+    registers: [metrics],
+    collect() {
+      this.set(config.counts().projects);
+    },
+  });
+
+  const app = buildIngestApp({
+    logger,
+    metrics,
+    ingestMetrics: createIngestMetrics(metrics),
+    config,
+    publisher: new EventPublisher(bus.js, topology, bus.nc.info?.max_payload ?? 1_048_576),
+    readiness: { nats: () => bus.isConnected() },
+    maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
+    maxBatchBodyBytes: env.INGEST_MAX_BATCH_BODY_BYTES,
+  });
+  lifecycle.onShutdown('http server', () => app.close());
+  await app.listen({ port: env.INGEST_PORT, host: env.HOST });
+} catch (err) {
+  logger.fatal({ err }, 'ingest failed to start');
+  await lifecycle.shutdown();
+  process.exit(1);
+}

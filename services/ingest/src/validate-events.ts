@@ -1,0 +1,157 @@
+import { USER_PROPERTY_OPERATIONS, type AmplitudeEvent } from '@inkstream/contracts';
+import type { IndexLists, InvalidEvents } from './amplitude-responses.js';
+
+export const DEFAULT_MIN_ID_LENGTH = 5;
+export const MAX_STRING_LENGTH = 1024;
+export const MAX_DEPTH = 40;
+
+/** Ids Amplitude refuses (compared case-insensitively). */
+const REJECTED_IDS = new Set([
+  'anonymous',
+  'nil',
+  'none',
+  'null',
+  'n/a',
+  'na',
+  'undefined',
+  'unknown',
+  '',
+  '00000000-0000-0000-0000-000000000000',
+  '{}',
+  'lmy47d',
+  '0',
+  '-1',
+]);
+
+const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
+const PROPERTY_OBJECTS = ['event_properties', 'user_properties', 'groups', 'group_properties'] as const;
+
+export class EventProblems {
+  readonly invalid: IndexLists = {};
+  readonly missing: IndexLists = {};
+  readonly idLengths: IndexLists = {};
+  private count = 0;
+
+  add(list: IndexLists, field: string, index: number): void {
+    const indexes = (list[field] ??= []);
+    if (indexes[indexes.length - 1] !== index) indexes.push(index);
+    this.count++;
+  }
+
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  toLists(): InvalidEvents {
+    return {
+      events_with_invalid_fields: this.invalid,
+      events_with_missing_fields: this.missing,
+      events_with_invalid_id_lengths: this.idLengths,
+    };
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Depth of nested objects/arrays, stopping early once past the limit. */
+export function depthExceeds(value: unknown, limit: number, depth = 1): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > limit) return true;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (depthExceeds(child, limit, depth + 1)) return true;
+  }
+  return false;
+}
+
+/** `options.min_id_length` when it is a positive integer, else Amplitude's default. */
+export function minIdLengthOf(options: unknown): number {
+  if (isPlainObject(options)) {
+    const v = options.min_id_length;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_STRING_LENGTH) return v;
+  }
+  return DEFAULT_MIN_ID_LENGTH;
+}
+
+function checkId(
+  value: unknown,
+  field: 'user_id' | 'device_id',
+  index: number,
+  minIdLength: number,
+  p: EventProblems,
+): boolean {
+  if (typeof value !== 'string' || REJECTED_IDS.has(value.toLowerCase()) || value.length > MAX_STRING_LENGTH) {
+    p.add(p.invalid, field, index);
+    return false;
+  }
+  if (value.length < minIdLength) {
+    p.add(p.idLengths, field, index);
+    return false;
+  }
+  return true;
+}
+
+/** An object of user-property operations must contain only operations, each with an object. */
+export function userPropertiesValid(value: Record<string, unknown>): boolean {
+  const keys = Object.keys(value);
+  const operations = keys.filter((k) => OPERATIONS.has(k));
+  if (operations.length === 0) return true;
+  if (operations.length !== keys.length) return false;
+  return operations.every((op) => op === '$clearAll' || isPlainObject(value[op]));
+}
+
+/**
+ * Checks one event against spec/ingest.md and records every problem under the event's index.
+ * Returns true when the event is acceptable.
+ */
+export function validateEvent(raw: unknown, index: number, minIdLength: number, p: EventProblems): raw is AmplitudeEvent {
+  if (!isPlainObject(raw)) {
+    p.add(p.invalid, 'event', index);
+    return false;
+  }
+  let ok = true;
+  const eventType = raw.event_type;
+  if (eventType === undefined || eventType === null || (typeof eventType === 'string' && eventType.trim() === '')) {
+    p.add(p.missing, 'event_type', index);
+    ok = false;
+  } else if (typeof eventType !== 'string' || eventType.length > MAX_STRING_LENGTH) {
+    p.add(p.invalid, 'event_type', index);
+    ok = false;
+  }
+
+  const userId = raw.user_id ?? undefined;
+  const deviceId = raw.device_id ?? undefined;
+  if (userId === undefined && deviceId === undefined) {
+    p.add(p.missing, 'user_id', index);
+    ok = false;
+  }
+  if (userId !== undefined && !checkId(userId, 'user_id', index, minIdLength, p)) ok = false;
+  if (deviceId !== undefined && !checkId(deviceId, 'device_id', index, minIdLength, p)) ok = false;
+
+  const time = raw.time;
+  if (time !== undefined && time !== null && !(typeof time === 'number' && Number.isSafeInteger(time) && time >= 0)) {
+    p.add(p.invalid, 'time', index);
+    ok = false;
+  }
+
+  for (const field of PROPERTY_OBJECTS) {
+    const value = raw[field];
+    if (value === undefined || value === null) continue;
+    if (!isPlainObject(value) || depthExceeds(value, MAX_DEPTH)) {
+      p.add(p.invalid, field, index);
+      ok = false;
+    } else if ((field === 'user_properties' || field === 'group_properties') && !userPropertiesValid(value)) {
+      p.add(p.invalid, field, index);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/** Removes the JSON nulls Amplitude treats as absent, so downstream code sees `undefined`. */
+export function normaliseEvent(event: AmplitudeEvent): AmplitudeEvent {
+  const out: AmplitudeEvent = { ...event };
+  for (const [k, v] of Object.entries(out)) if (v === null) delete out[k];
+  return out;
+}

@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { waitFor } from './wait.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export type ServiceName = 'config' | 'ingest' | 'filter' | 'delivery';
+const SERVICES: ServiceName[] = ['config', 'ingest', 'filter', 'delivery'];
+const PORT_VARS: Record<ServiceName, string> = {
+  config: 'CONFIG_PORT',
+  ingest: 'INGEST_PORT',
+  filter: 'FILTER_PORT',
+  delivery: 'DELIVERY_PORT',
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StackOptions {
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
+  /** Use embedded PGlite instead of a Postgres database. */
+  pglite?: boolean;
+}
+
+/**
+ * The four services as real processes against the real NATS and Postgres, isolated by a
+ * namespace of their own (streams, consumers, buckets) and a database of their own.
+ */
+export class Stack {
+  readonly namespace = `e2e_${randomBytes(4).toString('hex')}`;
+  readonly adminToken = randomBytes(18).toString('base64url');
+  readonly secretKey = randomBytes(32).toString('hex');
+  readonly ports = {} as Record<ServiceName, number>;
+  readonly logs: Record<ServiceName, string[]> = { config: [], ingest: [], filter: [], delivery: [] };
+  private readonly children = new Map<ServiceName, ChildProcess>();
+  private database: string | undefined;
+  private env: Record<string, string> = {};
+
+  constructor(private readonly options: StackOptions = {}) {}
+
+  url(service: ServiceName, path = ''): string {
+    return `http://127.0.0.1:${this.ports[service]}${path}`;
+  }
+
+  async start(): Promise<void> {
+    for (const s of SERVICES) this.ports[s] = await freePort();
+    const databaseEnv: Record<string, string> = {};
+    if (this.options.pglite) {
+      databaseEnv.PGLITE_DIR = join(root, '.data', 'test', this.namespace);
+    } else {
+      this.database = `inkstream_${this.namespace}`;
+      const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${this.database}`);
+      await admin.end();
+      const url = new URL(ADMIN_DATABASE_URL);
+      url.pathname = `/${this.database}`;
+      databaseEnv.DATABASE_URL = url.toString();
+    }
+    this.env = {
+      PATH: process.env.PATH ?? '',
+      NATS_URL,
+      NATS_NAMESPACE: this.namespace,
+      ADMIN_TOKEN: this.adminToken,
+      SECRET_KEY: this.secretKey,
+      ALLOW_PRIVATE_ENDPOINTS: 'true',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      ...databaseEnv,
+      ...Object.fromEntries(SERVICES.map((s) => [PORT_VARS[s], String(this.ports[s])])),
+      ...this.options.env,
+    };
+    for (const s of SERVICES) this.spawn(s);
+    await Promise.all(SERVICES.map((s) => this.waitReady(s)));
+  }
+
+  spawn(service: ServiceName): void {
+    const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'services', service, 'dist', 'index.js')], {
+      cwd: root,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.logs[service].push(line);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.children.set(service, child);
+  }
+
+  async waitReady(service: ServiceName): Promise<void> {
+    await waitFor(
+      async () => {
+        const child = this.children.get(service);
+        if (child && child.exitCode !== null) {
+          throw new Error(`${service} exited with ${child.exitCode}:\n${this.logs[service].slice(-20).join('\n')}`);
+        }
+        return (await fetch(this.url(service, '/readyz'))).ok;
+      },
+      `${service} to be ready`,
+      60_000,
+      200,
+    ).catch((err) => {
+      throw new Error(`${String(err)}\n${this.logs[service].slice(-20).join('\n')}`);
+    });
+  }
+
+  /** Stops one service: SIGTERM (graceful) or SIGKILL (crash). */
+  async stopService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.children.get(service);
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    const code = await exited;
+    this.children.delete(service);
+    return code;
+  }
+
+  async restartService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.stopService(service, signal);
+    this.spawn(service);
+    await this.waitReady(service);
+  }
+
+  /** Calls the config API as the admin. */
+  async admin<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(this.url('config', path), {
+      method,
+      headers: { authorization: `Bearer ${this.adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** The value of a Prometheus sample on a service's /metrics (sum over matching series). */
+  async metric(service: ServiceName, name: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await (await fetch(this.url(service, '/metrics'))).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const labelText = m[2] ?? '';
+      if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(m[3]);
+    }
+    return sum;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(SERVICES.map((s) => this.stopService(s, 'SIGTERM')));
+    await this.cleanup();
+  }
+
+  private async cleanup(): Promise<void> {
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const upper = this.namespace.toUpperCase();
+      for await (const name of jsm.streams.names()) {
+        if (name.startsWith(`${upper}_`) || name.startsWith(`KV_${this.namespace}-`)) await jsm.streams.delete(name);
+      }
+    } finally {
+      await nc.close();
+    }
+    if (this.database) {
+      const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`);
+      await admin.end();
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  at: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  json: unknown;
+}
+
+export interface StandInResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Destroy the socket instead of answering (connection reset). */
+  reset?: boolean;
+  /** Never answer (the client times out). */
+  hang?: boolean;
+}
+
+export type Responder = (request: RecordedRequest, index: number) => StandInResponse;
+
+/**
+ * A programmable stand-in for a Movable Ink Customer Data Endpoint: records every request and
+ * answers what the test says (by default 200 `{}`).
+ */
+export class MovableInkStandIn {
+  readonly requests: RecordedRequest[] = [];
+  private responder: Responder = () => ({ status: 200, body: '{}' });
+  private server: Server | undefined;
+  private readonly sockets = new Set<import('node:net').Socket>();
+
+  respondWith(responder: Responder): void {
+    this.responder = responder;
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          json = undefined;
+        }
+        const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
+        const index = this.requests.push(recorded) - 1;
+        const answer = this.responder(recorded, index);
+        if (answer.hang) return;
+        const reply = () => {
+          if (answer.reset) {
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+          res.end(answer.body ?? '{}');
+        };
+        if (answer.delayMs) setTimeout(reply, answer.delayMs);
+        else reply();
+      });
+    });
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Payloads received, flattening `{"events":[…]}` batches. */
+  payloads(): Array<Record<string, unknown>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (const r of this.requests) {
+      const json = r.json as { events?: unknown[] } | undefined;
+      if (json && Array.isArray(json.events)) out.push(...(json.events as Array<Record<string, unknown>>));
+      else if (json) out.push(json as Record<string, unknown>);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
