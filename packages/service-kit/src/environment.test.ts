@@ -1,0 +1,40 @@
+import { Type } from '@sinclair/typebox';
+import { describe, expect, it } from 'vitest';
+import { BaseEnvironment, BooleanFlag, EnvironmentError, Port, parseEnvironment } from './environment.js';
+
+const Schema = Type.Object({
+  ...BaseEnvironment,
+  PORT: Port(8080),
+  FLAG: BooleanFlag(false),
+  ADMIN_TOKEN: Type.String({ minLength: 16 }),
+});
+
+describe('parseEnvironment', () => {
+  it('applies defaults and converts types', () => {
+    const env = parseEnvironment(Schema, { ADMIN_TOKEN: 'x'.repeat(16), PORT: '9000', FLAG: 'true' });
+    expect(env).toMatchObject({ NATS_URL: 'nats://127.0.0.1:4222', LOG_LEVEL: 'info', PORT: 9000, FLAG: true, NATS_NAMESPACE: 'inkstream' });
+  });
+
+  it('lists every problem at once and hides secrets', () => {
+    try {
+      parseEnvironment(Schema, { PORT: 'eighty', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', NATS_NAMESPACE: 'a.b' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnvironmentError);
+      const message = (err as Error).message;
+      expect(message).toMatch(/PORT: .*"eighty"/);
+      expect(message).toMatch(/LOG_LEVEL/);
+      expect(message).toMatch(/ADMIN_TOKEN: .*given \(hidden\)/);
+      expect(message).not.toContain('short');
+      expect(message).toMatch(/NATS_NAMESPACE/);
+    }
+  });
+
+  it('names missing required variables', () => {
+    expect(() => parseEnvironment(Schema, {})).toThrow(/ADMIN_TOKEN: .*not set/);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseEnvironment(Schema, { ADMIN_TOKEN: 'x'.repeat(16), PORT: '' }).PORT).toBe(8080);
+  });
+});

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DELIVERY_SETTINGS, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
+import { messageIdFor } from '@inkstream/movable-ink';
+import { compileFilters } from './compile-filters.js';
+import { emptyProfile } from './profile-store.js';
+import { routeRecord, type CompiledSync } from './route-record.js';
+
+const NOW = 1_800_000_000_000;
+
+function sync(overrides: Partial<SyncSnapshot> = {}): CompiledSync {
+  const s: SyncSnapshot = {
+    kind: 'sync',
+    id: 'sync-1',
+    projectId: 'p1',
+    name: 's',
+    enabled: true,
+    endpointUrl: 'https://example.com',
+    authorizationSealed: 'v1.x',
+    sendEvents: true,
+    eventFilters: [{ eventType: '*' }],
+    eventProperties: ['price'],
+    sendUsers: false,
+    userProperties: ['email'],
+    delivery: DEFAULT_DELIVERY_SETTINGS,
+    version: 1,
+    deleted: false,
+    updatedAt: '',
+    ...overrides,
+  };
+  return { sync: s, select: compileFilters(s.eventFilters) };
+}
+
+function record(event: IngestedRecord['event'], kind: IngestedRecord['kind'] = 'event', key = 'e1'): IngestedRecord {
+  return { v: 1, kind, projectId: 'p1', receivedAt: NOW - 5, eventKey: key, userKey: event.user_id ?? event.device_id!, event };
+}
+
+const viewed = { event_type: 'Viewed', user_id: 'user-12345', time: NOW - 10, event_properties: { price: 3, other: 1 } };
+
+describe('routeRecord', () => {
+  it('builds a track payload for a selected event', () => {
+    const r = routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW);
+    expect(r.jobs.map((j) => j.payload)).toEqual([
+      { type: 'track', event: 'Viewed', user_id: 'user-12345', timestamp: NOW - 10, message_id: messageIdFor('sync-1', 'track', 'e1'), properties: { price: 3 } },
+    ]);
+    expect(r.jobs[0]).toMatchObject({ syncId: 'sync-1', userKey: 'user-12345', receivedAt: NOW - 5, payloadType: 'track' });
+  });
+
+  it('skips events that no row selects, and syncs with sendEvents off', () => {
+    expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ eventFilters: [{ eventType: 'Other' }] })], NOW).jobs).toEqual([]);
+    expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ sendEvents: false })], NOW).jobs).toEqual([]);
+  });
+
+  it('applies user properties before evaluating user conditions and building the payload', () => {
+    const s = sync({ eventFilters: [{ eventType: '*', where: [{ propertyType: 'user', property: 'email', operator: 'exists', values: [] }] }] });
+    const withEmail = { ...viewed, user_properties: { email: 'a@example.com' } };
+    const r = routeRecord(record(withEmail), 7, emptyProfile(), [s], NOW);
+    expect(r.jobs[0]!.payload).toMatchObject({ user_properties: { email: 'a@example.com' } });
+    expect(r.changed).toBe(true);
+    expect(r.profile).toMatchObject({ properties: { email: 'a@example.com' }, userId: 'user-12345', lastSeq: 7 });
+  });
+
+  it('never applies the operations of a redelivered event twice', () => {
+    const add = { ...viewed, user_properties: { $add: { visits: 1 } } };
+    const first = routeRecord(record(add), 5, emptyProfile(), [sync()], NOW);
+    expect(first.profile.properties).toEqual({ visits: 1 });
+    const again = routeRecord(record(add), 5, first.profile, [sync()], NOW);
+    expect(again.profile.properties).toEqual({ visits: 1 });
+    expect(again.jobs.map((j) => j.messageId)).toEqual(first.jobs.map((j) => j.messageId));
+  });
+
+  describe('Send Users', () => {
+    const users = sync({ sendUsers: true });
+    it('introduces a new user with an identify before the track', () => {
+      const r = routeRecord(record({ ...viewed, user_properties: { email: 'a@example.com' } }), 1, emptyProfile(), [users], NOW);
+      expect(r.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+      expect(r.jobs[0]!.payload).toEqual({
+        type: 'identify',
+        user_id: 'user-12345',
+        timestamp: NOW - 10,
+        message_id: messageIdFor('sync-1', 'identify', 'e1'),
+        traits: { email: 'a@example.com' },
+      });
+    });
+    it('sends no identify while nothing selected changed, one when it does', () => {
+      const first = routeRecord(record({ ...viewed, user_properties: { email: 'a@example.com' } }), 1, emptyProfile(), [users], NOW);
+      const same = routeRecord(record({ ...viewed, user_properties: { unrelated: 1 } }, 'event', 'e2'), 2, first.profile, [users], NOW);
+      expect(same.jobs.map((j) => j.payloadType)).toEqual(['track']);
+      const changed = routeRecord(record({ ...viewed, user_properties: { email: 'b@example.com' } }, 'event', 'e3'), 3, same.profile, [users], NOW);
+      expect(changed.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+    });
+    it('sends an identify when the user_id/device_id pairing changes', () => {
+      const first = routeRecord(record(viewed), 1, emptyProfile(), [users], NOW);
+      const paired = routeRecord(record({ ...viewed, device_id: 'device-1' }, 'event', 'e2'), 2, first.profile, [users], NOW);
+      expect(paired.jobs[0]!.payload).toMatchObject({ type: 'identify', user_id: 'user-12345', anonymous_id: 'device-1' });
+    });
+    it('forwards every Identify API call and $identify event, without a track', () => {
+      const api = routeRecord(record({ event_type: '$identify', user_id: 'user-12345', user_properties: { email: 'x@example.com' } }, 'identify'), 1, emptyProfile(), [users], NOW);
+      expect(api.jobs.map((j) => j.payloadType)).toEqual(['identify']);
+      const again = routeRecord(record({ event_type: '$identify', user_id: 'user-12345' }, 'event', 'e2'), 2, api.profile, [users], NOW);
+      expect(again.jobs.map((j) => j.payloadType)).toEqual(['identify']);
+      expect(routeRecord(record({ event_type: '$identify', user_id: 'user-12345' }), 1, emptyProfile(), [sync()], NOW).jobs).toEqual([]);
+    });
+    it('ignores $groupidentify for the user profile', () => {
+      const r = routeRecord(record({ event_type: '$groupidentify', user_id: 'user-12345', group_properties: { $set: { a: 1 } }, user_properties: { email: 'x' } }), 1, emptyProfile(), [users], NOW);
+      expect(r.jobs).toEqual([]);
+      expect(r.profile.properties).toEqual({});
+    });
+  });
+
+  it('discards payloads older than 30 days, with the reason', () => {
+    const old = { ...viewed, time: NOW - 31 * 86_400_000 };
+    const r = routeRecord(record(old), 1, emptyProfile(), [sync()], NOW);
+    expect(r.jobs).toEqual([]);
+    expect(r.discards).toEqual([{ syncId: 'sync-1', payloadType: 'track', reason: 'older than 30 days' }]);
+  });
+
+  it('discards a payload larger than maxRequestBytes', () => {
+    const big = { ...viewed, event_properties: { price: 'x'.repeat(2_000) } };
+    const r = routeRecord(record(big), 1, emptyProfile(), [sync({ delivery: { ...DEFAULT_DELIVERY_SETTINGS, maxRequestBytes: 1_000 } })], NOW);
+    expect(r.discards.map((d) => d.reason)).toEqual(['larger than maxRequestBytes']);
+  });
+
+  it('routes to every active sync of the project independently', () => {
+    const r = routeRecord(record(viewed), 1, emptyProfile(), [sync(), sync({ id: 'sync-2', eventProperties: [] })], NOW);
+    expect(r.jobs.map((j) => [j.syncId, j.payload.message_id])).toEqual([
+      ['sync-1', messageIdFor('sync-1', 'track', 'e1')],
+      ['sync-2', messageIdFor('sync-2', 'track', 'e1')],
+    ]);
+  });
+});
