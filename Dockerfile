@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# One image for the four services; the command picks the service:
+#   docker run inkstream services/ingest/dist/index.js
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+RUN npm ci --no-audit --no-fund \
+ && npx turbo run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf .turbo node_modules/.cache
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Workspace packages are linked from node_modules, so the tree is copied as it was built.
+COPY --from=build --chown=node:node /app/package.json /app/package-lock.json ./
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/packages ./packages
+COPY --from=build --chown=node:node /app/services ./services
+USER node
+EXPOSE 8080 8081 8082 8083
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "--enable-source-maps"]
+CMD ["services/ingest/dist/index.js"]
