@@ -10,3 +10,4 @@ export * from './keyed-lanes.js';
 export type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 export type { KV } from '@nats-io/kv';
 export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
+export * from './lease-manager.js';

@@ -94,6 +94,10 @@ export function createTopology(options: TopologyOptions = {}) {
     config: { name: `${ns}-config`, history: 5 },
     /** User profiles per project, owned by the filter. */
     profiles: { name: `${ns}-profiles`, history: 1 },
+    /** Which filter replica works which ingest partition (see LeaseManager). */
+    filterLeases: { name: `${ns}-filter-leases`, history: 1, ttl: 10_000 },
+    /** Which delivery replica works which sync. */
+    deliveryLeases: { name: `${ns}-delivery-leases`, history: 1, ttl: 10_000 },
   };
 
   return { namespace: ns, streams, subjects, consumers, buckets };

@@ -2,6 +2,7 @@ import type { DeliveryJob, IngestedRecord, SyncSnapshot } from '@inkstream/contr
 import {
   ConsumerRunner,
   KeyedLanes,
+  LeaseManager,
   PARTITIONS,
   decodeJson,
   declareConsumer,
@@ -10,6 +11,7 @@ import {
   type Bus,
   type ConfigView,
   type JsMsg,
+  type KV,
   type Topology,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
@@ -26,6 +28,9 @@ export interface FilterWorkerDeps {
   metrics: FilterMetrics;
   logger: Logger;
   maxInFlight: number;
+  /** Bucket of partition leases shared by the filter replicas. */
+  leases: KV;
+  replicaId: string;
 }
 
 /**
@@ -36,7 +41,8 @@ export interface FilterWorkerDeps {
  */
 export class FilterWorker {
   private readonly compiled = new Map<string, CompiledSync>();
-  private readonly runners: ConsumerRunner[] = [];
+  private readonly runners = new Map<string, ConsumerRunner>();
+  private leaseManager: LeaseManager | undefined;
   private readonly lanes = new KeyedLanes();
   private stopping = false;
 
@@ -65,27 +71,63 @@ export class FilterWorker {
     return out;
   }
 
+  /** Partitions this replica works now. */
+  get partitions(): string[] {
+    return [...this.runners.keys()].sort();
+  }
+
+  /**
+   * Joins the other filter replicas: each ingest partition is worked by exactly one replica
+   * at a time (a lease in KV), so a user's events stay in order and its profile has one writer.
+   */
   async start(): Promise<void> {
-    const { bus, topology, logger } = this.deps;
+    const { bus, topology } = this.deps;
     for (let partition = 0; partition < PARTITIONS; partition++) {
-      const consumer = topology.consumers.filter(partition);
-      await declareConsumer(bus.jsm, topology.streams.ingest.name, consumer);
-      const runner = new ConsumerRunner({
-        js: bus.js,
-        stream: topology.streams.ingest.name,
-        durable: consumer.durable_name,
-        maxMessages: this.deps.maxInFlight,
-        logger,
-        onMessage: (msg) => this.onMessage(msg),
-      });
-      runner.start();
-      this.runners.push(runner);
+      await declareConsumer(bus.jsm, topology.streams.ingest.name, topology.consumers.filter(partition));
     }
+    const names = Array.from({ length: PARTITIONS }, (_, p) => String(p).padStart(2, '0'));
+    this.leaseManager = new LeaseManager({
+      kv: this.deps.leases,
+      replicaId: this.deps.replicaId,
+      resources: () => names,
+      onAcquire: async (name) => this.startPartition(Number(name)),
+      onRelease: async (name) => this.stopPartition(name),
+      ttlMs: topology.buckets.filterLeases.ttl,
+      renewEveryMs: Math.floor(topology.buckets.filterLeases.ttl / 4),
+      logger: this.deps.logger,
+    });
+    await this.leaseManager.start();
+  }
+
+  private startPartition(partition: number): void {
+    const { bus, topology, logger } = this.deps;
+    const name = String(partition).padStart(2, '0');
+    // Another replica may have changed these users' profiles while it held the partition.
+    this.deps.profiles.clear();
+    const runner = new ConsumerRunner({
+      js: bus.js,
+      stream: topology.streams.ingest.name,
+      durable: topology.consumers.filter(partition).durable_name,
+      maxMessages: this.deps.maxInFlight,
+      logger,
+      onMessage: (msg) => this.onMessage(msg),
+    });
+    runner.start();
+    this.runners.set(name, runner);
+    logger.info({ partition: name }, 'partition acquired');
+  }
+
+  private async stopPartition(name: string): Promise<void> {
+    const runner = this.runners.get(name);
+    this.runners.delete(name);
+    await runner?.stop();
+    this.deps.logger.info({ partition: name }, 'partition released');
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.runners.map((r) => r.stop()));
+    await this.leaseManager?.stop();
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
   }
 
   private onMessage(msg: JsMsg): Promise<void> {

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ConfigView, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
 import { Gauge, Lifecycle, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
 import { loadFilterEnvironment } from './environment.js';
@@ -33,6 +35,10 @@ try {
   });
 
   const profilesKv = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
+  const leases = await bus.kvm.create(topology.buckets.filterLeases.name, {
+    history: topology.buckets.filterLeases.history,
+    ttl: topology.buckets.filterLeases.ttl,
+  });
   const worker = new FilterWorker({
     bus,
     topology,
@@ -41,8 +47,18 @@ try {
     metrics: createFilterMetrics(metrics),
     logger,
     maxInFlight: env.FILTER_MAX_IN_FLIGHT,
+    leases,
+    replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   });
 
+  new Gauge({
+    name: 'inkstream_filter_partitions_owned',
+    help: 'Ingest partitions this filter replica works now',
+    registers: [metrics],
+    collect() {
+      this.set(worker.partitions.length);
+    },
+  });
   const app = createServer({ service: 'filter', logger, metrics, readiness: { nats: () => bus.isConnected() } });
   await worker.start();
   lifecycle.onShutdown('consumers', () => worker.stop());
