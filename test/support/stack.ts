@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { waitFor } from './wait.js';
+import { waitFor } from '@inkstream/testing';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

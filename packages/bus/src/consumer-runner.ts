@@ -11,6 +11,12 @@ export interface ConsumerRunnerOptions {
   /** Called for each message in delivery order. Must ack/nak the message itself. */
   onMessage: (msg: JsMsg) => Promise<void>;
   logger: BusLogger;
+  /**
+   * While a message is being handled (including waiting behind others), tell JetStream every
+   * so often that it is still in progress, so a short ack_wait only redelivers after a crash.
+   * Default 10 s; keep it well below the consumer's ack_wait.
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -20,9 +26,10 @@ export interface ConsumerRunnerOptions {
  */
 export class ConsumerRunner {
   private messages: ConsumerMessages | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Map<Promise<void>, JsMsg>();
   private stopping = false;
   private loop: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ConsumerRunnerOptions) {}
 
@@ -32,6 +39,10 @@ export class ConsumerRunner {
 
   start(): void {
     this.loop = this.run();
+    this.heartbeat = setInterval(() => {
+      for (const msg of this.inFlight.values()) msg.working();
+    }, this.options.heartbeatMs ?? 10_000);
+    this.heartbeat.unref();
   }
 
   private async run(): Promise<void> {
@@ -62,7 +73,7 @@ export class ConsumerRunner {
     const p = this.options.onMessage(msg).catch((err) => {
       this.options.logger.error({ durable: this.options.durable, err: String(err) }, 'message handler failed');
     });
-    this.inFlight.add(p);
+    this.inFlight.set(p, msg);
     void p.finally(() => this.inFlight.delete(p));
   }
 
@@ -71,7 +82,8 @@ export class ConsumerRunner {
     this.stopping = true;
     await this.messages?.close().catch(() => undefined);
     await this.loop;
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
+    if (this.heartbeat) clearInterval(this.heartbeat);
   }
 }
 

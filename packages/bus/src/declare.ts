@@ -60,8 +60,7 @@ export async function declareConsumer(
 
 /** Declares the streams every service relies on. Each service calls it at start-up. */
 export async function declareStreams(jsm: JetStreamManager, topology: Topology): Promise<void> {
-  await declareStream(jsm, topology.streams.ingest);
-  await declareStream(jsm, topology.streams.delivery);
+  for (const stream of Object.values(topology.streams)) await declareStream(jsm, stream);
 }
 
 export async function openConfigBucket(kvm: Kvm, topology: Topology): Promise<KV> {

@@ -18,3 +18,11 @@ export function carrierFrom(h: MsgHdrs | undefined): Record<string, string> {
   for (const k of h.keys()) out[k.toLowerCase()] = h.get(k);
   return out;
 }
+
+/** The trace id of a W3C `traceparent` header carried by a message, if any. */
+export function traceIdOf(h: MsgHdrs | undefined): string | undefined {
+  const traceparent = h?.get('traceparent');
+  if (!traceparent) return undefined;
+  const parts = traceparent.split('-');
+  return parts.length >= 4 && /^[0-9a-f]{32}$/.test(parts[1]!) ? parts[1] : undefined;
+}

@@ -20,6 +20,8 @@ export interface TopologyOptions {
   dedupWindowSeconds?: number;
   /** How long accepted events stay in the ingest stream, days. Default 7. */
   ingestRetentionDays?: number;
+  /** How long dead letters are kept, days. Default 14. */
+  deadLetterRetentionDays?: number;
 }
 
 export type Topology = ReturnType<typeof createTopology>;
@@ -55,6 +57,27 @@ export function createTopology(options: TopologyOptions = {}) {
       duplicate_window: dedupNs,
       num_replicas: 1,
     },
+    outcomes: {
+      name: `${upper}_OUTCOMES`,
+      subjects: [`${ns}.outcome.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      // The config service projects outcomes into Postgres; the stream is only the hand-over.
+      max_age: 7 * DAY_NS,
+      duplicate_window: 2 * 60 * SECOND_NS,
+      num_replicas: 1,
+    },
+    deadLetters: {
+      name: `${upper}_DEAD_LETTERS`,
+      subjects: [`${ns}.deadletter.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: (options.deadLetterRetentionDays ?? 14) * DAY_NS,
+      duplicate_window: dedupNs,
+      num_replicas: 1,
+    },
   } satisfies Record<string, Partial<StreamConfig> & { name: string; subjects: string[] }>;
 
   const subjects = {
@@ -62,6 +85,9 @@ export function createTopology(options: TopologyOptions = {}) {
     ingestAll: `${ns}.ingest.>`,
     delivery: (syncId: string, partition: number) => `${ns}.delivery.${syncId}.${pad(partition)}`,
     deliveryOfSync: (syncId: string) => `${ns}.delivery.${syncId}.>`,
+    outcome: (syncId: string) => `${ns}.outcome.${syncId}`,
+    outcomeAll: `${ns}.outcome.>`,
+    deadLetter: (syncId: string) => `${ns}.deadletter.${syncId}`,
   };
 
   const consumers = {
@@ -78,14 +104,26 @@ export function createTopology(options: TopologyOptions = {}) {
       max_ack_pending: 1024,
       max_deliver: -1,
     }),
-    delivery: (syncId: string) => ({
+    /** One durable consumer per sync: a failing endpoint only ever holds up its own sync. */
+    delivery: (syncId: string, maxAckPending = 1024) => ({
       durable_name: `${ns}-delivery-${syncId}`,
       filter_subject: subjects.deliveryOfSync(syncId),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      // Longer than the longest request timeout, so an in-flight POST is never redelivered.
-      ack_wait: 150 * SECOND_NS,
-      max_ack_pending: 1024,
+      // Short, so a crashed replica's payloads come back quickly; the consumer runner keeps
+      // in-progress payloads alive with heartbeats.
+      ack_wait: 30 * SECOND_NS,
+      max_ack_pending: maxAckPending,
+      max_deliver: -1,
+    }),
+    /** The config service's projection of delivery outcomes into metrics and status. */
+    outcomes: () => ({
+      durable_name: `${ns}-config-outcomes`,
+      filter_subject: subjects.outcomeAll,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30 * SECOND_NS,
+      max_ack_pending: 4096,
       max_deliver: -1,
     }),
   } satisfies Record<string, (key: never) => Partial<ConsumerConfig>>;
@@ -98,6 +136,8 @@ export function createTopology(options: TopologyOptions = {}) {
     filterLeases: { name: `${ns}-filter-leases`, history: 1, ttl: 10_000 },
     /** Which delivery replica works which sync. */
     deliveryLeases: { name: `${ns}-delivery-leases`, history: 1, ttl: 10_000 },
+    /** Retry state of payloads that failed at least once (first attempt, attempts). */
+    deliveryAttempts: { name: `${ns}-delivery-attempts`, history: 1, ttl: 4 * 24 * 3600 * 1000 },
   };
 
   return { namespace: ns, streams, subjects, consumers, buckets };

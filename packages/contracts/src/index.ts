@@ -4,3 +4,4 @@ export * from './sync.js';
 export * from './config-snapshot.js';
 export * from './delivery-job.js';
 export * from './movable-ink-payload.js';
+export * from './delivery-outcome.js';

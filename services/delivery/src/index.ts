@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ConfigView, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
-import { createSecretBox } from '@inkstream/secret-box';
-import { Gauge, Lifecycle, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
+import { createSecretBox, type SecretBox } from '@inkstream/secret-box';
+import { Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
+import { AttemptStore } from './attempt-store.js';
 import { DeliveryService } from './delivery-service.js';
 import { loadDeliveryEnvironment } from './environment.js';
 import { HttpSender } from './http-sender.js';
-import { createDeliveryMetrics } from './metrics.js';
+import { createDeliveryMetrics, registerSyncGauges } from './metrics.js';
+import { OutcomePublisher } from './outcome-publisher.js';
 
 const env = loadDeliveryEnvironment();
 const logger = createLogger('delivery', env.LOG_LEVEL);
@@ -12,7 +16,7 @@ const metrics = createMetricsRegistry('delivery');
 const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
-let secrets;
+let secrets: SecretBox;
 try {
   secrets = createSecretBox(env.SECRET_KEY);
 } catch (err) {
@@ -30,24 +34,32 @@ try {
   await config.start(await openConfigBucket(bus.kvm, topology));
   lifecycle.onShutdown('config view', () => config.stop());
 
-  const sender = new HttpSender({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS, connectionsPerOrigin: 64 });
+  const { deliveryLeases, deliveryAttempts } = topology.buckets;
+  const leases = await bus.kvm.create(deliveryLeases.name, { history: deliveryLeases.history, ttl: deliveryLeases.ttl });
+  const attemptsKv = await bus.kvm.create(deliveryAttempts.name, { history: deliveryAttempts.history, ttl: deliveryAttempts.ttl });
+
+  const sender = new HttpSender({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS, connectionsPerOrigin: 256 });
   lifecycle.onShutdown('http pools', () => sender.close());
-  const service = new DeliveryService(
+  const service = new DeliveryService({
     config,
-    { bus, topology, sender, secrets, metrics: createDeliveryMetrics(metrics), logger },
-    logger,
-  );
-  new Gauge({
-    name: 'inkstream_config_syncs',
-    help: 'Syncs known from the config snapshots, by whether they deliver now',
-    labelNames: ['active'],
-    registers: [metrics],
-    collect() {
-      const { syncs, activeSyncs } = config.counts();
-      this.set({ active: 'true' }, activeSyncs);
-      this.set({ active: 'false' }, syncs - activeSyncs);
+    deps: {
+      bus,
+      topology,
+      sender,
+      secrets,
+      metrics: createDeliveryMetrics(metrics),
+      logger,
+      attempts: new AttemptStore(attemptsKv),
+      outcomes: new OutcomePublisher(bus, topology, logger),
+      backoff: { baseMs: env.DELIVERY_RETRY_BASE_MS, capMs: Math.max(env.DELIVERY_RETRY_BASE_MS, env.DELIVERY_RETRY_MAX_MS) },
     },
+    logger,
+    leases,
+    replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    leaseTtlMs: deliveryLeases.ttl,
   });
+  registerSyncGauges(metrics, () => service.syncs);
+  registerConfigGauges(metrics, () => config.counts());
 
   const app = createServer({ service: 'delivery', logger, metrics, readiness: { nats: () => bus.isConnected() } });
   await service.start();

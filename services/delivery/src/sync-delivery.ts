@@ -1,12 +1,28 @@
-import type { DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
-import { ConsumerRunner, KeyedLanes, decodeJson, declareConsumer, type Bus, type JsMsg, type Topology } from '@inkstream/bus';
-import { buildRequest, classifyResponse, type ResponseClass } from '@inkstream/movable-ink';
+import type { DeliveryJob, DeliveryOutcome, OutcomeResult, SyncSnapshot } from '@inkstream/contracts';
+import {
+  ConsumerRunner,
+  KeyedLanes,
+  decodeJson,
+  declareConsumer,
+  traceIdOf,
+  type Bus,
+  type JsMsg,
+  type Topology,
+} from '@inkstream/bus';
+import type { ResponseClass } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Logger } from '@inkstream/service-kit';
-import { QUICK_TRIES, durableRetryDelayMs, quickRetryDelayMs } from './backoff.js';
-import type { HttpSender, SendResult } from './http-sender.js';
+import { AimdConcurrency } from './aimd.js';
+import type { AttemptStore, StoredAttempts } from './attempt-store.js';
+import { Batcher } from './batcher.js';
+import type { HttpSender } from './http-sender.js';
 import { statusClass, type DeliveryMetrics } from './metrics.js';
+import type { OutcomePublisher } from './outcome-publisher.js';
+import { decide } from './retry-policy.js';
+import type { DurableBackoff } from './backoff.js';
 import { Semaphore } from './semaphore.js';
+import { Transmitter, type Target, type Transmission, type TryReport } from './transmitter.js';
+import { UserBarrier } from './user-barrier.js';
 
 export interface SyncDeliveryDeps {
   bus: Bus;
@@ -15,46 +31,85 @@ export interface SyncDeliveryDeps {
   secrets: SecretBox;
   metrics: DeliveryMetrics;
   logger: Logger;
+  attempts: AttemptStore;
+  outcomes: OutcomePublisher;
+  /** Durable retry backoff (base doubling to cap, full jitter). */
+  backoff: DurableBackoff;
 }
 
+const RESULT_OF: Record<ResponseClass['kind'], OutcomeResult> = {
+  delivered: 'delivered',
+  retry: 'retry',
+  throttled: 'throttled',
+  failing: 'failing',
+  'too-large': 'rejected',
+  rejected: 'rejected',
+};
+
 /**
- * Delivery of one sync: its own durable consumer, concurrency limit and metrics, so a slow or
- * failing endpoint never holds up another sync. A payload is acked only once delivered.
+ * Delivery of one sync (spec/pipeline.md, delivery): its own durable consumer, concurrency
+ * (AIMD on 429) and metrics, so a slow or failing endpoint never holds up another sync. A
+ * payload leaves the delivery stream only when delivered or stored as a dead letter.
  */
 export class SyncDelivery {
   private runner: ConsumerRunner | undefined;
   private readonly lanes = new KeyedLanes();
+  private readonly barrier = new UserBarrier();
   private readonly semaphore: Semaphore;
+  private readonly aimd: AimdConcurrency;
+  private readonly transmitter: Transmitter;
+  private readonly batcher: Batcher;
   private authorization: { sealed: string; header: string } | undefined;
+  /** While set, payloads are put back without an attempt (429 Retry-After, failing endpoint). */
+  private pausedUntil = 0;
+  /** Attempt numbers already used by each payload in flight, for the outcome events. */
+  private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined }>();
   private readonly log: Logger;
 
   constructor(
     private readonly deps: SyncDeliveryDeps,
     private sync: SyncSnapshot,
   ) {
-    this.semaphore = new Semaphore(sync.delivery.maxConcurrency);
+    this.aimd = new AimdConcurrency(sync.delivery.maxConcurrency);
+    this.semaphore = new Semaphore(this.aimd.limit);
     this.log = deps.logger.child({ sync: sync.id });
+    this.transmitter = new Transmitter(deps.sender, this.semaphore, (report) => this.onTry(report));
+    this.batcher = new Batcher(
+      () => ({ batchSize: this.sync.delivery.batchSize, maxRequestBytes: this.sync.delivery.maxRequestBytes, lingerMs: 1_000 }),
+      (jobs) => this.transmitter.send(jobs, () => this.target()),
+    );
   }
 
   get id(): string {
     return this.sync.id;
   }
 
+  get concurrencyLimit(): number {
+    return this.aimd.limit;
+  }
+
   update(sync: SyncSnapshot): void {
+    const credentialsChanged =
+      sync.endpointUrl !== this.sync.endpointUrl || sync.authorizationSealed !== this.sync.authorizationSealed;
     this.sync = sync;
-    this.semaphore.setLimit(sync.delivery.maxConcurrency);
+    this.aimd.setMax(sync.delivery.maxConcurrency);
+    this.setLimit(this.aimd.limit);
+    // A fixed endpoint or credential is tried at once instead of at the next probe.
+    if (credentialsChanged) this.pausedUntil = 0;
   }
 
   async start(): Promise<void> {
     const { bus, topology } = this.deps;
-    const consumer = topology.consumers.delivery(this.sync.id);
+    const { batchSize, maxConcurrency } = this.sync.delivery;
+    const maxAckPending = Math.min(20_000, Math.max(256, batchSize * maxConcurrency * 2));
+    const consumer = topology.consumers.delivery(this.sync.id, maxAckPending);
     await declareConsumer(bus.jsm, topology.streams.delivery.name, consumer);
-    this.deps.metrics.concurrencyLimit.set({ sync: this.sync.id }, this.semaphore.capacity);
+    this.setLimit(this.aimd.limit);
     this.runner = new ConsumerRunner({
       js: bus.js,
       stream: topology.streams.delivery.name,
       durable: consumer.durable_name,
-      maxMessages: Math.max(16, this.sync.delivery.maxConcurrency * 4),
+      maxMessages: Math.min(maxAckPending, Math.max(32, batchSize * maxConcurrency)),
       logger: this.log,
       onMessage: (msg) => this.onMessage(msg),
     });
@@ -62,7 +117,26 @@ export class SyncDelivery {
   }
 
   async stop(): Promise<void> {
+    this.batcher.flush();
     await this.runner?.stop();
+  }
+
+  get inFlight(): number {
+    return this.semaphore.inFlight;
+  }
+
+  private setLimit(limit: number): void {
+    this.semaphore.setLimit(limit);
+  }
+
+  private target(): Target {
+    const sealed = this.sync.authorizationSealed;
+    if (this.authorization?.sealed !== sealed) this.authorization = { sealed, header: this.deps.secrets.open(sealed) };
+    return {
+      endpointUrl: this.sync.endpointUrl,
+      authorization: this.authorization.header,
+      requestTimeoutMs: this.sync.delivery.requestTimeoutMs,
+    };
   }
 
   private onMessage(msg: JsMsg): Promise<void> {
@@ -74,76 +148,207 @@ export class SyncDelivery {
       msg.term('unreadable');
       return Promise.resolve();
     }
-    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.deliver(msg, job));
-    return this.deliver(msg, job);
+    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.handle(msg, job));
+    return this.handle(msg, job);
   }
 
-  private authorizationHeader(): string {
-    const sealed = this.sync.authorizationSealed;
-    if (this.authorization?.sealed !== sealed) {
-      this.authorization = { sealed, header: this.deps.secrets.open(sealed) };
+  private async handle(msg: JsMsg, job: DeliveryJob): Promise<void> {
+    const now = Date.now();
+    const { metrics } = this.deps;
+    if (this.pausedUntil > now) {
+      msg.nak(this.pausedUntil - now + Math.floor(Math.random() * 1_000));
+      metrics.payloads.inc({ sync: this.sync.id, result: 'held' });
+      return;
     }
-    return this.authorization.header;
-  }
-
-  private async deliver(msg: JsMsg, job: DeliveryJob): Promise<void> {
-    let header: string;
+    if (this.sync.delivery.preserveUserOrder) {
+      const blocked = this.barrier.blockedUntil(job.userKey, now);
+      if (blocked !== undefined) {
+        msg.nak(blocked - now + 50);
+        metrics.payloads.inc({ sync: this.sync.id, result: 'held' });
+        return;
+      }
+    }
     try {
-      header = this.authorizationHeader();
+      this.target();
     } catch (err) {
       this.log.error({ err: String(err) }, 'cannot decrypt the sync authorization (is SECRET_KEY the config service one?)');
       msg.nak(60_000);
       return;
     }
-    const request = buildRequest([job.payload], header);
-    await this.semaphore.acquire();
-    const { metrics } = this.deps;
-    metrics.inFlight.set({ sync: this.sync.id }, this.semaphore.inFlight);
+    const stored = msg.info.deliveryCount > 1 ? await this.deps.attempts.get(job.messageId) : undefined;
+    const firstAttemptAt = stored?.firstAttemptAt ?? now;
+    const windowMs = this.sync.delivery.retryWindowSeconds * 1000;
+    const traceId = traceIdOf(msg.headers);
+    if (stored && now - firstAttemptAt >= windowMs) {
+      await this.deadLetter(msg, job, 'expired', stored, traceId);
+      return;
+    }
+
+    this.attemptBase.set(job.messageId, { base: stored?.attempts ?? 0, traceId });
+    let transmission: Transmission;
     try {
-      let last: { result: SendResult; verdict: ResponseClass } | undefined;
-      for (let quick = 0; quick < QUICK_TRIES; quick++) {
-        const { delivery } = this.sync;
-        const result = await this.deps.sender.send(this.sync.endpointUrl, request, delivery.requestTimeoutMs);
-        const verdict = classifyResponse(result);
-        last = { result, verdict };
-        metrics.attempts.inc({ sync: this.sync.id, status_class: statusClass(result.status) });
-        this.log.info(
-          {
-            messageId: job.messageId,
-            type: job.payloadType,
-            attempt: msg.info.deliveryCount,
-            try: quick + 1,
-            status: result.status,
-            outcome: verdict.kind,
-            ms: result.latencyMs,
-            ...(result.error ? { error: result.responseExcerpt } : {}),
-          },
-          'attempt',
-        );
-        if (verdict.kind === 'delivered') {
-          msg.ack();
-          metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
-          metrics.latency.observe({ sync: this.sync.id }, Math.max(0, Date.now() - job.receivedAt) / 1000);
-          return;
-        }
-        const quickRetry =
-          (verdict.kind === 'retry' || verdict.kind === 'throttled') &&
-          quick < QUICK_TRIES - 1 &&
-          (verdict.retryAfterMs === undefined || verdict.retryAfterMs <= 1_000);
-        if (!quickRetry) break;
-        await sleep(verdict.retryAfterMs ?? quickRetryDelayMs(quick));
-      }
-      // Not delivered: back to JetStream with an explicit delay, never an immediate redelivery.
-      const retryAfterMs = last && 'retryAfterMs' in last.verdict ? last.verdict.retryAfterMs : undefined;
-      msg.nak(retryAfterMs ?? durableRetryDelayMs(msg.info.deliveryCount));
-      metrics.payloads.inc({ sync: this.sync.id, result: 'retry_scheduled' });
+      transmission =
+        this.sync.delivery.batchSize > 1
+          ? await this.batcher.submit(job)
+          : (await this.transmitter.send([job], () => this.target()))[0]!;
     } finally {
-      this.semaphore.release();
-      metrics.inFlight.set({ sync: this.sync.id }, this.semaphore.inFlight);
+      this.attemptBase.delete(job.messageId);
+    }
+
+    const { verdict, result, tries } = transmission;
+    const attempts = (stored?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
+    const after = Date.now();
+    const decision = decide(verdict, { attempts, firstAttemptAt }, windowMs, after, Math.random, this.deps.backoff);
+    const state: StoredAttempts = {
+      attempts,
+      firstAttemptAt,
+      lastAttemptAt: after,
+      ...(result.status !== undefined ? { lastStatus: result.status } : {}),
+      lastError: result.responseExcerpt,
+    };
+
+    if (verdict.kind === 'throttled') {
+      this.setLimit(this.aimd.onThrottled(after));
+      if (verdict.retryAfterMs !== undefined) this.pausedUntil = Math.max(this.pausedUntil, after + verdict.retryAfterMs);
+    } else if (verdict.kind === 'delivered') {
+      this.setLimit(this.aimd.onSuccess(after));
+    }
+
+    switch (decision.action) {
+      case 'ack':
+        msg.ack();
+        this.barrier.clear(job.userKey);
+        if (stored) void this.deps.attempts.forget(job.messageId).catch(() => undefined);
+        metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
+        metrics.latency.observe({ sync: this.sync.id }, Math.max(0, after - job.receivedAt) / 1000);
+        return;
+      case 'retry':
+        if (verdict.kind === 'failing') this.pausedUntil = Math.max(this.pausedUntil, after + decision.delayMs);
+        await this.deps.attempts.put(job.messageId, state);
+        if (this.sync.delivery.preserveUserOrder) this.barrier.block(job.userKey, after + decision.delayMs);
+        msg.nak(decision.delayMs);
+        metrics.payloads.inc({ sync: this.sync.id, result: 'retry_scheduled' });
+        return;
+      case 'dead-letter':
+        await this.deadLetter(msg, job, decision.reason, state, traceId);
+        return;
     }
   }
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  private onTry({ job, result, verdict, tryNumber }: TryReport): void {
+    const attempt = (this.attemptBase.get(job.messageId)?.base ?? 0) + tryNumber;
+    const traceId = this.attemptBase.get(job.messageId)?.traceId;
+    this.deps.metrics.attempts.inc({ sync: this.sync.id, status_class: statusClass(result.status) });
+    const delivered = verdict.kind === 'delivered';
+    this.log.info(
+      {
+        messageId: job.messageId,
+        type: job.payloadType,
+        attempt,
+        status: result.status,
+        outcome: verdict.kind,
+        ms: result.latencyMs,
+        ...(delivered ? {} : { error: result.responseExcerpt.slice(0, 200) }),
+      },
+      'attempt',
+    );
+    this.publishOutcome(job, RESULT_OF[verdict.kind], attempt, traceId, {
+      ...(result.status !== undefined ? { status: result.status } : {}),
+      requestMs: result.latencyMs,
+      ...(delivered
+        ? {}
+        : {
+            error: result.error ? result.responseExcerpt : `HTTP ${result.status}`,
+            responseBody: result.error ? '' : result.responseExcerpt,
+          }),
+      ...(result.requestId ? { requestId: result.requestId } : {}),
+    });
+  }
+
+  private publishOutcome(
+    job: DeliveryJob,
+    result: OutcomeResult,
+    attempt: number,
+    traceId: string | undefined,
+    extra: Partial<DeliveryOutcome> = {},
+  ): void {
+    this.deps.outcomes.outcome({
+      v: 1,
+      syncId: job.syncId,
+      messageId: job.messageId,
+      payloadType: job.payloadType,
+      result,
+      attempt,
+      at: Date.now(),
+      receivedAt: job.receivedAt,
+      ...(traceId ? { traceId } : {}),
+      ...extra,
+    });
+  }
+
+  private async deadLetter(
+    msg: JsMsg,
+    job: DeliveryJob,
+    reason: 'rejected' | 'expired' | 'too large' | 'sync deleted',
+    state: StoredAttempts | undefined,
+    traceId: string | undefined,
+  ): Promise<void> {
+    const deadAt = Date.now();
+    await this.deps.outcomes.deadLetter({
+      v: 1,
+      job,
+      reason,
+      attempts: state?.attempts ?? 0,
+      deadAt,
+      ...(state?.lastStatus !== undefined ? { lastStatus: state.lastStatus } : {}),
+      ...(state?.lastError !== undefined ? { lastResponse: state.lastError } : {}),
+      ...(state?.firstAttemptAt !== undefined ? { firstAttemptAt: state.firstAttemptAt } : {}),
+      ...(state?.lastAttemptAt !== undefined ? { lastAttemptAt: state.lastAttemptAt } : {}),
+      ...(traceId ? { traceId } : {}),
+    });
+    msg.ack();
+    this.barrier.clear(job.userKey);
+    void this.deps.attempts.forget(job.messageId).catch(() => undefined);
+    if (reason === 'expired' || reason === 'sync deleted') {
+      this.publishOutcome(job, reason === 'expired' ? 'expired' : 'dropped', state?.attempts ?? 0, traceId, { reason });
+    }
+    this.deps.metrics.payloads.inc({ sync: this.sync.id, result: 'dead_lettered' });
+    this.deps.metrics.deadLetters.inc({ sync: this.sync.id, reason });
+  }
+
+  /**
+   * For a deleted sync: every payload still queued becomes a dead letter with reason
+   * `sync deleted`, then the consumer is removed. Resolves when the queue is empty.
+   */
+  async drainToDeadLetters(): Promise<number> {
+    const { bus, topology } = this.deps;
+    const stream = topology.streams.delivery.name;
+    const consumer = topology.consumers.delivery(this.sync.id);
+    await declareConsumer(bus.jsm, stream, consumer);
+    let drained = 0;
+    const c = await bus.js.consumers.get(stream, consumer.durable_name);
+    for (;;) {
+      const batch = await c.fetch({ max_messages: 256, expires: 2_000 });
+      let got = 0;
+      for await (const msg of batch) {
+        got++;
+        let job: DeliveryJob;
+        try {
+          job = decodeJson<DeliveryJob>(msg.data);
+        } catch {
+          msg.term('unreadable');
+          continue;
+        }
+        const stored = await this.deps.attempts.get(job.messageId).catch(() => undefined);
+        await this.deadLetter(msg, job, 'sync deleted', stored, traceIdOf(msg.headers));
+        drained++;
+      }
+      if (got === 0) {
+        const info = await c.info();
+        if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+      }
+    }
+    await bus.jsm.consumers.delete(stream, consumer.durable_name).catch(() => undefined);
+    return drained;
+  }
 }

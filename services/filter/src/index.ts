@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigView, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
-import { Gauge, Lifecycle, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
+import { Gauge, Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
 import { loadFilterEnvironment } from './environment.js';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics } from './metrics.js';
@@ -22,17 +22,7 @@ try {
   const config = new ConfigView(logger);
   await config.start(await openConfigBucket(bus.kvm, topology));
   lifecycle.onShutdown('config view', () => config.stop());
-  new Gauge({
-    name: 'inkstream_config_syncs',
-    help: 'Syncs known from the config snapshots, by whether they deliver now',
-    labelNames: ['active'],
-    registers: [metrics],
-    collect() {
-      const { syncs, activeSyncs } = config.counts();
-      this.set({ active: 'true' }, activeSyncs);
-      this.set({ active: 'false' }, syncs - activeSyncs);
-    },
-  });
+  registerConfigGauges(metrics, () => config.counts());
 
   const profilesKv = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
   const leases = await bus.kvm.create(topology.buckets.filterLeases.name, {

@@ -5,7 +5,7 @@ import {
   declareStreams,
   openConfigBucket,
 } from '@inkstream/bus';
-import { Gauge, Lifecycle, createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+import { Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { buildIngestApp } from './app.js';
 import { loadIngestEnvironment } from './environment.js';
 import { EventPublisher } from './event-publisher.js';
@@ -28,14 +28,7 @@ try {
   const config = new ConfigView(logger);
   await config.start(await openConfigBucket(bus.kvm, topology));
   lifecycle.onShutdown('config view', () => config.stop());
-  new Gauge({
-    name: 'inkstream_config_projects',
-    help: 'Live projects known from the config snapshots',
-    registers: [metrics],
-    collect() {
-      this.set(config.counts().projects);
-    },
-  });
+  registerConfigGauges(metrics, () => config.counts());
 
   const app = buildIngestApp({
     logger,

@@ -8,6 +8,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   body: string;
   json: unknown;
+  /** What the stand-in answered (undefined for resets and hangs). */
+  status?: number;
 }
 
 export interface StandInResponse {
@@ -59,6 +61,7 @@ export class MovableInkStandIn {
             req.socket.destroy();
             return;
           }
+          recorded.status = answer.status;
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(answer.body ?? '{}');
         };
@@ -74,10 +77,11 @@ export class MovableInkStandIn {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  /** Payloads received, flattening `{"events":[…]}` batches. */
+  /** Payloads accepted (answered 2xx), flattening `{"events":[…]}` batches. */
   payloads(): Array<Record<string, unknown>> {
     const out: Array<Record<string, unknown>> = [];
     for (const r of this.requests) {
+      if (r.status === undefined || r.status < 200 || r.status >= 300) continue;
       const json = r.json as { events?: unknown[] } | undefined;
       if (json && Array.isArray(json.events)) out.push(...(json.events as Array<Record<string, unknown>>));
       else if (json) out.push(json as Record<string, unknown>);

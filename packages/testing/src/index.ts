@@ -1,0 +1,2 @@
+export * from './stand-in.js';
+export * from './wait.js';
