@@ -1,6 +1,7 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { BusLogger } from './connection.js';
 import { isNotFound } from './declare.js';
+import { ACK_WAIT_MS } from './topology.js';
 
 export interface ConsumerRunnerOptions {
   js: JetStreamClient;
@@ -14,9 +15,15 @@ export interface ConsumerRunnerOptions {
   /**
    * While a message is being handled (including waiting behind others), tell JetStream every
    * so often that it is still in progress, so a short ack_wait only redelivers after a crash.
-   * Default 10 s; keep it well below the consumer's ack_wait.
+   * Default ACK_WAIT_MS / 3; keep it well below the consumer's ack_wait.
    */
   heartbeatMs?: number;
+  /**
+   * Before pulling, wait (at most this long) until the consumer has no unacknowledged messages
+   * left from a previous owner — a crashed replica's in-flight messages come back after
+   * ack_wait and must be handled before anything newer, or a user's order would break.
+   */
+  awaitForeignAcksMs?: number;
 }
 
 /**
@@ -41,7 +48,7 @@ export class ConsumerRunner {
     this.loop = this.run();
     this.heartbeat = setInterval(() => {
       for (const msg of this.inFlight.values()) msg.working();
-    }, this.options.heartbeatMs ?? 10_000);
+    }, this.options.heartbeatMs ?? Math.floor(ACK_WAIT_MS / 3));
     this.heartbeat.unref();
   }
 
@@ -51,6 +58,8 @@ export class ConsumerRunner {
       let consumer: Consumer;
       try {
         consumer = await js.consumers.get(stream, durable);
+        if (this.options.awaitForeignAcksMs) await this.awaitForeignAcks(consumer, this.options.awaitForeignAcksMs);
+        if (this.stopping) return;
         this.messages = await consumer.consume({
           max_messages: this.options.maxMessages,
           callback: (msg) => this.dispatch(msg),
@@ -66,6 +75,23 @@ export class ConsumerRunner {
         logger.warn({ stream, durable, err: result ? String(result) : undefined }, 'consume loop ended, re-attaching');
         await sleep(500);
       }
+    }
+  }
+
+  private async awaitForeignAcks(consumer: Consumer, limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    let logged = false;
+    while (!this.stopping && Date.now() < deadline) {
+      const info = await consumer.info(false);
+      if (info.num_ack_pending === 0) return;
+      if (!logged) {
+        this.options.logger.info(
+          { durable: this.options.durable, unacknowledged: info.num_ack_pending },
+          'waiting for the previous owner’s unacknowledged messages to come back',
+        );
+        logged = true;
+      }
+      await sleep(500);
     }
   }
 

@@ -11,6 +11,13 @@ import type { ConsumerConfig, StreamConfig } from '@nats-io/jetstream';
 export const PARTITIONS = 16;
 
 const SECOND_NS = 1_000_000_000;
+
+/**
+ * Short, so a crashed replica's in-flight messages come back quickly; the consumer runner keeps
+ * messages that are still being worked on alive with heartbeats every ACK_WAIT_MS / 3.
+ */
+export const ACK_WAIT_MS = 15_000;
+const ACK_WAIT_NS = ACK_WAIT_MS * 1_000_000;
 const DAY_NS = 24 * 3600 * SECOND_NS;
 
 export interface TopologyOptions {
@@ -100,7 +107,7 @@ export function createTopology(options: TopologyOptions = {}) {
       filter_subject: subjects.ingest(partition),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: 30 * SECOND_NS,
+      ack_wait: ACK_WAIT_NS,
       max_ack_pending: 1024,
       max_deliver: -1,
     }),
@@ -110,9 +117,7 @@ export function createTopology(options: TopologyOptions = {}) {
       filter_subject: subjects.deliveryOfSync(syncId),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      // Short, so a crashed replica's payloads come back quickly; the consumer runner keeps
-      // in-progress payloads alive with heartbeats.
-      ack_wait: 30 * SECOND_NS,
+      ack_wait: ACK_WAIT_NS,
       max_ack_pending: maxAckPending,
       max_deliver: -1,
     }),

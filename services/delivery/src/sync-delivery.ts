@@ -1,5 +1,6 @@
 import type { DeliveryJob, DeliveryOutcome, OutcomeResult, SyncSnapshot } from '@inkstream/contracts';
 import {
+  ACK_WAIT_MS,
   ConsumerRunner,
   KeyedLanes,
   decodeJson,
@@ -112,6 +113,8 @@ export class SyncDelivery {
       maxMessages: Math.min(maxAckPending, Math.max(32, batchSize * maxConcurrency)),
       logger: this.log,
       onMessage: (msg) => this.onMessage(msg),
+      // A crashed owner's in-flight payloads come back before anything newer of their users.
+      ...(this.sync.delivery.preserveUserOrder ? { awaitForeignAcksMs: ACK_WAIT_MS + 5_000 } : {}),
     });
     this.runner.start();
   }

@@ -1,5 +1,6 @@
 import type { DeliveryJob, IngestedRecord, SyncSnapshot } from '@inkstream/contracts';
 import {
+  ACK_WAIT_MS,
   ConsumerRunner,
   KeyedLanes,
   LeaseManager,
@@ -111,6 +112,8 @@ export class FilterWorker {
       maxMessages: this.deps.maxInFlight,
       logger,
       onMessage: (msg) => this.onMessage(msg),
+      // Events a crashed owner was working on come back first, in order.
+      awaitForeignAcksMs: ACK_WAIT_MS + 5_000,
     });
     runner.start();
     this.runners.set(name, runner);
