@@ -133,7 +133,7 @@ describe('end to end: Amplitude SDK → Movable Ink', () => {
       }),
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { code: number; events_ingested: number; payload_size_bytes: number; server_upload_time: number };
     expect(body).toMatchObject({ code: 200, events_ingested: 1 });
     expect(body.payload_size_bytes).toBeGreaterThan(0);
     expect(body.server_upload_time).toBeGreaterThanOrEqual(now);

@@ -24,7 +24,7 @@ import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { MovableInkStandIn, waitFor } from '@inkstream/testing';
 import { AttemptStore } from './attempt-store.js';
 import { DeliveryService } from './delivery-service.js';
-import { HttpSender } from './http-sender.js';
+import { HttpSender } from '@inkstream/movable-ink';
 import { createDeliveryMetrics } from './metrics.js';
 import { OutcomePublisher } from './outcome-publisher.js';
 

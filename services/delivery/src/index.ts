@@ -6,7 +6,7 @@ import { Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry, c
 import { AttemptStore } from './attempt-store.js';
 import { DeliveryService } from './delivery-service.js';
 import { loadDeliveryEnvironment } from './environment.js';
-import { HttpSender } from './http-sender.js';
+import { HttpSender } from '@inkstream/movable-ink';
 import { createDeliveryMetrics, registerSyncGauges } from './metrics.js';
 import { OutcomePublisher } from './outcome-publisher.js';
 

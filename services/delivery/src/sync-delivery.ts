@@ -16,7 +16,7 @@ import type { Logger } from '@inkstream/service-kit';
 import { AimdConcurrency } from './aimd.js';
 import type { AttemptStore, StoredAttempts } from './attempt-store.js';
 import { Batcher } from './batcher.js';
-import type { HttpSender } from './http-sender.js';
+import type { HttpSender } from '@inkstream/movable-ink';
 import { statusClass, type DeliveryMetrics } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
 import { decide } from './retry-policy.js';

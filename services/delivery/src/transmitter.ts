@@ -1,7 +1,7 @@
 import type { DeliveryJob } from '@inkstream/contracts';
 import { buildRequest, classifyResponse, type ResponseClass } from '@inkstream/movable-ink';
 import { QUICK_TRIES, quickRetryDelayMs } from './backoff.js';
-import type { HttpSender, SendResult } from './http-sender.js';
+import type { HttpSender, SendResult } from '@inkstream/movable-ink';
 import type { Semaphore } from './semaphore.js';
 
 export interface Target {

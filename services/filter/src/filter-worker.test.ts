@@ -11,7 +11,7 @@ import {
   type Bus,
   type KV,
 } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type IngestedRecord, type SyncSnapshot, type TrackPayload } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics, type FilterMetrics } from './metrics.js';
@@ -150,9 +150,9 @@ describe('filter worker through real NATS', () => {
     expect(new Set(jobs.map((j) => j.messageId)).size).toBe(200);
     for (let u = 0; u < 10; u++) {
       const mine = jobs.filter((j) => j.userKey === `restart-user-${u}`).map((j) => j.payload);
-      expect(mine.map((p) => (p as { properties: { n: number } }).properties.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(mine.map((p) => (p as TrackPayload).properties!.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
       // The profile counted every event exactly once, across the restart.
-      expect(mine.map((p) => (p as { user_properties: { visits: number } }).user_properties.visits)).toEqual(
+      expect(mine.map((p) => (p as TrackPayload).user_properties!.visits)).toEqual(
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
     }
@@ -175,7 +175,7 @@ describe('filter worker through real NATS', () => {
     expect(await processed(metricsB)).toBeGreaterThan(0);
     const jobs = (await deliveryJobs()).filter((j) => j.userKey.startsWith('pair'));
     for (let u = 0; u < 16; u++) {
-      const ns = jobs.filter((j) => j.userKey === `pair-user-${u}`).map((j) => (j.payload as { properties: { n: number } }).properties.n);
+      const ns = jobs.filter((j) => j.userKey === `pair-user-${u}`).map((j) => (j.payload as TrackPayload).properties!.n);
       expect(ns).toEqual(Array.from({ length: 10 }, (_, i) => i));
     }
   });

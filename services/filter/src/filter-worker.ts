@@ -16,10 +16,9 @@ import {
   type Topology,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
-import { compileFilters } from './compile-filters.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
-import { routeRecord, type CompiledSync } from './route-record.js';
+import { compileFilters, routeRecord, type CompiledSync } from '@inkstream/sync-routing';
 
 export interface FilterWorkerDeps {
   bus: Bus;

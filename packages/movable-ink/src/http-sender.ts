@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import { guardedLookup, literalHostBlocked, PrivateEndpointError } from '@inkstream/endpoint-guard';
-import type { AttemptResult, MovableInkRequest } from '@inkstream/movable-ink';
+import type { AttemptResult } from './classify-response.js';
+import type { MovableInkRequest } from './request.js';
 
 export const RESPONSE_EXCERPT_BYTES = 2048;
 

@@ -15,7 +15,7 @@ import {
   type PayloadSource,
 } from '@inkstream/movable-ink';
 import type { EventSelector } from './compile-filters.js';
-import type { ProfileEntry } from './profile-store.js';
+import type { ProfileEntry } from './profile.js';
 import { applyUserProperties } from './user-properties.js';
 
 export interface CompiledSync {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DELIVERY_SETTINGS, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
 import { messageIdFor } from '@inkstream/movable-ink';
 import { compileFilters } from './compile-filters.js';
-import { emptyProfile } from './profile-store.js';
+import { emptyProfile } from './profile.js';
 import { routeRecord, type CompiledSync } from './route-record.js';
 
 const NOW = 1_800_000_000_000;

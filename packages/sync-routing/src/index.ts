@@ -1,0 +1,4 @@
+export * from './compile-filters.js';
+export * from './user-properties.js';
+export * from './profile.js';
+export * from './route-record.js';
