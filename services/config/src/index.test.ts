@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { configKey } from '@inkstream/contracts';
+import { createSecretBox } from '@inkstream/secret-box';
+import { createMetricsRegistry } from '@inkstream/service-kit';
+import { buildConfigApp } from './app.js';
+import { openPostgres } from './db/postgres.js';
+import { createEndpointPolicy } from './syncs/endpoint-policy.js';
+import { captureLogs } from './testing/logs.js';
+import { TEST_NATS_URL, openTestBucket, testNamespace, type TestBucket } from './testing/nats.js';
+import { createTestDatabase, type TestDatabase } from './testing/postgres.js';
+import { runService, type ServiceProcess } from './testing/service-process.js';
+
+const adminToken = randomBytes(20).toString('hex');
+const secretKey = randomBytes(32).toString('hex');
+const logs = captureLogs();
+
+const baseSettings = (namespace: string) => ({
+  ADMIN_TOKEN: adminToken,
+  SECRET_KEY: secretKey,
+  NATS_URL: TEST_NATS_URL,
+  NATS_NAMESPACE: namespace,
+  CONFIG_PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+});
+
+const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+
+// Each start of the real process initialises PGlite or connects for real: slow on a busy machine.
+describe('the config service process', { timeout: 180_000 }, () => {
+  let service: ServiceProcess | undefined;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  afterEach(async () => {
+    await service?.stop('SIGKILL');
+    service = undefined;
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  describe('with the embedded PGlite', () => {
+    let dir: string;
+    let bucket: TestBucket;
+    const namespace = testNamespace();
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'inkstream-config-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      bucket = await openTestBucket(logs.logger, namespace);
+      cleanups.push(() => bucket.dispose());
+    });
+
+    it('starts, serves, publishes, stops gracefully, and keeps its data across restarts', async () => {
+      const settings = { ...baseSettings(namespace), PGLITE_DIR: join(dir, 'pglite') };
+      service = runService(settings);
+      let address = await service.listening();
+      const ready = await fetch(`${address}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { database: true, nats: true } });
+
+      const created = await fetch(`${address}/v1/projects`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Proc' }) });
+      expect(created.status).toBe(201);
+      const project = (await created.json()) as { id: string; apiKey: string };
+      await expect.poll(() => bucket.read(configKey.project(project.id)), { timeout: 30_000 }).toMatchObject({ version: 1 });
+
+      expect(await service.stop('SIGTERM')).toBe(0);
+      expect(service.output()).toContain('"msg":"stopped"');
+
+      service = runService(settings);
+      address = await service.listening();
+      const again = await fetch(`${address}/v1/projects/${project.id}`, { headers: admin });
+      expect(again.status).toBe(200);
+      expect(await again.json()).toMatchObject({ id: project.id, apiKey: project.apiKey });
+    });
+  });
+
+  describe('with Postgres', () => {
+    let database: TestDatabase;
+    let bucket: TestBucket;
+    const namespace = testNamespace();
+
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      cleanups.push(() => database.drop());
+      bucket = await openTestBucket(logs.logger, namespace);
+      cleanups.push(() => bucket.dispose());
+    });
+
+    it('publishes at start-up what was committed while NATS was unreachable', async () => {
+      // A config service that could write to Postgres but never reached NATS, then died.
+      const handle = await openPostgres({ url: database.url, logger: logs.logger });
+      const app = await buildConfigApp({
+        logger: logs.logger,
+        metrics: createMetricsRegistry('config'),
+        database: handle,
+        secretBox: createSecretBox(secretKey),
+        adminToken,
+        endpointPolicy: createEndpointPolicy({ allowPrivateEndpoints: true }),
+      });
+      const res = await app.inject({ method: 'POST', url: '/v1/projects', headers: admin, payload: { name: 'Pending' } });
+      const project = res.json<{ id: string }>();
+      await app.close();
+      await handle.close();
+      expect(await bucket.read(configKey.project(project.id))).toBeUndefined();
+
+      service = runService({ ...baseSettings(namespace), DATABASE_URL: database.url });
+      await service.listening();
+      await expect.poll(() => bucket.read(configKey.project(project.id)), { timeout: 30_000 }).toMatchObject({
+        version: 1,
+        name: 'Pending',
+      });
+      expect(await service.stop('SIGTERM')).toBe(0);
+    });
+  });
+
+  it('exits 1 with a clear message when NATS cannot be reached', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'inkstream-config-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    service = runService({ ...baseSettings(testNamespace()), NATS_URL: 'nats://127.0.0.1:1', PGLITE_DIR: dir });
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain('cannot reach NATS at nats://127.0.0.1:1');
+    expect(service.output()).toContain('cannot start without NATS');
+  });
+
+  it('exits 1 listing every problem of its environment, secrets hidden', async () => {
+    service = runService({ ADMIN_TOKEN: 'too-short', SECRET_KEY: 'not-a-key-at-all', CONFIG_PORT: 'http' });
+    expect(await service.exited).toBe(1);
+    const output = service.output();
+    expect(output).toContain('config: cannot start, invalid environment');
+    for (const name of ['ADMIN_TOKEN', 'SECRET_KEY', 'CONFIG_PORT']) expect(output).toContain(`  - ${name}: `);
+    expect(output).not.toContain('too-short');
+    expect(output).not.toContain('not-a-key-at-all');
+  });
+});

@@ -1,0 +1,91 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { BusUnavailableError, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { createSecretBox } from '@inkstream/secret-box';
+import { Lifecycle, createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
+import { buildConfigApp } from './app.js';
+import { openDatabase } from './db/open.js';
+import { loadConfigEnvironment, type ConfigEnvironment } from './environment.js';
+import { createKvPublisher } from './outbox/kv-publisher.js';
+import { createOutboxMetrics } from './outbox/metrics.js';
+import { OutboxRelay } from './outbox/relay.js';
+import { reseedIfBucketEmpty } from './outbox/reseed.js';
+import { createEndpointPolicy } from './syncs/endpoint-policy.js';
+
+export { buildConfigApp, type ConfigAppDeps } from './app.js';
+
+/**
+ * The life of the config service: settings → logger and metrics → Postgres or PGlite (migrated)
+ * → NATS (streams, config bucket) → outbox relay → HTTP API; on SIGTERM/SIGINT the same in
+ * reverse: stop the server, let the relay finish its pass, close NATS, close the database.
+ */
+async function main(): Promise<void> {
+  const env = loadConfigEnvironment();
+  const logger = createLogger('config', env.LOG_LEVEL);
+  const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
+  lifecycle.installSignalHandlers();
+  try {
+    await start(env, logger, lifecycle);
+  } catch (err) {
+    if (err instanceof BusUnavailableError) logger.fatal({ err: { message: err.message } }, 'cannot start without NATS');
+    else logger.fatal({ err }, 'config service failed to start');
+    await lifecycle.shutdown();
+    process.exit(1);
+  }
+}
+
+async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycle): Promise<void> {
+  const metrics = createMetricsRegistry('config');
+  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR, logger });
+  lifecycle.onShutdown('database', () => database.close());
+  logger.info({ driver: database.driver }, 'database ready, migrations applied');
+
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-config', logger });
+  lifecycle.onShutdown('nats', () => bus.close());
+  await declareStreams(bus.jsm, topology);
+  const bucket = await openConfigBucket(bus.kvm, topology);
+
+  const relay = new OutboxRelay({
+    db: database.db,
+    publisher: createKvPublisher(bucket, () => bus.isConnected()),
+    logger,
+    metrics: createOutboxMetrics(metrics),
+  });
+  const reseeded = await reseedIfBucketEmpty(database.db, bucket);
+  if (reseeded > 0) logger.warn({ snapshots: reseeded }, 'config bucket was empty: republishing every project and sync');
+  relay.start();
+  lifecycle.onShutdown('outbox relay', () => relay.stop());
+
+  const app = await buildConfigApp({
+    logger,
+    metrics,
+    database,
+    secretBox: createSecretBox(env.SECRET_KEY),
+    adminToken: env.ADMIN_TOKEN,
+    endpointPolicy: createEndpointPolicy({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS }),
+    onChange: () => relay.nudge(),
+    readiness: { nats: () => bus.isConnected() },
+  });
+  lifecycle.onShutdown('http server', () => app.close());
+  const address = await app.listen({ port: env.CONFIG_PORT, host: env.HOST });
+  logger.info({ address, docs: `${address}/docs` }, 'config API listening');
+}
+
+/** True when this file is the program (`node dist/index.js`), not a module someone imported. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`config: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

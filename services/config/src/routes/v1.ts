@@ -1,0 +1,19 @@
+import { requireAdmin } from '../auth/require-admin.js';
+import type { ConfigContext } from '../context.js';
+import { response } from '../http/error-response.js';
+import type { ApiServer } from '../http/type-provider.js';
+import { projectRoutes } from './projects.js';
+import { syncRoutes } from './syncs.js';
+
+/** The admin API: everything under /v1 needs the admin token, unknown paths included. */
+export function v1Routes(ctx: ConfigContext, adminToken: string) {
+  return async (app: ApiServer): Promise<void> => {
+    const admin = requireAdmin(adminToken);
+    app.addHook('onRequest', admin);
+    app.setNotFoundHandler({ preHandler: admin }, async (request, reply) =>
+      reply.code(404).send(response(404, `Route ${request.method} ${request.url.split('?')[0]} not found`)),
+    );
+    await app.register(projectRoutes(ctx));
+    await app.register(syncRoutes(ctx));
+  };
+}

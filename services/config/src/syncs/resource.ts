@@ -1,0 +1,61 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DeliverySettingsSchema, EventFilterSchema, SYNC_STATES } from '@inkstream/contracts';
+import type { SyncRow } from '../db/schema.js';
+
+export const SyncStatusSchema = Type.Object({
+  state: Type.Union(
+    SYNC_STATES.map((state) => Type.Literal(state)),
+    { description: '`disabled` while not enabled; else `healthy`, `retrying` (recent retryable failures) or `failing`' },
+  ),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** A sync as admins see it: the authorization header only masked. */
+export const SyncSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    projectId: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    destination: Type.Literal('movable-ink'),
+    enabled: Type.Boolean(),
+    endpointUrl: Type.String(),
+    authorization: Type.String({ description: 'Masked, e.g. "Basic ****Q6dA=="' }),
+    sendEvents: Type.Boolean(),
+    eventFilters: Type.Array(EventFilterSchema),
+    eventProperties: Type.Array(Type.String()),
+    sendUsers: Type.Boolean(),
+    userProperties: Type.Array(Type.String()),
+    delivery: DeliverySettingsSchema,
+    status: SyncStatusSchema,
+    version: Type.Integer({ minimum: 1, description: 'Increases with every change; send it as If-Match to update safely' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { description: 'One Movable Ink destination of a project' },
+);
+export type Sync = Static<typeof SyncSchema>;
+
+export function toSync(row: SyncRow): Sync {
+  return {
+    id: row.id,
+    projectId: row.projectId,
+    name: row.name,
+    destination: 'movable-ink',
+    enabled: row.enabled,
+    endpointUrl: row.endpointUrl,
+    authorization: row.authorizationHint,
+    sendEvents: row.sendEvents,
+    eventFilters: row.eventFilters,
+    eventProperties: row.eventProperties,
+    sendUsers: row.sendUsers,
+    userProperties: row.userProperties,
+    delivery: row.delivery,
+    status: {
+      state: row.enabled ? row.statusState : 'disabled',
+      lastError: row.statusLastError,
+    },
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
