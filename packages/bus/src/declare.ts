@@ -69,7 +69,8 @@ export async function openConfigBucket(kvm: Kvm, topology: Topology): Promise<KV
 
 export function isNotFound(err: unknown): boolean {
   if (err instanceof JetStreamApiError) {
-    return err.code === 404 || /not found/i.test(err.message);
+    // `code` is JetStream's API error code (10059 stream, 10014 consumer not found), `status` the HTTP-like one.
+    return err.status === 404 || err.code === 10059 || err.code === 10014 || /not found/i.test(err.message);
   }
   return err instanceof Error && /not found/i.test(err.message);
 }

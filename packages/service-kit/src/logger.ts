@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 /**
  * Every path a secret can appear under. pino replaces them with "[redacted]" before the line
@@ -22,7 +22,8 @@ export const REDACTED_PATHS = [
   'secretKey',
 ];
 
-export function createLogger(service: string, level: string): Logger {
+/** A pino logger with secrets redacted; `destination` lets tests capture the lines. */
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
   return pino({
     name: service,
     level,
@@ -30,7 +31,7 @@ export function createLogger(service: string, level: string): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
-  });
+  }, destination);
 }
 
 export type { Logger };

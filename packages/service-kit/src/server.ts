@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifySchema,
   type FastifyServerOptions,
+  type FastifyTypeProvider,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
@@ -24,12 +26,22 @@ export interface CreateServerOptions {
   fastify?: Partial<FastifyServerOptions>;
 }
 
+/**
+ * Types requests and replies from the @sinclair/typebox 0.34 schemas the contracts are written
+ * in (@fastify/type-provider-typebox 6 expects TypeBox 1.x and would turn literal unions into
+ * `never`).
+ */
+export interface TypeBoxProvider extends FastifyTypeProvider {
+  validator: this['schema'] extends TSchema ? Static<this['schema']> : unknown;
+  serializer: this['schema'] extends TSchema ? Static<this['schema']> : unknown;
+}
+
 export type Server = FastifyInstance<
   RawServerDefault,
   RawRequestDefaultExpression,
   RawReplyDefaultExpression,
   FastifyBaseLogger,
-  TypeBoxTypeProvider
+  TypeBoxProvider
 >;
 
 // Routes of the kit are operational, not part of a service's API documentation.
@@ -43,7 +55,8 @@ export function createServer(options: CreateServerOptions): Server {
   const { logger, metrics } = options;
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // fastify's own two lines per request are replaced by one summary line (onResponse below).
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? 1_048_576,
@@ -52,7 +65,7 @@ export function createServer(options: CreateServerOptions): Server {
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     ...options.fastify,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  }).withTypeProvider<TypeBoxProvider>();
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
