@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Properties } from './user-properties.js';
 
 /** What is remembered about one user of one project. */
@@ -19,3 +20,8 @@ export interface ProfileEntry {
 
 export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq: 0, identified: {} });
 
+
+/** Key of a user's profile in the profiles bucket (KV keys must be subject-safe). */
+export function profileKey(projectId: string, userKey: string): string {
+  return `${projectId}.${createHash('sha256').update(userKey).digest('base64url')}`;
+}

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { KV } from '@inkstream/bus';
-import { emptyProfile, type ProfileEntry } from '@inkstream/sync-routing';
+import { emptyProfile, profileKey, type ProfileEntry } from '@inkstream/sync-routing';
 
 /**
  * Profiles live in a JetStream KV bucket (durable across restarts and replicas), with an LRU
@@ -14,12 +13,8 @@ export class ProfileStore {
     private readonly cacheSize: number,
   ) {}
 
-  static keyOf(projectId: string, userKey: string): string {
-    return `${projectId}.${createHash('sha256').update(userKey).digest('base64url')}`;
-  }
-
   async load(projectId: string, userKey: string): Promise<ProfileEntry> {
-    const key = ProfileStore.keyOf(projectId, userKey);
+    const key = profileKey(projectId, userKey);
     const cached = this.cache.get(key);
     if (cached) {
       this.cache.delete(key);
@@ -33,7 +28,7 @@ export class ProfileStore {
   }
 
   async save(projectId: string, userKey: string, entry: ProfileEntry): Promise<void> {
-    const key = ProfileStore.keyOf(projectId, userKey);
+    const key = profileKey(projectId, userKey);
     await this.kv.put(key, JSON.stringify(entry));
     this.remember(key, entry);
   }
