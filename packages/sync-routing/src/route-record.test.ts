@@ -111,7 +111,9 @@ describe('routeRecord', () => {
     const old = { ...viewed, time: NOW - 31 * 86_400_000 };
     const r = routeRecord(record(old), 1, emptyProfile(), [sync()], NOW);
     expect(r.jobs).toEqual([]);
-    expect(r.discards).toEqual([{ syncId: 'sync-1', payloadType: 'track', reason: 'older than 30 days' }]);
+    expect(r.discards).toEqual([
+      { syncId: 'sync-1', payloadType: 'track', messageId: messageIdFor('sync-1', 'track', 'e1'), reason: 'older than 30 days' },
+    ]);
   });
 
   it('discards a payload larger than maxRequestBytes', () => {

@@ -26,6 +26,7 @@ export interface CompiledSync {
 export interface Discard {
   syncId: string;
   payloadType: MovableInkPayload['type'];
+  messageId: string;
   reason: DiscardReason;
 }
 
@@ -74,7 +75,7 @@ export function routeRecord(
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     const reason = discardReason(payload, bytes, sync.delivery.maxRequestBytes, now);
     if (reason) {
-      discards.push({ syncId: sync.id, payloadType: payload.type, reason });
+      discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason });
       return;
     }
     jobs.push({

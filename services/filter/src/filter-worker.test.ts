@@ -11,7 +11,7 @@ import {
   type Bus,
   type KV,
 } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type IngestedRecord, type SyncSnapshot, type TrackPayload } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type IngestedRecord, type SyncSnapshot, type TrackPayload, type DeliveryOutcome } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics, type FilterMetrics } from './metrics.js';
@@ -206,6 +206,25 @@ describe('filter worker through real NATS', () => {
     expect(await count('track', 'cfg-user-3')).toBe(0);
     expect(await count('identify', 'cfg-user-3')).toBe(0);
     expect(await count('identify', 'cfg-user-4')).toBe(0);
+  });
+
+  it('counts a discarded payload as an outcome event with its reason', async () => {
+    const w = worker('discard');
+    await w.start();
+    await ingest([{ event_type: 'Tick', user_id: 'old-user-1', time: Date.now() - 40 * 86_400_000 }], 'old');
+    const outcomes = async () => {
+      const info = await bus.jsm.streams.info(topology.streams.outcomes.name);
+      const out: DeliveryOutcome[] = [];
+      for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+        const m = await bus.jsm.streams.getMessage(topology.streams.outcomes.name, { seq }).catch(() => null);
+        if (m) out.push(decodeJson<DeliveryOutcome>(m.data));
+      }
+      return out;
+    };
+    await until(async () => (await outcomes()).some((o) => o.result === 'discarded'), 'a discarded outcome');
+    const discarded = (await outcomes()).find((o) => o.result === 'discarded')!;
+    expect(discarded).toMatchObject({ syncId: 'sync-a', payloadType: 'track', attempt: 0, reason: 'older than 30 days' });
+    expect((await deliveryJobs()).some((j) => j.userKey === 'old-user-1')).toBe(false);
   });
 
   it('keeps profiles in KV across processes', async () => {

@@ -1,4 +1,4 @@
-import type { DeliveryJob, IngestedRecord, SyncSnapshot } from '@inkstream/contracts';
+import type { DeliveryJob, DeliveryOutcome, IngestedRecord, SyncSnapshot } from '@inkstream/contracts';
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
@@ -18,7 +18,7 @@ import {
 import type { Logger } from '@inkstream/service-kit';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
-import { compileFilters, routeRecord, type CompiledSync } from '@inkstream/sync-routing';
+import { compileFilters, routeRecord, type CompiledSync, type Discard } from '@inkstream/sync-routing';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -153,6 +153,7 @@ export class FilterWorker {
     metrics.records.inc({ kind: record.kind });
     for (const d of routed.discards) {
       metrics.payloads.inc({ sync: d.syncId, type: d.payloadType, outcome: 'discarded', reason: d.reason });
+      this.publishDiscard(d, record);
     }
     await this.untilDone(msg, () => this.publish(routed.jobs));
     for (const job of routed.jobs) {
@@ -160,6 +161,25 @@ export class FilterWorker {
     }
     if (routed.changed) await this.untilDone(msg, () => profiles.save(record.projectId, record.userKey, routed.profile));
     msg.ack();
+  }
+
+  /** A discarded payload is counted in the sync's metrics through an outcome event. */
+  private publishDiscard(discard: Discard, record: IngestedRecord): void {
+    const { bus, topology, logger } = this.deps;
+    const outcome: DeliveryOutcome = {
+      v: 1,
+      syncId: discard.syncId,
+      messageId: discard.messageId,
+      payloadType: discard.payloadType,
+      result: 'discarded',
+      attempt: 0,
+      at: Date.now(),
+      receivedAt: record.receivedAt,
+      reason: discard.reason,
+    };
+    bus.js.publish(topology.subjects.outcome(discard.syncId), encodeJson(outcome)).catch((err: unknown) => {
+      logger.warn({ sync: discard.syncId, err: String(err) }, 'discard outcome not published');
+    });
   }
 
   private async publish(jobs: readonly DeliveryJob[]): Promise<void> {
