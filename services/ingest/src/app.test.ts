@@ -1,187 +1,173 @@
-import { randomBytes } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+/**
+ * What ingest stores and how it behaves where the spec asks more than Amplitude's answers
+ * show: records, deduplication, trace context, choices where the spec is silent, and that an
+ * api_key never reaches a log line. The response table itself is proven in
+ * sdk-conformance.test.ts, bad input in fuzz.test.ts.
+ */
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ConfigView,
-  connectBus,
-  createTopology,
-  declareStreams,
-  decodeJson,
-  type Bus,
-} from '@inkstream/bus';
-import type { IngestedRecord } from '@inkstream/contracts';
-import { createLogger, createMetricsRegistry, type Server } from '@inkstream/service-kit';
-import { buildIngestApp } from './app.js';
-import { hashApiKey } from './accept-events.js';
-import { EventPublisher } from './event-publisher.js';
-import { createIngestMetrics } from './metrics.js';
+import { partitionOf } from '@inkstream/bus';
+import { REDACTED_PATHS, type Server } from '@inkstream/service-kit';
+import { startIngestHarness, type IngestHarness } from './test-support/ingest-harness.js';
 
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const API_KEY = 'a'.repeat(32);
-const logger = createLogger('ingest-test', 'silent');
+const json = { 'content-type': 'application/json' };
 
 describe('ingest app against real JetStream', () => {
-  const topology = createTopology({ namespace: `t_ingest_${randomBytes(4).toString('hex')}` });
-  let bus: Bus;
+  let h: IngestHarness;
   let app: Server;
 
   beforeAll(async () => {
-    bus = await connectBus({ url: NATS_URL, name: 'ingest-test', logger });
-    await declareStreams(bus.jsm, topology);
-    const config = new ConfigView(logger);
-    config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: hashApiKey(API_KEY), version: 1, deleted: false, updatedAt: '' });
-    const metrics = createMetricsRegistry('ingest');
-    app = buildIngestApp({
-      logger,
-      metrics,
-      ingestMetrics: createIngestMetrics(metrics),
-      config,
-      publisher: new EventPublisher(bus.js, topology, bus.nc.info?.max_payload ?? 1_048_576),
-      readiness: { nats: () => bus.isConnected() },
-      maxBodyBytes: 1_000_000,
-      maxBatchBodyBytes: 20_000_000,
-    });
+    h = await startIngestHarness('app');
+    app = h.buildApp();
     await app.ready();
   });
 
   afterAll(async () => {
-    await app.close();
-    for (const s of Object.values(topology.streams)) await bus.jsm.streams.delete(s.name).catch(() => undefined);
-    await bus.close();
+    await h.close();
   });
 
-  async function stored(): Promise<IngestedRecord[]> {
-    const stream = await bus.jsm.streams.get(topology.streams.ingest.name);
-    const info = await stream.info();
-    const out: IngestedRecord[] = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-      const m = await stream.getMessage({ seq }).catch(() => null);
-      if (m) out.push(decodeJson<IngestedRecord>(m.data));
-    }
-    return out;
-  }
-
-  const post = (url: string, payload: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  const post = (url: string, payload: unknown, headers: Record<string, string> = json) =>
     app.inject({ method: 'POST', url, headers, payload: typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload) });
+  const storedWith = async (insertId: string) => (await h.stored()).filter((r) => r.event.insert_id === insertId);
 
-  it('stores every event and answers Amplitude’s 200 only after the acks', async () => {
+  it('stores one record per event, on the user’s partition, before answering 200', async () => {
     const body = {
-      api_key: API_KEY,
-      client_upload_time: new Date().toISOString(),
-      request_metadata: { sdk: {} },
+      api_key: h.apiKey,
       events: [
-        { user_id: 'user-12345', event_type: 'A', insert_id: 'ok-1', event_properties: { price: 1 } },
-        { device_id: 'device-9', event_type: 'B', insert_id: 'ok-2', time: 1709566376409 },
+        { user_id: 'user-12345', device_id: null, event_type: 'A', insert_id: 'rec-1', event_properties: { price: 1 } },
+        { device_id: 'device-9', event_type: 'B', insert_id: 'rec-2', time: 1709566376409, custom_field: { kept: true } },
       ],
     };
     const res = await post('/2/httpapi', body);
     expect(res.statusCode).toBe(200);
-    const json = res.json();
-    expect(json).toMatchObject({ code: 200, events_ingested: 2, payload_size_bytes: Buffer.byteLength(JSON.stringify(body)) });
-    const records = await stored();
-    const mine = records.filter((r) => r.eventKey.startsWith('i:ok-'));
-    expect(mine.map((r) => [r.projectId, r.userKey, r.event.event_type])).toEqual([
-      ['p1', 'user-12345', 'A'],
-      ['p1', 'device-9', 'B'],
-    ]);
-    expect(mine[0]!.receivedAt).toBeGreaterThan(0);
+    expect(res.json()).toMatchObject({ code: 200, events_ingested: 2, payload_size_bytes: Buffer.byteLength(JSON.stringify(body)) });
+    const messages = (await h.storedMessages()).filter((m) => m.record.event.insert_id?.startsWith('rec-'));
+    expect(messages.map((m) => m.subject)).toEqual([h.topology.subjects.ingest(partitionOf('user-12345')), h.topology.subjects.ingest(partitionOf('device-9'))]);
+    const [first, second] = messages.map((m) => m.record);
+    expect(first).toEqual({
+      v: 1,
+      kind: 'event',
+      projectId: 'p1',
+      receivedAt: expect.any(Number),
+      eventKey: 'i:rec-1',
+      userKey: 'user-12345',
+      // JSON nulls are absent fields, as for Amplitude.
+      event: { user_id: 'user-12345', event_type: 'A', insert_id: 'rec-1', event_properties: { price: 1 } },
+    });
+    expect(second!.event).toEqual(body.events[1]);
   });
 
-  it('stores a retried request once (dedup on insert_id)', async () => {
-    const body = { api_key: API_KEY, events: [{ user_id: 'user-12345', event_type: 'A', insert_id: 'dup-1' }] };
-    expect((await post('/2/httpapi', body)).statusCode).toBe(200);
-    expect((await post('/batch', body)).statusCode).toBe(200);
-    const copies = (await stored()).filter((r) => r.eventKey === 'i:dup-1');
+  it('stores a retried request once, with or without insert_id', async () => {
+    const withIds = { api_key: h.apiKey, events: [{ user_id: 'user-12345', event_type: 'A', insert_id: 'dup-1' }] };
+    expect((await post('/2/httpapi', withIds)).statusCode).toBe(200);
+    expect((await post('/batch', withIds)).statusCode).toBe(200);
+    expect(await storedWith('dup-1')).toHaveLength(1);
+
+    const withoutIds = { api_key: h.apiKey, events: [{ user_id: 'user-12345', event_type: 'No Insert Id', time: 1709566376409, event_properties: { n: 7 } }] };
+    expect((await post('/2/httpapi', withoutIds)).statusCode).toBe(200);
+    expect((await post('/2/httpapi', withoutIds)).json()).toMatchObject({ code: 200, events_ingested: 1 });
+    const copies = (await h.stored()).filter((r) => r.event.event_type === 'No Insert Id');
     expect(copies).toHaveLength(1);
+    expect(copies[0]!.eventKey).toMatch(/^h:/);
   });
 
-  it('accepts gzip bodies and text/plain (sendBeacon)', async () => {
-    const body = { api_key: API_KEY, events: [{ user_id: 'user-12345', event_type: 'gz', insert_id: 'gz-1' }] };
-    const gz = await post('/2/httpapi', gzipSync(JSON.stringify(body)), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-    expect(gz.statusCode).toBe(200);
-    const beacon = await post('/2/httpapi', JSON.stringify({ ...body, events: [{ ...body.events[0], insert_id: 'gz-2' }] }), {
-      'content-type': 'text/plain;charset=UTF-8',
+  it('carries the request’s W3C trace context to every stored event, and only a well-formed one', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const events = (prefix: string) => ({ api_key: h.apiKey, events: [1, 2].map((i) => ({ user_id: `user-${i}2345`, event_type: 'Traced', insert_id: `${prefix}-${i}` })) });
+    await post('/2/httpapi', events('trace'), { ...json, traceparent, tracestate: 'vendor=abc' });
+    await post('/2/httpapi', events('bad-trace'), { ...json, traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01', tracestate: 'vendor=abc' });
+    const messages = await h.storedMessages();
+    const traced = messages.filter((m) => m.record.event.insert_id?.startsWith('trace-'));
+    expect(traced).toHaveLength(2);
+    for (const m of traced) expect(m.headers).toMatchObject({ traceparent, tracestate: 'vendor=abc' });
+    for (const m of messages.filter((m) => m.record.event.insert_id?.startsWith('bad-trace-'))) {
+      expect(m.headers.traceparent).toBeUndefined();
+      expect(m.headers.tracestate).toBeUndefined();
+    }
+  });
+
+  describe('choices where the spec is silent', () => {
+    it('refuses with 413 an event that cannot fit one JetStream message, even on /batch', async () => {
+      const big = { user_id: 'user-12345', event_type: 'Huge', insert_id: 'too-big', event_properties: { s: 'x'.repeat(h.maxPayload) } };
+      const res = await post('/batch', { api_key: h.apiKey, events: [{ user_id: 'user-12345', event_type: 'Small', insert_id: 'beside-too-big' }, big] });
+      expect(res.statusCode).toBe(413);
+      expect(res.json()).toEqual({ code: 413, error: 'Payload too large' });
+      // All or nothing: the small one beside it is not stored either.
+      expect(await storedWith('beside-too-big')).toHaveLength(0);
     });
-    expect(beacon.statusCode).toBe(200);
-  });
 
-  it.each([
-    ['empty body', '', 400, { code: 400, error: 'Missing request body' }],
-    ['not JSON', '{nope', 400, { code: 400, error: 'Invalid JSON request body' }],
-    ['unknown key', { api_key: 'unknown-key', events: [{ user_id: 'user-12345', event_type: 'x' }] }, 400, { code: 400, error: 'Invalid API key: unkn…' }],
-  ])('%s → %i', async (_name, payload, status, body) => {
-    const res = await post('/2/httpapi', payload);
-    expect(res.statusCode).toBe(status);
-    expect(res.json()).toEqual(body);
-  });
-
-  it('answers 413 past the size limit, before or after gunzip', async () => {
-    const big = { api_key: API_KEY, events: [{ user_id: 'user-12345', event_type: 'x', event_properties: { s: 'x'.repeat(1_100_000) } }] };
-    expect((await post('/2/httpapi', big)).json()).toEqual({ code: 413, error: 'Payload too large' });
-    const bomb = gzipSync(Buffer.alloc(5_000_000, 32));
-    const res = await post('/2/httpapi', bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-    expect(res.statusCode).toBe(413);
-    // The batch endpoint takes bodies up to 20 MB, but one event must fit one JetStream message.
-    const many = Array.from({ length: 3 }, (_, i) => ({ user_id: 'user-12345', event_type: 'x', insert_id: `big-${i}`, event_properties: { s: 'x'.repeat(600_000) } }));
-    expect((await post('/batch', { api_key: API_KEY, events: many })).statusCode).toBe(200);
-    const tooBig = await post('/batch', { ...big, events: [{ ...big.events[0], insert_id: 'big-x' }] });
-    expect(tooBig.json()).toEqual({ code: 413, error: 'Payload too large' });
-  });
-
-  it('takes the Identify API as urlencoded and multipart forms', async () => {
-    const identification = JSON.stringify([{ user_id: 'user-12345', user_properties: { plan: 'pro' }, insert_id: 'id-1' }]);
-    const form = await post('/identify', new URLSearchParams({ api_key: API_KEY, identification }).toString(), {
-      'content-type': 'application/x-www-form-urlencoded',
+    it('stores long property strings untruncated', async () => {
+      const long = 'ü'.repeat(300_000);
+      expect((await post('/batch', { api_key: h.apiKey, events: [{ user_id: 'user-12345', event_type: 'Long', insert_id: 'long-1', event_properties: { long } }] })).statusCode).toBe(200);
+      const [record] = await storedWith('long-1');
+      expect((record!.event.event_properties as { long: string }).long).toBe(long);
     });
-    expect(form.statusCode).toBe(200);
-    expect(form.body).toBe('success');
-    const boundary = 'XyZ';
-    const multipart = [
-      `--${boundary}\r\nContent-Disposition: form-data; name="api_key"\r\n\r\n${API_KEY}\r\n`,
-      `--${boundary}\r\nContent-Disposition: form-data; name="identification"\r\n\r\n${JSON.stringify({ device_id: 'device-77', user_properties: { a: 1 } })}\r\n`,
-      `--${boundary}--\r\n`,
-    ].join('');
-    const mp = await post('/identify', multipart, { 'content-type': `multipart/form-data; boundary=${boundary}` });
-    expect(mp.statusCode).toBe(200);
-    const kinds = (await stored()).filter((r) => r.kind === 'identify').map((r) => r.userKey);
-    expect(kinds).toEqual(expect.arrayContaining(['user-12345', 'device-77']));
-    const missing = await post('/identify', `api_key=${API_KEY}`, { 'content-type': 'application/x-www-form-urlencoded' });
-    expect(missing.json()).toEqual({ code: 400, error: 'missing_event' });
+
+    it('answers an unknown Content-Encoding with 415', async () => {
+      const res = await post('/2/httpapi', '{}', { ...json, 'content-encoding': 'zstd' });
+      expect(res.statusCode).toBe(415);
+      expect(res.json()).toEqual({ code: 415, error: 'Unsupported Content-Type or Content-Encoding' });
+    });
+
+    it('refuses with 413 a body whose JSON would be too costly to parse', async () => {
+      const res = await post('/batch', `{"api_key":"${h.apiKey}","events":[${Array.from({ length: 1_000_001 }, () => '0').join(',')}]}`);
+      expect(res.statusCode).toBe(413);
+      expect(res.json()).toEqual({ code: 413, error: 'Payload too large' });
+    });
+
+    it('answers what Node’s HTTP parser refuses in Amplitude’s shape too', async () => {
+      const url = new URL((await h.serve(h.buildApp()))('/'));
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(url.port), '127.0.0.1');
+        let out = '';
+        socket.on('data', (chunk) => (out += chunk.toString('latin1')));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(out));
+        socket.end('POST /2/httpapi HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"api_key":');
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ code: 400, error: 'Bad request' });
+    });
   });
 
-  it('answers CORS preflight for browser SDKs', async () => {
-    const res = await app.inject({
-      method: 'OPTIONS',
-      url: '/2/httpapi',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-    });
-    expect(res.statusCode).toBe(204);
-    expect(res.headers['access-control-allow-origin']).toBe('*');
-  });
-
-  it('answers 503 and stores nothing when JetStream cannot take the events', async () => {
-    const missing = createTopology({ namespace: `t_absent_${randomBytes(4).toString('hex')}` });
-    const config = new ConfigView(logger);
-    config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: hashApiKey(API_KEY), version: 1, deleted: false, updatedAt: '' });
-    const metrics = createMetricsRegistry('ingest');
-    const broken = buildIngestApp({
-      logger,
-      metrics,
-      ingestMetrics: createIngestMetrics(metrics),
-      config,
-      publisher: new EventPublisher(bus.js, missing, 1_048_576),
-      readiness: {},
-      maxBodyBytes: 1_000_000,
-      maxBatchBodyBytes: 1_000_000,
-    });
-    const res = await broken.inject({
-      method: 'POST',
-      url: '/2/httpapi',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ api_key: API_KEY, events: [{ user_id: 'user-12345', event_type: 'x' }] }),
-    });
-    expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ code: 503, error: 'Service unavailable' });
-    await broken.close();
+  it('never writes an api_key to the log, whatever the request', async () => {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'trace', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const logged = h.buildApp({ logger });
+    const unavailable = h.buildUnavailableApp({ logger });
+    const unknownKey = 'unknown-secret-key-7f3a9c';
+    const event = { user_id: 'user-12345', event_type: 'Logged' };
+    const requests: Array<[Server, string, string, Record<string, string>]> = [
+      [logged, '/2/httpapi', JSON.stringify({ api_key: h.apiKey, events: [event] }), json],
+      [logged, '/batch', JSON.stringify({ api_key: unknownKey, events: [event] }), json],
+      [logged, '/2/httpapi', JSON.stringify({ api_key: h.apiKey, events: [{ ...event, user_id: 'abc' }] }), json],
+      [logged, '/2/httpapi', `{"api_key":"${h.apiKey}", broken`, json],
+      [logged, '/2/httpapi', JSON.stringify({ api_key: h.apiKey, events: [event] }), { ...json, 'content-encoding': 'gzip' }],
+      [logged, `/2/httpapi/nowhere?api_key=${h.apiKey}`, '{}', json],
+      [logged, `/identify?api_key=${h.apiKey}`, new URLSearchParams({ api_key: h.apiKey, identification: JSON.stringify(event) }).toString(), { 'content-type': 'application/x-www-form-urlencoded' }],
+      [logged, '/identify', new URLSearchParams({ api_key: unknownKey, identification: '{' }).toString(), { 'content-type': 'application/x-www-form-urlencoded' }],
+      [unavailable, '/2/httpapi', JSON.stringify({ api_key: h.apiKey, events: [event] }), json],
+    ];
+    for (const [target, url, payload, headers] of requests) {
+      const res = await target.inject({ method: 'POST', url, headers, payload });
+      expect(res.statusCode).toBeLessThan(600);
+    }
+    const text = lines.join('');
+    // The capture works: one summary per request and the publish failure were written.
+    expect(lines.filter((l) => JSON.parse(l).msg === 'request')).toHaveLength(requests.length);
+    expect(text).toContain('publish to JetStream failed');
+    expect(text).not.toContain(h.apiKey);
+    expect(text).not.toContain(h.apiKey.slice(0, 12));
+    expect(text).not.toContain(unknownKey);
   });
 });

@@ -5,10 +5,13 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { acceptEventsBody, type Accepted, type Refused } from './accept-events.js';
 import { acceptIdentifyForm } from './accept-identify.js';
 import { amplitudeErrors, successBody, type AmplitudeError } from './amplitude-responses.js';
+import { answerClientError } from './client-error.js';
 import { EventTooLargeError, type EventPublisher } from './event-publisher.js';
 import { readFormFields } from './form-fields.js';
+import { exceedsJsonTokenBudget } from './json-budget.js';
 import type { IngestMetrics } from './metrics.js';
 import { BodyTooLargeError, UnsupportedEncodingError, decodeBody, parseJson } from './request-body.js';
+import { traceContextOf } from './trace-context.js';
 
 export interface IngestAppDeps {
   logger: Logger;
@@ -32,6 +35,7 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
     metrics: deps.metrics,
     readiness: deps.readiness,
     bodyLimit: deps.maxBatchBodyBytes,
+    fastify: { clientErrorHandler: answerClientError },
   });
 
   // Bodies are read as bytes whatever their type: Amplitude clients send JSON as
@@ -40,10 +44,12 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
+  // Browser SDKs post cross-origin. Without `allowedHeaders` the preflight allows the headers
+  // it is asked for (Content-Encoding, custom transport headers, an OpenTelemetry
+  // `traceparent`): safe, since no credentials are involved and the api_key is in the body.
   void app.register(cors, {
     origin: '*',
     methods: ['POST', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Accept', 'Cross-Origin-Resource-Policy'],
     maxAge: 86400,
   });
 
@@ -78,7 +84,7 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
       return send(reply, endpoint, result.error);
     }
     try {
-      const { stored, duplicates } = await publisher.publish(result.records);
+      const { stored, duplicates } = await publisher.publish(result.records, traceContextOf(request.headers));
       ingestMetrics.events.inc({ outcome: 'stored' }, stored);
       if (duplicates > 0) ingestMetrics.events.inc({ outcome: 'duplicate' }, duplicates);
     } catch (err) {
@@ -98,6 +104,7 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
       const receivedAt = Date.now();
       const body = await readBody(request, limit);
       if (!Buffer.isBuffer(body)) return send(reply, endpoint, body);
+      if (exceedsJsonTokenBudget(body)) return send(reply, endpoint, amplitudeErrors.tooLarge());
       const parsed = parseJson(body);
       if (parsed === undefined) return send(reply, endpoint, amplitudeErrors.invalidJson());
       return store(request, reply, endpoint, acceptEventsBody(parsed, lookup, receivedAt), (count) =>
@@ -112,8 +119,10 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
     const receivedAt = Date.now();
     const body = await readBody(request, deps.maxBodyBytes);
     if (!Buffer.isBuffer(body)) return send(reply, '/identify', body);
-    const fields = await readFormFields(body, request.headers['content-type'], deps.maxBodyBytes);
-    if (!fields) return send(reply, '/identify', amplitudeErrors.unsupportedMediaType());
+    const form = await readFormFields(body, request.headers['content-type'], deps.maxBodyBytes);
+    if (form.kind === 'unsupported') return send(reply, '/identify', amplitudeErrors.unsupportedMediaType());
+    if (form.kind === 'malformed') return send(reply, '/identify', amplitudeErrors.missingEvent());
+    const fields = Object.fromEntries(form.fields);
     return store(request, reply, '/identify', acceptIdentifyForm(fields, lookup, receivedAt), () =>
       reply.code(200).type('text/plain').send('success'),
     );

@@ -34,10 +34,29 @@ export async function decodeBody(raw: Buffer, contentEncoding: string | undefine
   }
 }
 
-/** JSON.parse that answers undefined for anything that is not JSON. */
-export function parseJson(body: Buffer): unknown {
+// Fatal: JSON text must be UTF-8 (RFC 8259). Decoding leniently would replace bad bytes with
+// U+FFFD and store altered data under a 200. A leading BOM is tolerated and dropped.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as UTF-8 text, or undefined when it is not valid UTF-8. */
+export function decodeUtf8(body: Uint8Array): string | undefined {
   try {
-    return JSON.parse(body.toString('utf8'));
+    return utf8.decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * JSON.parse that answers undefined for anything that is not JSON in UTF-8. V8's parser is
+ * iterative, so arbitrarily deep nesting cannot overflow the stack here; depth is bounded
+ * per event by the validation.
+ */
+export function parseJson(body: Uint8Array): unknown {
+  const text = decodeUtf8(body);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { acceptEvents, acceptEventsBody } from './accept-events.js';
 import { acceptIdentifyForm } from './accept-identify.js';
-import { depthExceeds, userPropertiesValid } from './validate-events.js';
+import { depthExceeds, minIdLengthOf, userPropertiesValid } from './validate-events.js';
 import type { ProjectSnapshot } from '@inkstream/contracts';
 
 const project: ProjectSnapshot = {
@@ -53,6 +53,77 @@ describe('per-event validation', () => {
     else expect(result).toMatchObject({ code: 400, error: 'Invalid field values on some events', ...(expected as object) });
   });
 
+  it.each([
+    'anonymous', 'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown', '',
+    '00000000-0000-0000-0000-000000000000', '{}', 'lmy47d', '0', '-1',
+  ])('rejects the literal id %j in any case, also with min_id_length 1', (literal) => {
+    for (const id of [literal, literal.toUpperCase(), literal.replace(/^./, (c) => c.toUpperCase())]) {
+      expect(lists([{ user_id: id, event_type: 'x' }], 1)).toMatchObject({ events_with_invalid_fields: { user_id: [0] } });
+      expect(lists([{ user_id: 'user-12345', device_id: id, event_type: 'x' }], 1)).toMatchObject({ events_with_invalid_fields: { device_id: [0] } });
+    }
+  });
+
+  it.each([
+    ['integer ms', 1709566376409, true],
+    ['zero', 0, true],
+    ['null (absent)', null, true],
+    ['integer-valued float literal', JSON.parse('1709566376409.0'), true],
+    ['ms as a string', '1709566376409', false],
+    ['ISO string', '2024-01-01T00:00:00Z', false],
+    ['fraction', 1709566376409.5, false],
+    ['beyond safe integers', 2 ** 53, false],
+    ['negative', -1, false],
+    ['boolean', true, false],
+    ['object', { ms: 1 }, false],
+  ])('time as %s', (_name, time, valid) => {
+    const result = lists([{ ...ok, time }]);
+    if (valid) expect(result).toBe('ok');
+    else expect(result).toMatchObject({ events_with_invalid_fields: { time: [0] } });
+  });
+
+  it.each([
+    ['exactly 1024', 'e'.repeat(1024), 'ok'],
+    ['1025', 'e'.repeat(1025), 'invalid'],
+    ['1024 astral characters (2048 UTF-16 units)', '😀'.repeat(1024), 'invalid'],
+  ])('event_type of %s characters', (_name, eventType, expected) => {
+    const result = lists([{ ...ok, event_type: eventType }]);
+    if (expected === 'ok') expect(result).toBe('ok');
+    else expect(result).toMatchObject({ events_with_invalid_fields: { event_type: [0] } });
+  });
+
+  it('bounds ids at 1024 characters', () => {
+    expect(lists([{ ...ok, user_id: 'u'.repeat(1024) }])).toBe('ok');
+    expect(lists([{ ...ok, user_id: 'u'.repeat(1025) }])).toMatchObject({ events_with_invalid_fields: { user_id: [0] } });
+  });
+
+  it.each([
+    ['group_properties mixing', { group_properties: { $set: { a: 1 }, plain: 1 } }, 'group_properties'],
+    ['an unknown $key beside operations', { user_properties: { $set: { a: 1 }, $setAll: { b: 1 } } }, 'user_properties'],
+    ['$unset with a list', { user_properties: { $unset: ['a'] } }, 'user_properties'],
+  ])('refuses %s', (_name, fields, field) => {
+    expect(lists([{ ...ok, ...fields }])).toMatchObject({ events_with_invalid_fields: { [field]: [0] } });
+  });
+
+  it('accepts every operation alone, and $-keys in event_properties (revenue)', () => {
+    const everyOperation = { $set: { a: 1 }, $setOnce: { b: 1 }, $add: { c: 1 }, $append: { d: 1 }, $prepend: { e: 1 }, $unset: { f: '-' }, $preInsert: { g: 1 }, $postInsert: { h: 1 }, $remove: { i: 1 }, $clearAll: '-' };
+    expect(lists([{ ...ok, user_properties: everyOperation, group_properties: { $set: { size: 1 } } }])).toBe('ok');
+    expect(lists([{ ...ok, event_type: 'revenue_amount', event_properties: { $price: 1, $quantity: 2, plain: 3 } }])).toBe('ok');
+  });
+
+  it('bounds the nesting of every field at 40, not only the property objects', () => {
+    const deep = (depth: number): unknown => {
+      let value: unknown = 'leaf';
+      for (let i = 1; i < depth; i++) value = i % 2 ? [value] : { d: value };
+      return { top: value };
+    };
+    for (const field of ['event_properties', 'user_properties', 'groups', 'group_properties', 'plan', 'ingestion_metadata', 'my_own_field']) {
+      expect(lists([{ ...ok, [field]: deep(40) }]), field).toBe('ok');
+      expect(lists([{ ...ok, [field]: deep(41) }]), field).toMatchObject({ events_with_invalid_fields: { [field]: [0] } });
+    }
+    // A field name too long to echo is reported as the event.
+    expect(lists([{ ...ok, ['n'.repeat(1025)]: deep(41) }])).toMatchObject({ events_with_invalid_fields: { event: [0] } });
+  });
+
   it('lists every bad index and stores none', () => {
     const result = lists([ok, { user_id: 'abc', event_type: 'x' }, ok, { user_id: 'user-12345' }, { ...ok, time: 'x' }, { ...ok, time: 'y' }]);
     expect(result).toEqual({
@@ -68,7 +139,17 @@ describe('per-event validation', () => {
     const body = { api_key: 'k', options: { min_id_length: 3 }, events: [{ user_id: '12345', device_id: '123', event_type: 'x' }] };
     expect(acceptEventsBody(body, lookup, 1).ok).toBe(true);
     expect(acceptEventsBody({ ...body, options: {} }, lookup, 1).ok).toBe(false);
+    expect(acceptEventsBody({ ...body, options: { min_id_length: 1 }, events: [{ user_id: 'a', event_type: 'x' }] }, lookup, 1).ok).toBe(true);
+    const stricter = acceptEventsBody({ ...body, options: { min_id_length: 10 }, events: [{ user_id: 'user-12345', device_id: 'device-1', event_type: 'x' }] }, lookup, 1);
+    expect(stricter.ok ? undefined : stricter.error.body).toMatchObject({ events_with_invalid_id_lengths: { device_id: [0] } });
   });
+
+  it.each([['a string', '3'], ['zero', 0], ['negative', -1], ['a fraction', 2.5], ['past 1024', 2000], ['null', null], ['an object', { n: 3 }]])(
+    'ignores options.min_id_length given as %s (default 5 applies)',
+    (_name, minIdLength) => {
+      expect(minIdLengthOf({ min_id_length: minIdLength })).toBe(5);
+    },
+  );
 
   it('bounds nesting depth', () => {
     let deep: unknown = 'leaf';
@@ -151,6 +232,10 @@ describe('identify form', () => {
   ])('refuses %j', (fields, body) => {
     const r = acceptIdentifyForm(fields, lookup, 1);
     expect(r.ok ? undefined : r.error.body).toEqual(body);
+  });
+  it('makes every identification a $identify, whatever event_type it brings', () => {
+    const r = acceptIdentifyForm({ api_key: 'k', identification: JSON.stringify({ user_id: 'user-12345', event_type: 'Purchase' }) }, lookup, 1);
+    expect(r.ok && r.records[0]!.event.event_type).toBe('$identify');
   });
   it('validates ids like events', () => {
     const r = acceptIdentifyForm({ api_key: 'k', identification: JSON.stringify({ user_id: 'ab' }) }, lookup, 1);

@@ -25,6 +25,7 @@ const REJECTED_IDS = new Set([
 
 const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
 const PROPERTY_OBJECTS = ['event_properties', 'user_properties', 'groups', 'group_properties'] as const;
+const PROPERTY_OBJECT_NAMES: ReadonlySet<string> = new Set(PROPERTY_OBJECTS);
 
 export class EventProblems {
   readonly invalid: IndexLists = {};
@@ -143,6 +144,17 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
       ok = false;
     } else if ((field === 'user_properties' || field === 'group_properties') && !userPropertiesValid(value)) {
       p.add(p.invalid, field, index);
+      ok = false;
+    }
+  }
+
+  // Every other field is carried along as sent, so it is bounded like the property objects:
+  // storing and hashing an event walks it recursively, and a field nested 100,000 deep would
+  // overflow the stack there.
+  for (const [field, value] of Object.entries(raw)) {
+    if (typeof value !== 'object' || value === null || PROPERTY_OBJECT_NAMES.has(field)) continue;
+    if (depthExceeds(value, MAX_DEPTH)) {
+      p.add(p.invalid, field.length <= MAX_STRING_LENGTH ? field : 'event', index);
       ok = false;
     }
   }
