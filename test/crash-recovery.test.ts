@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MovableInkStandIn, waitFor } from '@inkstream/testing';
+import { sendUntilAccepted } from './support/send-until-accepted.js';
 import { Stack } from './support/stack.js';
 
 /**
@@ -40,21 +41,6 @@ describe('crash recovery: SIGKILL each service mid-stream', () => {
     await standIn.stop();
   });
 
-  /** Sends one request the way an SDK does: retried on errors and 5xx until it is answered 200. */
-  async function send(events: object[]): Promise<void> {
-    const body = JSON.stringify({ api_key: apiKey, events });
-    for (;;) {
-      try {
-        const res = await fetch(stack.url('ingest', '/batch'), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        if (res.status === 200) return;
-        if (res.status < 500) throw new Error(`ingest refused the request: ${res.status} ${await res.text()}`);
-      } catch (err) {
-        if (err instanceof Error && err.message.startsWith('ingest refused')) throw err;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
   const deliveredIds = () => new Set(standIn.payloads().map((p) => p.message_id as string));
 
   it('delivers everything once the services are back, in order per user', async () => {
@@ -71,7 +57,7 @@ describe('crash recovery: SIGKILL each service mid-stream', () => {
     const sending = (async () => {
       for (const [n, chunk] of chunks.entries()) {
         if (n === 6) await stack.restartService('ingest', 'SIGKILL');
-        await send(chunk);
+        await sendUntilAccepted(stack.url('ingest', '/batch'), apiKey, chunk);
       }
     })();
 

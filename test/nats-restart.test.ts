@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MovableInkStandIn, waitFor } from '@inkstream/testing';
+import { sendUntilAccepted } from './support/send-until-accepted.js';
 import { Stack } from './support/stack.js';
 
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
@@ -99,20 +100,6 @@ describe('nats-server crash and restart during a stream', () => {
     await nats.stop();
   });
 
-  async function send(events: object[]): Promise<void> {
-    const body = JSON.stringify({ api_key: apiKey, events });
-    for (;;) {
-      try {
-        const res = await fetch(stack.url('ingest', '/batch'), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        if (res.status === 200) return;
-        if (res.status < 500) throw new Error(`ingest refused the request: ${res.status} ${await res.text()}`);
-      } catch (err) {
-        if (err instanceof Error && err.message.startsWith('ingest refused')) throw err;
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
   it('delivers every accepted event after NATS comes back', async () => {
     const events = Array.from({ length: EVENTS }, (_, i) => ({
       user_id: `restart-user-${i % 8}`,
@@ -121,7 +108,7 @@ describe('nats-server crash and restart during a stream', () => {
       time: Date.now(),
       event_properties: { seq: i },
     }));
-    for (let i = 0; i < 100; i += 20) await send(events.slice(i, i + 20));
+    for (let i = 0; i < 100; i += 20) await sendUntilAccepted(stack.url('ingest', '/batch'), apiKey, events.slice(i, i + 20));
     await waitFor(() => standIn.payloads().length >= 20, 'the stream to flow', 120_000);
 
     await nats.kill('SIGKILL');
@@ -134,7 +121,7 @@ describe('nats-server crash and restart during a stream', () => {
     expect(refused.status).toBe(503);
     await nats.start();
 
-    for (let i = 100; i < EVENTS; i += 20) await send(events.slice(i, i + 20));
+    for (let i = 100; i < EVENTS; i += 20) await sendUntilAccepted(stack.url('ingest', '/batch'), apiKey, events.slice(i, i + 20));
     await waitFor(() => new Set(standIn.payloads().map((p) => p.message_id)).size >= EVENTS, `all ${EVENTS} delivered`, 240_000);
     expect(new Set(standIn.payloads().map((p) => p.message_id)).size).toBe(EVENTS);
   });
