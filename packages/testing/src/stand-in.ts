@@ -26,15 +26,26 @@ export interface StandInResponse {
 
 export type Responder = (request: RecordedRequest, index: number) => StandInResponse;
 
+export interface StandInOptions {
+  /** Keep every request in `requests` (default true). Benchmarks turn it off and count instead. */
+  record?: boolean;
+  /** Called with each payload of a 2xx answer (batches flattened) and the time it arrived. */
+  onPayload?: (payload: Record<string, unknown>, at: number) => void;
+}
+
 /**
  * A programmable stand-in for a Movable Ink Customer Data Endpoint: records every request and
  * answers what the test says (by default 200 `{}`).
  */
 export class MovableInkStandIn {
   readonly requests: RecordedRequest[] = [];
+  /** Requests answered so far (also when not recording). */
+  count = 0;
   private responder: Responder = () => ({ status: 200, body: '{}' });
   private server: Server | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
+
+  constructor(private readonly options: StandInOptions = {}) {}
 
   respondWith(responder: Responder): void {
     this.responder = responder;
@@ -53,8 +64,14 @@ export class MovableInkStandIn {
           json = undefined;
         }
         const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-        const index = this.requests.push(recorded) - 1;
+        const index = this.count++;
+        if (this.options.record !== false) this.requests.push(recorded);
         const answer = this.responder(recorded, index);
+        const onPayload = this.options.onPayload;
+        if (onPayload && answer.status >= 200 && answer.status < 300 && !answer.reset && !answer.hang) {
+          const events = (json as { events?: unknown[] } | undefined)?.events;
+          for (const p of Array.isArray(events) ? events : json ? [json] : []) onPayload(p as Record<string, unknown>, recorded.at);
+        }
         if (answer.hang) return;
         const reply = () => {
           if (answer.reset) {
