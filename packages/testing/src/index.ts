@@ -1,2 +1,3 @@
 export * from './stand-in.js';
 export * from './wait.js';
+export * from './tcp-proxy.js';
