@@ -52,7 +52,7 @@ describe('when Postgres goes away', () => {
     const notReady = await h.app.inject({ method: 'GET', url: '/readyz' });
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json()).toEqual({ status: 'not ready', checks: { database: false } });
-    expect(h.logs.lines()).toContainEqual(expect.objectContaining({ msg: 'database unavailable', level: 40 }));
+    expect(h.logs.lines()).toContainEqual(expect.objectContaining({ msg: 'the database is unavailable; try again shortly', level: 40 }));
 
     proxy.restore();
     await expect.poll(async () => (await h.api('GET', '/v1/projects')).statusCode, { timeout: 30_000 }).toBe(200);

@@ -1,11 +1,13 @@
+import type { Bus, KV, Topology } from '@inkstream/bus';
+import type { HttpSender } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import { createServer, type Logger, type ReadinessCheck, type Registry, type Server } from '@inkstream/service-kit';
 import type { ConfigContext } from './context.js';
 import type { DatabaseHandle } from './db/database.js';
 import { handleError } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
-import type { TypeBoxProvider } from './http/type-provider.js';
 import { schemaErrorFormatter } from './http/validation-message.js';
+import { strictBodiesCoercedQueries } from './http/validator-compiler.js';
 import { v1Routes } from './routes/v1.js';
 import type { EndpointPolicy } from './syncs/endpoint-policy.js';
 
@@ -16,6 +18,13 @@ export interface ConfigAppDeps {
   secretBox: SecretBox;
   adminToken: string;
   endpointPolicy: EndpointPolicy;
+  /** JetStream, for the dead letters and their redrive. */
+  bus: Pick<Bus, 'js' | 'jsm'>;
+  topology: Topology;
+  /** The profiles bucket the filter keeps (read by the preview). */
+  profiles: KV;
+  /** Sends the test payloads; closing it is the caller's business. */
+  sender: HttpSender;
   /** Called after every committed change; the service wakes its outbox relay with it. */
   onChange?: () => void;
   /** Readiness checks besides `database`, e.g. `nats`. */
@@ -30,6 +39,10 @@ export async function buildConfigApp(deps: ConfigAppDeps): Promise<Server> {
     endpointPolicy: deps.endpointPolicy,
     actor: 'admin',
     changed: deps.onChange ?? (() => undefined),
+    bus: deps.bus,
+    topology: deps.topology,
+    profiles: deps.profiles,
+    sender: deps.sender,
   };
   const app = createServer({
     service: 'config',
@@ -43,15 +56,14 @@ export async function buildConfigApp(deps: ConfigAppDeps): Promise<Server> {
       ...deps.readiness,
     },
     fastify: {
-      // No type coercion: a number where a string belongs (a property name, say) is an error,
-      // not silently turned into "1". No route takes numbers from the query string.
-      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+      ajv: { customOptions: { removeAdditional: false, useDefaults: true, allErrors: false } },
+      schemaController: { compilersFactory: { buildValidator: strictBodiesCoercedQueries() } },
       schemaErrorFormatter,
     },
   });
   app.setErrorHandler(handleError);
   await registerOpenApi(app);
-  await app.withTypeProvider<TypeBoxProvider>().register(v1Routes(ctx, deps.adminToken), { prefix: '/v1' });
+  await app.register(v1Routes(ctx, deps.adminToken), { prefix: '/v1' });
   await app.ready();
   return app;
 }

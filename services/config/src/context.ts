@@ -1,3 +1,5 @@
+import type { Bus, KV, Topology } from '@inkstream/bus';
+import type { HttpSender } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Database } from './db/database.js';
 import type { EndpointPolicy } from './syncs/endpoint-policy.js';
@@ -11,4 +13,11 @@ export interface ConfigContext {
   actor: string;
   /** Called after a change has committed: wakes the outbox relay so it publishes now. */
   changed(): void;
+  /** JetStream: the dead-letter stream (read, redrive) and the delivery stream (redrive). */
+  bus: Pick<Bus, 'js' | 'jsm'>;
+  topology: Topology;
+  /** The filter's user profiles, read by the preview. */
+  profiles: KV;
+  /** Sends the test payload of `POST /syncs/:id/test` (private endpoints as configured). */
+  sender: HttpSender;
 }

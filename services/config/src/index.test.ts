@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configKey } from '@inkstream/contracts';
+import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { createMetricsRegistry } from '@inkstream/service-kit';
 import { buildConfigApp } from './app.js';
 import { openPostgres } from './db/postgres.js';
 import { createEndpointPolicy } from './syncs/endpoint-policy.js';
 import { captureLogs } from './testing/logs.js';
-import { TEST_NATS_URL, openTestBucket, testNamespace, type TestBucket } from './testing/nats.js';
+import { deliveryOutcome, publishOutcomes } from './testing/delivery-facts.js';
+import { TEST_NATS_URL, openTestBucket, openTestNats, testNamespace, type TestBucket } from './testing/nats.js';
 import { createTestDatabase, type TestDatabase } from './testing/postgres.js';
 import { runService, type ServiceProcess } from './testing/service-process.js';
 
@@ -26,6 +28,7 @@ const baseSettings = (namespace: string) => ({
   CONFIG_PORT: '0',
   HOST: '127.0.0.1',
   LOG_LEVEL: 'info',
+  ALLOW_PRIVATE_ENDPOINTS: 'true',
 });
 
 const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
@@ -68,8 +71,24 @@ describe('the config service process', { timeout: 180_000 }, () => {
       const project = (await created.json()) as { id: string; apiKey: string };
       await expect.poll(() => bucket.read(configKey.project(project.id)), { timeout: 30_000 }).toMatchObject({ version: 1 });
 
+      // It projects delivery outcomes into the sync's metrics and status.
+      const syncRes = await fetch(`${address}/v1/projects/${project.id}/syncs`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'MI', endpointUrl: 'http://127.0.0.1:9/x', authorization: 'Basic dGVzdDp0ZXN0', enabled: true }),
+      });
+      const sync = (await syncRes.json()) as { id: string };
+      await publishOutcomes(bucket, [
+        deliveryOutcome(sync.id, { result: 'failing', status: 401, at: Date.now() - 1_000 }),
+      ]);
+      await expect
+        .poll(async () => ((await (await fetch(`${address}/v1/syncs/${sync.id}`, { headers: admin })).json()) as { status: unknown }).status, { timeout: 60_000 })
+        .toEqual({ state: 'failing', lastError: 'HTTP 401' });
+      expect(await (await fetch(`${address}/v1/syncs/${sync.id}/metrics`, { headers: admin })).json()).toMatchObject({ pendingRetries: 1 });
+
       expect(await service.stop('SIGTERM')).toBe(0);
       expect(service.output()).toContain('"msg":"stopped"');
+      expect(service.output()).toContain('"msg":"projecting delivery outcomes"');
 
       service = runService(settings);
       address = await service.listening();
@@ -92,8 +111,11 @@ describe('the config service process', { timeout: 180_000 }, () => {
     });
 
     it('publishes at start-up what was committed while NATS was unreachable', async () => {
-      // A config service that could write to Postgres but never reached NATS, then died.
+      // A config service that could write to Postgres but never reached NATS, then died. (The
+      // app has a connection of its own, elsewhere: only the relay publishes snapshots.)
       const handle = await openPostgres({ url: database.url, logger: logs.logger });
+      const elsewhere = await openTestNats(logs.logger);
+      const sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 1 });
       const app = await buildConfigApp({
         logger: logs.logger,
         metrics: createMetricsRegistry('config'),
@@ -101,10 +123,16 @@ describe('the config service process', { timeout: 180_000 }, () => {
         secretBox: createSecretBox(secretKey),
         adminToken,
         endpointPolicy: createEndpointPolicy({ allowPrivateEndpoints: true }),
+        bus: elsewhere.bus,
+        topology: elsewhere.topology,
+        profiles: elsewhere.profiles,
+        sender,
       });
       const res = await app.inject({ method: 'POST', url: '/v1/projects', headers: admin, payload: { name: 'Pending' } });
       const project = res.json<{ id: string }>();
       await app.close();
+      await sender.close();
+      await elsewhere.dispose();
       await handle.close();
       expect(await bucket.read(configKey.project(project.id))).toBeUndefined();
 

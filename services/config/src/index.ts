@@ -1,10 +1,14 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { BusUnavailableError, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { Lifecycle, createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
 import { buildConfigApp } from './app.js';
 import { openDatabase } from './db/open.js';
+import { createProjectionMetrics } from './delivery-views/metrics.js';
+import { LeasedOutcomeProjection } from './delivery-views/projection-lease.js';
+import { DeliveryViewsPruner } from './delivery-views/prune.js';
 import { loadConfigEnvironment, type ConfigEnvironment } from './environment.js';
 import { createKvPublisher } from './outbox/kv-publisher.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
@@ -16,8 +20,9 @@ export { buildConfigApp, type ConfigAppDeps } from './app.js';
 
 /**
  * The life of the config service: settings → logger and metrics → Postgres or PGlite (migrated)
- * → NATS (streams, config bucket) → outbox relay → HTTP API; on SIGTERM/SIGINT the same in
- * reverse: stop the server, let the relay finish its pass, close NATS, close the database.
+ * → NATS (streams, config and profiles buckets) → outbox relay → projection of the delivery
+ * outcomes → HTTP API; on SIGTERM/SIGINT the same in reverse: stop the server, let the
+ * projection write what it holds and the relay finish its pass, close NATS, close the database.
  */
 async function main(): Promise<void> {
   const env = loadConfigEnvironment();
@@ -45,6 +50,8 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   lifecycle.onShutdown('nats', () => bus.close());
   await declareStreams(bus.jsm, topology);
   const bucket = await openConfigBucket(bus.kvm, topology);
+  // The filter's bucket, created alike if the filter has not run yet; the preview reads it.
+  const profiles = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
 
   const relay = new OutboxRelay({
     db: database.db,
@@ -57,6 +64,22 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   relay.start();
   lifecycle.onShutdown('outbox relay', () => relay.stop());
 
+  const projection = new LeasedOutcomeProjection({
+    db: database.db,
+    bus,
+    topology,
+    logger,
+    metrics: createProjectionMetrics(metrics),
+  });
+  await projection.start();
+  lifecycle.onShutdown('outcome projection', () => projection.stop());
+  const pruner = new DeliveryViewsPruner({ db: database.db, logger });
+  pruner.start();
+  lifecycle.onShutdown('delivery metrics pruning', () => pruner.stop());
+
+  const sender = new HttpSender({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS, connectionsPerOrigin: 2 });
+  lifecycle.onShutdown('test sender', () => sender.close());
+
   const app = await buildConfigApp({
     logger,
     metrics,
@@ -64,6 +87,10 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     secretBox: createSecretBox(env.SECRET_KEY),
     adminToken: env.ADMIN_TOKEN,
     endpointPolicy: createEndpointPolicy({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS }),
+    bus,
+    topology,
+    profiles,
+    sender,
     onChange: () => relay.nudge(),
     readiness: { nats: () => bus.isConnected() },
   });

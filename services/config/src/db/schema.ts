@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -7,6 +8,8 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -60,6 +63,11 @@ export const syncs = pgTable(
     delivery: jsonb('delivery').$type<DeliverySettings>().notNull(),
     statusState: text('status_state').$type<StoredSyncState>().notNull().default('healthy'),
     statusLastError: text('status_last_error'),
+    /**
+     * When the delivery outcome that set the status happened. The status is projected from
+     * delivery outcomes (src/delivery-views), not a config change: no version, no history.
+     */
+    statusAt: timestamp('status_at', { withTimezone: true, mode: 'date' }),
     version: integer('version').notNull().default(1),
     ...timestamps,
   },
@@ -110,7 +118,107 @@ export const outbox = pgTable('outbox', {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
 
+// ---- Delivery views: projected from the outcome stream by src/delivery-views ----------------
+// No foreign keys to syncs: an outcome may name a sync this database does not (yet) know, and
+// a projection must never stop on it.
+
+/** What happened to a sync's payloads in one minute (UTC, by the outcome's time). */
+export const deliveryMinutes = pgTable(
+  'delivery_minutes',
+  {
+    syncId: uuid('sync_id').notNull(),
+    minute: timestamp('minute', { withTimezone: true, mode: 'date' }).notNull(),
+    delivered: integer('delivered').notNull().default(0),
+    deliveredFirstAttempt: integer('delivered_first_attempt').notNull().default(0),
+    deliveredAfterRetry: integer('delivered_after_retry').notNull().default(0),
+    expired: integer('expired').notNull().default(0),
+    discarded: integer('discarded').notNull().default(0),
+    rejected: integer('rejected').notNull().default(0),
+    dropped: integer('dropped').notNull().default(0),
+    /** Failed attempts that will be tried again, by kind. */
+    retried: integer('retried').notNull().default(0),
+    throttled: integer('throttled').notNull().default(0),
+    failing: integer('failing').notNull().default(0),
+    /** HTTP attempts by status class; `error` = no response (timeout, refused, reset, DNS). */
+    attempts2xx: integer('attempts_2xx').notNull().default(0),
+    attempts3xx: integer('attempts_3xx').notNull().default(0),
+    attempts4xx: integer('attempts_4xx').notNull().default(0),
+    attempts429: integer('attempts_429').notNull().default(0),
+    attempts5xx: integer('attempts_5xx').notNull().default(0),
+    attemptsError: integer('attempts_error').notNull().default(0),
+    /** Longest ingest→delivered latency of the minute, ms (caps the p95 of the top bucket). */
+    latencyMaxMs: bigint('latency_max_ms', { mode: 'number' }).notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.syncId, table.minute] }), index('delivery_minutes_minute_idx').on(table.minute)],
+);
+
+/** Ingest→delivered latency histogram per sync and minute: deliveries per fixed bucket. */
+export const deliveryLatency = pgTable(
+  'delivery_latency',
+  {
+    syncId: uuid('sync_id').notNull(),
+    minute: timestamp('minute', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Index into LATENCY_BUCKET_BOUNDS_MS (src/delivery-views/latency-histogram.ts). */
+    bucket: smallint('bucket').notNull(),
+    count: integer('count').notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.syncId, table.minute, table.bucket] }),
+    index('delivery_latency_minute_idx').on(table.minute),
+  ],
+);
+
+/** Failed attempts, the newest 1,000 per sync. */
+export const deliveryErrors = pgTable(
+  'delivery_errors',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    syncId: uuid('sync_id').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** retry, throttled, failing or rejected. */
+    result: text('result').notNull(),
+    status: integer('status'),
+    error: text('error').notNull(),
+    responseBody: text('response_body').notNull(),
+    requestId: text('request_id'),
+    attempt: integer('attempt').notNull(),
+    payloadType: text('payload_type').notNull(),
+    messageId: text('message_id').notNull(),
+    traceId: text('trace_id'),
+  },
+  (table) => [index('delivery_errors_sync_at_idx').on(table.syncId, table.at.desc(), table.id.desc())],
+);
+
+/** Payloads whose latest outcome says they will be tried again (retry, throttled, failing). */
+export const deliveryPendingRetries = pgTable(
+  'delivery_pending_retries',
+  {
+    syncId: uuid('sync_id').notNull(),
+    messageId: text('message_id').notNull(),
+    payloadType: text('payload_type').notNull(),
+    result: text('result').notNull(),
+    attempt: integer('attempt').notNull(),
+    status: integer('status'),
+    firstFailedAt: timestamp('first_failed_at', { withTimezone: true, mode: 'date' }).notNull(),
+    lastAt: timestamp('last_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.syncId, table.messageId] })],
+);
+
+/**
+ * The last outcome-stream sequence applied, per durable consumer. Written in the transaction
+ * of the batch it covers, so a redelivered message is recognised and never counted twice.
+ */
+export const outcomeCheckpoints = pgTable('outcome_checkpoints', {
+  consumer: text('consumer').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
 export type ProjectRow = typeof projects.$inferSelect;
 export type SyncRow = typeof syncs.$inferSelect;
 export type SyncHistoryRow = typeof syncHistory.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
+export type DeliveryMinuteRow = typeof deliveryMinutes.$inferSelect;
+export type DeliveryErrorRow = typeof deliveryErrors.$inferSelect;
+export type DeliveryPendingRetryRow = typeof deliveryPendingRetries.$inferSelect;

@@ -6,7 +6,7 @@ import { errorResponseOf } from './error-response.js';
 export function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const body = errorResponseOf(err);
   if (body.statusCode === 503) {
-    request.log.warn({ err: loggableError(err) }, 'database unavailable');
+    request.log.warn({ err: loggableError(err) }, body.message);
   } else if (body.statusCode >= 500) {
     request.log.error({ err: loggableError(err) }, 'request failed');
   }

@@ -23,6 +23,16 @@ describe('errorResponseOf', () => {
       { statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; try again shortly' },
     ],
     [
+      'NATS not answering',
+      Object.assign(new Error('timeout'), { name: 'TimeoutError' }),
+      { statusCode: 503, error: 'Service Unavailable', message: 'NATS is unavailable; try again shortly' },
+    ],
+    [
+      'no stream listening',
+      Object.assign(new Error('publish failed'), { cause: Object.assign(new Error('503'), { name: 'NoResponders' }) }),
+      { statusCode: 503, error: 'Service Unavailable', message: 'NATS is unavailable; try again shortly' },
+    ],
+    [
       'anything else',
       new TypeError('x is undefined'),
       { statusCode: 500, error: 'Internal Server Error', message: 'an unexpected error occurred; the service log has the details' },

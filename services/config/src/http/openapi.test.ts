@@ -42,6 +42,12 @@ describe('OpenAPI document', () => {
         'GET /v1/projects/{projectId}/syncs',
         'GET /v1/syncs/{syncId}',
         'GET /v1/syncs/{syncId}/history',
+        'GET /v1/syncs/{syncId}/metrics',
+        'GET /v1/syncs/{syncId}/errors',
+        'GET /v1/syncs/{syncId}/dead-letters',
+        'POST /v1/syncs/{syncId}/preview',
+        'POST /v1/syncs/{syncId}/test',
+        'POST /v1/syncs/{syncId}/dead-letters/redrive',
         'PATCH /v1/syncs/{syncId}',
         'POST /v1/projects',
         'POST /v1/projects/{projectId}/rotate-key',
@@ -73,6 +79,13 @@ describe('OpenAPI document', () => {
     const patch = spec.paths['/v1/syncs/{syncId}']!.patch!;
     expect(patch.parameters).toContainEqual(expect.objectContaining({ name: 'if-match', in: 'header' }));
     expect(Object.keys(patch.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '409']));
+  });
+
+  it('documents the query parameters of the delivery views', () => {
+    const names = (path: string) => (spec.paths[path]!.get!.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    expect(names('/v1/syncs/{syncId}/metrics')).toEqual(['period', 'start', 'end']);
+    expect(names('/v1/syncs/{syncId}/errors')).toEqual(['limit']);
+    expect(names('/v1/syncs/{syncId}/dead-letters')).toEqual(['limit', 'cursor']);
   });
 
   it('serves Swagger UI at /docs', async () => {

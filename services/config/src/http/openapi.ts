@@ -25,7 +25,8 @@ export async function registerOpenApi(app: Server): Promise<void> {
       },
       tags: [
         { name: 'projects', description: 'A project owns an api key that SDKs send events with' },
-        { name: 'syncs', description: 'A Movable Ink destination of a project' },
+        { name: 'syncs', description: 'A Movable Ink destination of a project, and tools to try it' },
+        { name: 'delivery', description: 'How delivery to a sync goes: metrics, failed attempts, dead letters and redrive' },
       ],
       components: {
         securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } },

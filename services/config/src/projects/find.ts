@@ -26,3 +26,10 @@ export async function lockLiveProject(tx: Transaction, id: string, mode: 'update
   if (!row) throw new NotFoundError('project', id);
   return row;
 }
+
+/** A project, deleted or not, or NotFoundError. */
+export async function findProject(db: Database | Transaction, id: string): Promise<ProjectRow> {
+  const [row] = await db.select().from(projects).where(eq(projects.id, id));
+  if (!row) throw new NotFoundError('project', id);
+  return row;
+}

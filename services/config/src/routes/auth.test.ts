@@ -19,6 +19,15 @@ const adminRoutes = [
   ['PATCH', `/v1/syncs/${id}`, { name: 'x' }],
   ['DELETE', `/v1/syncs/${id}`, undefined],
   ['GET', `/v1/syncs/${id}/history`, undefined],
+  ['POST', `/v1/syncs/${id}/preview`, { event: { event_type: 'a', user_id: 'user-1' } }],
+  ['POST', `/v1/syncs/${id}/preview`, { invalid: true }],
+  ['POST', `/v1/syncs/${id}/test`, undefined],
+  ['GET', `/v1/syncs/${id}/metrics`, undefined],
+  ['GET', `/v1/syncs/${id}/metrics?period=NEVER`, undefined],
+  ['GET', `/v1/syncs/${id}/errors?limit=5`, undefined],
+  ['GET', `/v1/syncs/${id}/dead-letters?limit=5&cursor=3`, undefined],
+  ['POST', `/v1/syncs/${id}/dead-letters/redrive`, { ids: ['1'] }],
+  ['POST', `/v1/syncs/${id}/dead-letters/redrive`, undefined],
   ['GET', '/v1/not-a-route', undefined],
 ] as const;
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import type { Server } from '@inkstream/service-kit';
 import type { ConfigContext } from '../context.js';
-import type { ApiServer } from '../http/type-provider.js';
 import { createProject } from '../projects/create.js';
 import { deleteProject } from '../projects/delete.js';
 import { getProject } from '../projects/get.js';
@@ -12,7 +12,7 @@ import { NoContent, ProjectParams, adminRoute, errorResponses } from './schemas.
 const tags = ['projects'];
 
 export function projectRoutes(ctx: ConfigContext) {
-  return async (app: ApiServer): Promise<void> => {
+  return async (app: Server): Promise<void> => {
     app.post(
       '/projects',
       {

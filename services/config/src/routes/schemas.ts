@@ -12,7 +12,7 @@ export const ErrorSchema = Type.Object(
 
 /**
  * The error answers a /v1 route can give: the ones listed plus 401 (no admin token) and 503
- * (database unavailable), which every route can answer.
+ * (database or NATS unavailable), which every route can answer.
  */
 export function errorResponses<const C extends readonly number[]>(
   ...codes: C

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import type { Server } from '@inkstream/service-kit';
 import type { ConfigContext } from '../context.js';
-import type { ApiServer } from '../http/type-provider.js';
 import { createSync } from '../syncs/create.js';
 import { deleteSync } from '../syncs/delete.js';
 import { getSync } from '../syncs/get.js';
@@ -16,7 +16,7 @@ import { IfMatchHeaders, NoContent, ProjectParams, SyncParams, adminRoute, error
 const tags = ['syncs'];
 
 export function syncRoutes(ctx: ConfigContext) {
-  return async (app: ApiServer): Promise<void> => {
+  return async (app: Server): Promise<void> => {
     app.post(
       '/projects/:projectId/syncs',
       {

@@ -1,13 +1,16 @@
+import type { Server } from '@inkstream/service-kit';
 import { requireAdmin } from '../auth/require-admin.js';
 import type { ConfigContext } from '../context.js';
 import { response } from '../http/error-response.js';
-import type { ApiServer } from '../http/type-provider.js';
+import { deadLetterRoutes } from './dead-letters.js';
+import { deliveryViewRoutes } from './delivery-views.js';
 import { projectRoutes } from './projects.js';
+import { syncToolRoutes } from './sync-tools.js';
 import { syncRoutes } from './syncs.js';
 
 /** The admin API: everything under /v1 needs the admin token, unknown paths included. */
 export function v1Routes(ctx: ConfigContext, adminToken: string) {
-  return async (app: ApiServer): Promise<void> => {
+  return async (app: Server): Promise<void> => {
     const admin = requireAdmin(adminToken);
     app.addHook('onRequest', admin);
     app.setNotFoundHandler({ preHandler: admin }, async (request, reply) =>
@@ -15,5 +18,8 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
     );
     await app.register(projectRoutes(ctx));
     await app.register(syncRoutes(ctx));
+    await app.register(syncToolRoutes(ctx));
+    await app.register(deliveryViewRoutes(ctx));
+    await app.register(deadLetterRoutes(ctx));
   };
 }

@@ -23,3 +23,10 @@ export async function lockLiveSync(tx: Transaction, id: string): Promise<SyncRow
   if (!row) throw new NotFoundError('sync', id);
   return row;
 }
+
+/** A sync, deleted or not (its history, metrics and dead letters outlive it), or NotFoundError. */
+export async function findSync(db: Database | Transaction, id: string): Promise<SyncRow> {
+  const [row] = await db.select().from(syncs).where(eq(syncs.id, id));
+  if (!row) throw new NotFoundError('sync', id);
+  return row;
+}

@@ -1,8 +1,9 @@
 import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
 import { DeliverySettingsSchema, EventFilterSchema } from '@inkstream/contracts';
-import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
 
 /** What admins send to create or change a sync (validated at the edge, trusted inside). */
+
+export const MAX_ENDPOINT_URL_LENGTH = 2048;
 
 export const AuthorizationInputSchema = Type.Union(
   [

@@ -2,13 +2,20 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DeliverySettingsSchema, EventFilterSchema, SYNC_STATES } from '@inkstream/contracts';
 import type { SyncRow } from '../db/schema.js';
 
-export const SyncStatusSchema = Type.Object({
-  state: Type.Union(
-    SYNC_STATES.map((state) => Type.Literal(state)),
-    { description: '`disabled` while not enabled; else `healthy`, `retrying` (recent retryable failures) or `failing`' },
-  ),
-  lastError: Type.Union([Type.String(), Type.Null()]),
-});
+export const SyncStatusSchema = Type.Object(
+  {
+    state: Type.Union(
+      SYNC_STATES.map((state) => Type.Literal(state)),
+      {
+        description:
+          '`disabled` while not enabled; else from the latest delivery attempt: `healthy` (delivered), `retrying` ' +
+          '(408/429/5xx/no response, payloads waiting for a retry) or `failing` (401/403/404: credentials or endpoint wrong)',
+      },
+    ),
+    lastError: Type.Union([Type.String(), Type.Null()], { description: 'The latest failed attempt; null after a delivery' }),
+  },
+  { description: 'Projected from delivery outcomes; not part of the configuration (no version change)' },
+);
 
 /** A sync as admins see it: the authorization header only masked. */
 export const SyncSchema = Type.Object(

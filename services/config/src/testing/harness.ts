@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox, type SecretBox } from '@inkstream/secret-box';
 import { createMetricsRegistry, type Server } from '@inkstream/service-kit';
 import { buildConfigApp } from '../app.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { createEndpointPolicy, type LookupAll } from '../syncs/endpoint-policy.js';
 import { captureLogs, type CapturedLogs } from './logs.js';
+import { openTestNats, type TestNats } from './nats.js';
 
 /** What the fake DNS answers in tests; anything else does not resolve. */
 export const TEST_HOSTS: Record<string, string[]> = {
@@ -27,6 +29,8 @@ export interface AppHarness {
   logs: CapturedLogs;
   adminToken: string;
   secretBox: SecretBox;
+  /** The NATS namespace the app works in (its own unless one was given). */
+  nats: TestNats;
   /** Number of committed changes the app reported (what wakes the relay). */
   changes(): number;
   /** A /v1 request with the admin token. */
@@ -37,13 +41,22 @@ export interface AppHarness {
 export interface HarnessOptions {
   allowPrivateEndpoints?: boolean;
   onChange?: () => void;
+  /** Shared NATS (the caller disposes it); default: a namespace of the app's own. */
+  nats?: TestNats;
+  /** The SECRET_KEY of another app over the same database; default: a new key. */
+  secretBox?: SecretBox;
 }
 
-/** The config app over a test database, with captured logs and the fake DNS. */
+/**
+ * The config app over a test database, with captured logs, the fake DNS for saving endpoints
+ * and the real NATS (for dead letters and profiles).
+ */
 export async function startApp(database: DatabaseHandle, options: HarnessOptions = {}): Promise<AppHarness> {
   const logs = captureLogs();
+  const nats = options.nats ?? (await openTestNats(logs.logger));
+  const sender = new HttpSender({ allowPrivateEndpoints: options.allowPrivateEndpoints ?? false, connectionsPerOrigin: 2 });
   const adminToken = randomBytes(24).toString('hex');
-  const secretBox = createSecretBox(randomBytes(32).toString('hex'));
+  const secretBox = options.secretBox ?? createSecretBox(randomBytes(32).toString('hex'));
   let changes = 0;
   const app = await buildConfigApp({
     logger: logs.logger,
@@ -55,6 +68,10 @@ export async function startApp(database: DatabaseHandle, options: HarnessOptions
       allowPrivateEndpoints: options.allowPrivateEndpoints ?? false,
       lookupAll: fakeLookupAll,
     }),
+    bus: nats.bus,
+    topology: nats.topology,
+    profiles: nats.profiles,
+    sender,
     onChange: () => {
       changes += 1;
       options.onChange?.();
@@ -65,6 +82,7 @@ export async function startApp(database: DatabaseHandle, options: HarnessOptions
     logs,
     adminToken,
     secretBox,
+    nats,
     changes: () => changes,
     api: (method, url, body, headers = {}) =>
       app.inject({
@@ -73,7 +91,11 @@ export async function startApp(database: DatabaseHandle, options: HarnessOptions
         headers: { authorization: `Bearer ${adminToken}`, ...headers },
         ...(body === undefined ? {} : { payload: body as InjectOptions['payload'] }),
       }),
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      await sender.close();
+      if (!options.nats) await nats.dispose();
+    },
   };
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { connectBus, createTopology, openConfigBucket, type Bus, type KV, type Topology } from '@inkstream/bus';
+import { connectBus, createTopology, declareStreams, openConfigBucket, type Bus, type KV, type Topology } from '@inkstream/bus';
 import type { ConfigSnapshot } from '@inkstream/contracts';
 import type { Logger } from 'pino';
+import { configLeasesBucket } from '../delivery-views/projection-lease.js';
 
 export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -34,7 +35,44 @@ export async function openTestBucket(logger: Logger, namespace = testNamespace()
     },
     async dispose() {
       await kv.destroy().catch(() => undefined);
-      // A service started in this namespace declared the shared streams too.
+      // A service started in this namespace declared the shared streams and buckets too.
+      for (const name of [topology.buckets.profiles.name, configLeasesBucket(topology).name]) {
+        const bucket = await bus.kvm.open(name).catch(() => undefined);
+        await bucket?.destroy().catch(() => undefined);
+      }
+      for (const stream of Object.values(topology.streams)) {
+        await bus.jsm.streams.delete(stream.name).catch(() => undefined);
+      }
+      await bus.close();
+    },
+  };
+}
+
+export interface TestNats {
+  bus: Bus;
+  topology: Topology;
+  /** The profiles bucket, as the filter keeps it. */
+  profiles: KV;
+  /** Deletes the namespace's streams, buckets and consumers, and closes the connection. */
+  dispose(): Promise<void>;
+}
+
+/** The pipeline's streams and the profiles bucket in a namespace of their own on the real NATS. */
+export async function openTestNats(logger: Logger, namespace = testNamespace()): Promise<TestNats> {
+  const topology = createTopology({ namespace });
+  const bus = await connectBus({ url: TEST_NATS_URL, name: 'inkstream-config-test', logger });
+  await declareStreams(bus.jsm, topology);
+  const profiles = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
+  return {
+    bus,
+    topology,
+    profiles,
+    async dispose() {
+      await profiles.destroy().catch(() => undefined);
+      for (const name of [topology.buckets.config.name, configLeasesBucket(topology).name]) {
+        const bucket = await bus.kvm.open(name).catch(() => undefined);
+        await bucket?.destroy().catch(() => undefined);
+      }
       for (const stream of Object.values(topology.streams)) {
         await bus.jsm.streams.delete(stream.name).catch(() => undefined);
       }

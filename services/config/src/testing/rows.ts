@@ -36,6 +36,7 @@ export function syncRow(overrides: Partial<SyncRow> = {}): SyncRow {
     delivery: { ...DEFAULT_DELIVERY_SETTINGS },
     statusState: 'healthy',
     statusLastError: null,
+    statusAt: null,
     version: 1,
     createdAt: created,
     updatedAt: updated,
