@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for the four services; the command picks the service:
 #   docker run inkstream services/ingest/dist/index.js
+# Telemetry (OpenTelemetry, configured by the OTEL_* variables) is preloaded by the entrypoint,
+# before the service's own modules, so every service is traced the same way.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY . .
@@ -20,5 +22,5 @@ COPY --from=build --chown=node:node /app/services ./services
 USER node
 EXPOSE 8080 8081 8082 8083
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--enable-source-maps"]
+ENTRYPOINT ["node", "--enable-source-maps", "--import", "@inkstream/telemetry/register"]
 CMD ["services/ingest/dist/index.js"]

@@ -103,6 +103,14 @@ function pipeLines(stream, name, color, out) {
   stream.on('end', () => buffer.trim() && out.write(`${formatLine(name, color, buffer)}\n`));
 }
 
+/** Where the services send their spans, as the OTEL_* variables say (packages/telemetry). */
+function tracesDestination(env) {
+  const exporter = (env.OTEL_TRACES_EXPORTER ?? '').trim();
+  if (exporter && exporter !== 'otlp') return `OTEL_TRACES_EXPORTER=${exporter}`;
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return endpoint ? `OTLP → ${endpoint}` : 'recorded, not exported (set OTEL_EXPORTER_OTLP_ENDPOINT)';
+}
+
 async function main() {
   const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
   if (!(await natsReachable(natsUrl))) {
@@ -142,7 +150,9 @@ async function main() {
   process.on('SIGTERM', () => stopAll(0));
 
   for (const service of services) {
-    const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'services', service.name, 'dist', 'index.js')], {
+    // Telemetry starts before the service's modules load (packages/telemetry/src/register.ts).
+    const args = ['--enable-source-maps', '--import', '@inkstream/telemetry/register', join(root, 'services', service.name, 'dist', 'index.js')];
+    const child = spawn(process.execPath, args, {
       cwd: root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,6 +200,7 @@ async function main() {
       `   ADMIN_TOKEN             ${secrets.ADMIN_TOKEN}`,
       `   secrets file            ${secretsFile}`,
       `   database                ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PGlite in ${env.PGLITE_DIR}`}`,
+      `   traces                  ${tracesDestination(env)}`,
       ' Ctrl-C stops everything.',
       line,
       '',

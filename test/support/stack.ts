@@ -12,6 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** The module every launch path preloads with `node --import` (packages/telemetry). */
+export const TELEMETRY_REGISTER = '@inkstream/telemetry/register';
+
 export type ServiceName = 'config' | 'ingest' | 'filter' | 'delivery';
 const SERVICES: ServiceName[] = ['config', 'ingest', 'filter', 'delivery'];
 const PORT_VARS: Record<ServiceName, string> = {
@@ -92,7 +95,9 @@ export class Stack {
   }
 
   spawn(service: ServiceName): void {
-    const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'services', service, 'dist', 'index.js')], {
+    // Launched as in production: telemetry starts before the service's modules load.
+    const args = ['--enable-source-maps', '--import', TELEMETRY_REGISTER, join(root, 'services', service, 'dist', 'index.js')];
+    const child = spawn(process.execPath, args, {
       cwd: root,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,15 +1,7 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import type { MsgHdrs } from '@nats-io/transport-node';
 
-/** Builds NATS headers from a carrier (for example W3C `traceparent` / `tracestate`). */
-export function headersFrom(carrier: Record<string, string | undefined>): MsgHdrs | undefined {
-  let h: MsgHdrs | undefined;
-  for (const [k, v] of Object.entries(carrier)) {
-    if (v === undefined) continue;
-    h ??= natsHeaders();
-    h.set(k, v);
-  }
-  return h;
-}
+// Trace context is written into and read from message headers by @inkstream/telemetry
+// (injectTraceContext / extractTraceContext); these helpers only read what is there.
 
 /** Reads NATS headers into a plain carrier. */
 export function carrierFrom(h: MsgHdrs | undefined): Record<string, string> {

@@ -6,6 +6,7 @@ export * from './headers.js';
 export * from './codec.js';
 export * from './config-view.js';
 export * from './consumer-runner.js';
+export * from './consumer-lag.js';
 export * from './keyed-lanes.js';
 export type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 export type { KV } from '@nats-io/kv';

@@ -97,6 +97,12 @@ export function createTopology(options: TopologyOptions = {}) {
     deadLetter: (syncId: string) => `${ns}.deadletter.${syncId}`,
   };
 
+  /** Low-cardinality forms of the subjects, for span names and metric labels. */
+  const subjectTemplates = {
+    ingest: `${ns}.ingest.{partition}`,
+    delivery: `${ns}.delivery.{sync}.{partition}`,
+  };
+
   const consumers = {
     /**
      * One durable consumer per ingest partition: a partition is worked by one filter replica
@@ -145,7 +151,7 @@ export function createTopology(options: TopologyOptions = {}) {
     deliveryAttempts: { name: `${ns}-delivery-attempts`, history: 1, ttl: 4 * 24 * 3600 * 1000 },
   };
 
-  return { namespace: ns, streams, subjects, consumers, buckets };
+  return { namespace: ns, streams, subjects, subjectTemplates, consumers, buckets };
 }
 
 function pad(partition: number): string {

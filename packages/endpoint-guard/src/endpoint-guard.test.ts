@@ -19,6 +19,12 @@ describe('isPrivateAddress', () => {
     ['34.120.1.10', false],
     ['2606:4700:4700::1111', false],
     ['not-an-ip', true],
+    ['fec0::1', true],
+    ['100::1', true],
+    ['5f00::1', true],
+    ['2001:db8::1', true],
+    ['192.0.2.1', true],
+    ['224.0.0.1', true],
   ])('%s → %s', (address, expected) => {
     expect(isPrivateAddress(address)).toBe(expected);
   });
@@ -39,6 +45,17 @@ describe('checkEndpointUrl', () => {
     const result = await checkEndpointUrl(url, allowPrivate);
     if (problem === undefined) expect(result).toBeUndefined();
     else expect(result?.message).toContain(problem);
+  });
+});
+
+describe('checkEndpointUrl with an injected resolver', () => {
+  it('classifies every resolved address and times out', async () => {
+    const lookupAll = async (host: string) =>
+      host === 'mixed.example' ? [{ address: '8.8.8.8', family: 4 }, { address: '10.0.0.1', family: 4 }] : [{ address: '8.8.4.4', family: 4 }];
+    expect(await checkEndpointUrl('https://public.example/x', false, { lookupAll })).toBeUndefined();
+    expect((await checkEndpointUrl('https://mixed.example/x', false, { lookupAll }))?.message).toContain('10.0.0.1');
+    const never = () => new Promise<never>(() => undefined);
+    expect((await checkEndpointUrl('https://slow.example/x', false, { lookupAll: never, timeoutMs: 20 }))?.message).toContain('does not resolve');
   });
 });
 

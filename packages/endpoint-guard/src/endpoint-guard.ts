@@ -2,29 +2,12 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
-/** Address ranges an endpoint may not point to unless private endpoints are allowed. */
-const BLOCKED_RANGES = new Set([
-  'unspecified',
-  'broadcast',
-  'multicast',
-  'linkLocal',
-  'loopback',
-  'carrierGradeNat',
-  'private',
-  'reserved',
-  'uniqueLocal',
-  'ipv4Mapped',
-  'rfc6145',
-  'rfc6052',
-  '6to4',
-  'teredo',
-  'benchmarking',
-  'amt',
-  'as112',
-  'deprecated',
-  'orchid2',
-  'droneRemoteIdProtocolEntityTags',
-]);
+/**
+ * Only ordinary public unicast addresses are allowed. An allow-list rather than a list of
+ * special ranges, so a range nobody thought of (site-local, discard, segment routing, …) is
+ * refused too.
+ */
+const ALLOWED_RANGE = 'unicast';
 
 export function isPrivateAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return true;
@@ -32,7 +15,7 @@ export function isPrivateAddress(address: string): boolean {
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
     parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   }
-  return BLOCKED_RANGES.has(parsed.range());
+  return parsed.range() !== ALLOWED_RANGE;
 }
 
 export class PrivateEndpointError extends Error {
@@ -79,7 +62,23 @@ export type EndpointProblem = { field: 'endpointUrl'; message: string };
  * allowed), no credentials in the URL, and — unless allowed — a host that is neither a
  * private IP literal nor a name resolving to one.
  */
-export async function checkEndpointUrl(value: string, allowPrivate: boolean): Promise<EndpointProblem | undefined> {
+export interface CheckEndpointOptions {
+  /** Resolves a host name to all its addresses (default: the system resolver, `dns.lookup`). */
+  lookupAll?: (host: string) => Promise<LookupAddress[]>;
+  /** Gives up resolving after this long (default 5 s): the check answers "does not resolve". */
+  timeoutMs?: number;
+}
+
+const systemLookupAll = (host: string) =>
+  new Promise<LookupAddress[]>((resolve, reject) =>
+    dnsLookup(host, { all: true }, (err, list) => (err ? reject(err) : resolve(list))),
+  );
+
+export async function checkEndpointUrl(
+  value: string,
+  allowPrivate: boolean,
+  options: CheckEndpointOptions = {},
+): Promise<EndpointProblem | undefined> {
   let url: URL;
   try {
     url = new URL(value);
@@ -95,9 +94,13 @@ export async function checkEndpointUrl(value: string, allowPrivate: boolean): Pr
   if (isIP(host) !== 0) {
     return isPrivateAddress(host) ? { field: 'endpointUrl', message: `must not point to a private address (${host})` } : undefined;
   }
-  const addresses = await new Promise<LookupAddress[] | undefined>((resolve) =>
-    dnsLookup(host, { all: true }, (err, list) => resolve(err ? undefined : list)),
-  );
+  const lookupAll = options.lookupAll ?? systemLookupAll;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), options.timeoutMs ?? 5_000);
+  });
+  const addresses = await Promise.race([lookupAll(host).catch(() => undefined), timeout]);
+  clearTimeout(timer);
   if (!addresses || addresses.length === 0) return { field: 'endpointUrl', message: `host ${host} does not resolve` };
   const blocked = addresses.find((a) => isPrivateAddress(a.address));
   if (blocked) return { field: 'endpointUrl', message: `must not point to a private address (${host} → ${blocked.address})` };

@@ -1,10 +1,12 @@
+import { stopTelemetry } from '@inkstream/telemetry';
 import type { Logger } from 'pino';
 
 type Step = { name: string; run: () => Promise<void> | void };
 
 /**
  * The shutdown half of a service's life. Steps run in reverse order of registration, so what
- * started last (the HTTP server, the consumers) stops first and connections close last.
+ * started last (the HTTP server, the consumers) stops first and connections close last; the
+ * spans of all that are exported last of all, when telemetry runs.
  */
 export class Lifecycle {
   private readonly steps: Step[] = [];
@@ -57,7 +59,8 @@ export class Lifecycle {
         this.logger.error({ step: step.name, err }, 'shutdown step failed');
       }
     }
-    clearTimeout(timer);
     this.logger.info('stopped');
+    await stopTelemetry();
+    clearTimeout(timer);
   }
 }

@@ -1,3 +1,4 @@
+import { activeTraceFields } from '@inkstream/telemetry';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 /**
@@ -22,7 +23,10 @@ export const REDACTED_PATHS = [
   'secretKey',
 ];
 
-/** A pino logger with secrets redacted; `destination` lets tests capture the lines. */
+/**
+ * A pino logger with secrets redacted; `destination` lets tests capture the lines. A line
+ * written inside a traced context carries the `trace_id` and `span_id` of the active span.
+ */
 export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
   return pino({
     name: service,
@@ -31,6 +35,7 @@ export function createLogger(service: string, level: string, destination?: Desti
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    mixin: activeTraceFields,
   }, destination);
 }
 

@@ -42,3 +42,31 @@ export function registerConfigGauges(registry: Registry, counts: () => ConfigCou
     },
   });
 }
+
+export interface ConsumerLagReading {
+  stream: string;
+  durable: string;
+  pending: number;
+  ackPending: number;
+}
+
+/**
+ * Stream lag, per JetStream consumer this replica works: messages not yet handed out
+ * (`num_pending`) plus those handed out and not yet acknowledged (`num_ack_pending`). Read when
+ * Prometheus scrapes; `read` is expected to rate-limit its JetStream requests (bus ConsumerLag).
+ */
+export function registerConsumerLagGauge(registry: Registry, read: () => Promise<readonly ConsumerLagReading[]>): void {
+  new Gauge({
+    name: 'inkstream_consumer_lag_messages',
+    help: 'Messages of a JetStream consumer this replica works that are not acknowledged yet: waiting (num_pending) plus in progress (num_ack_pending)',
+    labelNames: ['stream', 'consumer'] as const,
+    registers: [registry],
+    async collect() {
+      const readings = await read().catch(() => undefined);
+      // Keep the last values when JetStream did not answer; drop consumers no longer worked.
+      if (!readings) return;
+      this.reset();
+      for (const r of readings) this.set({ stream: r.stream, consumer: r.durable }, r.pending + r.ackPending);
+    },
+  });
+}

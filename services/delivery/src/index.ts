@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigView, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { ConfigView, ConsumerLag, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
 import { createSecretBox, type SecretBox } from '@inkstream/secret-box';
-import { Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
+import {
+  Lifecycle,
+  registerConfigGauges,
+  registerConsumerLagGauge,
+  createLogger,
+  createMetricsRegistry,
+  createServer,
+} from '@inkstream/service-kit';
 import { AttemptStore } from './attempt-store.js';
 import { DeliveryService } from './delivery-service.js';
 import { loadDeliveryEnvironment } from './environment.js';
@@ -59,6 +66,8 @@ try {
     leaseTtlMs: deliveryLeases.ttl,
   });
   registerSyncGauges(metrics, () => service.syncs);
+  const lag = new ConsumerLag(bus.jsm, () => [...service.syncs].map((sync) => sync.consumer));
+  registerConsumerLagGauge(metrics, () => lag.read());
   registerConfigGauges(metrics, () => config.counts());
 
   const app = createServer({ service: 'delivery', logger, metrics, readiness: { nats: () => bus.isConnected() } });

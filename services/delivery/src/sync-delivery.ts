@@ -8,11 +8,13 @@ import {
   traceIdOf,
   type Bus,
   type JsMsg,
+  type MsgHdrs,
   type Topology,
 } from '@inkstream/bus';
 import type { ResponseClass } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Logger } from '@inkstream/service-kit';
+import { annotateActiveSpan, traceBatchProcess, traceProcess } from '@inkstream/telemetry';
 import { AimdConcurrency } from './aimd.js';
 import type { AttemptStore, StoredAttempts } from './attempt-store.js';
 import { Batcher } from './batcher.js';
@@ -38,6 +40,11 @@ export interface SyncDeliveryDeps {
   backoff: DurableBackoff;
 }
 
+/** Span attributes of a payload's delivery: what was decided after the attempt. */
+const ATTR_DECISION = 'inkstream.delivery.decision';
+const ATTR_ATTEMPTS = 'inkstream.delivery.attempts';
+const ATTR_RETRY_DELAY = 'inkstream.delivery.retry_delay_ms';
+
 const RESULT_OF: Record<ResponseClass['kind'], OutcomeResult> = {
   delivered: 'delivered',
   retry: 'retry',
@@ -51,6 +58,11 @@ const RESULT_OF: Record<ResponseClass['kind'], OutcomeResult> = {
  * Delivery of one sync (spec/pipeline.md, delivery): its own durable consumer, concurrency
  * (AIMD on 429) and metrics, so a slow or failing endpoint never holds up another sync. A
  * payload leaves the delivery stream only when delivered or stored as a dead letter.
+ *
+ * Tracing: a payload sent alone is delivered in a span of the trace its event started (the
+ * context is in the message headers, which survive a nak, so every retry joins that trace); a
+ * batch request gets a span of its own with a link to each payload's trace. The HTTP client
+ * spans of the requests are children of those.
  */
 export class SyncDelivery {
   private runner: ConsumerRunner | undefined;
@@ -63,9 +75,10 @@ export class SyncDelivery {
   private authorization: { sealed: string; header: string } | undefined;
   /** While set, payloads are put back without an attempt (429 Retry-After, failing endpoint). */
   private pausedUntil = 0;
-  /** Attempt numbers already used by each payload in flight, for the outcome events. */
-  private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined }>();
+  /** Attempt numbers already used by each payload in flight, and its trace, for outcomes and spans. */
+  private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined; headers: MsgHdrs | undefined }>();
   private readonly log: Logger;
+  private readonly durable: string;
 
   constructor(
     private readonly deps: SyncDeliveryDeps,
@@ -74,15 +87,26 @@ export class SyncDelivery {
     this.aimd = new AimdConcurrency(sync.delivery.maxConcurrency);
     this.semaphore = new Semaphore(this.aimd.limit);
     this.log = deps.logger.child({ sync: sync.id });
-    this.transmitter = new Transmitter(deps.sender, this.semaphore, (report) => this.onTry(report));
+    this.durable = deps.topology.consumers.delivery(sync.id).durable_name;
+    this.transmitter = new Transmitter(
+      deps.sender,
+      this.semaphore,
+      (report) => this.onTry(report),
+      (job) => this.attemptBase.get(job.messageId)?.base ?? 0,
+    );
     this.batcher = new Batcher(
       () => ({ batchSize: this.sync.delivery.batchSize, maxRequestBytes: this.sync.delivery.maxRequestBytes, lingerMs: 1_000 }),
-      (jobs) => this.transmitter.send(jobs, () => this.target()),
+      (jobs) => this.sendBatch(jobs),
     );
   }
 
   get id(): string {
     return this.sync.id;
+  }
+
+  /** The durable consumer of this sync, for the lag gauge. */
+  get consumer(): { stream: string; durable: string } {
+    return { stream: this.deps.topology.streams.delivery.name, durable: this.durable };
   }
 
   get concurrencyLimit(): number {
@@ -178,16 +202,49 @@ export class SyncDelivery {
       msg.nak(60_000);
       return;
     }
+    // Held payloads above make no span: a long outage would otherwise add one per redelivery.
+    if (this.sync.delivery.batchSize > 1) return this.deliver(msg, job);
+    return traceProcess(
+      {
+        subject: msg.subject,
+        template: this.deps.topology.subjectTemplates.delivery,
+        consumer: this.durable,
+        headers: msg.headers,
+        messageId: job.messageId,
+        deliveryCount: msg.info.deliveryCount,
+      },
+      () => this.deliver(msg, job),
+    );
+  }
+
+  /** One request for several payloads: a span of its own, linked to each payload's trace. */
+  private sendBatch(jobs: DeliveryJob[]): Promise<Transmission[]> {
+    const { topology } = this.deps;
+    return traceBatchProcess(
+      {
+        subject: topology.subjects.deliveryOfSync(this.sync.id),
+        template: topology.subjectTemplates.delivery,
+        consumer: this.durable,
+        headers: jobs.map((job) => this.attemptBase.get(job.messageId)?.headers),
+      },
+      () => this.transmitter.send(jobs, () => this.target()),
+    );
+  }
+
+  private async deliver(msg: JsMsg, job: DeliveryJob): Promise<void> {
+    const now = Date.now();
+    const { metrics } = this.deps;
     const stored = msg.info.deliveryCount > 1 ? await this.deps.attempts.get(job.messageId) : undefined;
     const firstAttemptAt = stored?.firstAttemptAt ?? now;
     const windowMs = this.sync.delivery.retryWindowSeconds * 1000;
     const traceId = traceIdOf(msg.headers);
     if (stored && now - firstAttemptAt >= windowMs) {
+      annotateActiveSpan({ [ATTR_DECISION]: 'dead-letter', [ATTR_ATTEMPTS]: stored.attempts }, 'dead-lettered: expired');
       await this.deadLetter(msg, job, 'expired', stored, traceId);
       return;
     }
 
-    this.attemptBase.set(job.messageId, { base: stored?.attempts ?? 0, traceId });
+    this.attemptBase.set(job.messageId, { base: stored?.attempts ?? 0, traceId, headers: msg.headers });
     let transmission: Transmission;
     try {
       transmission =
@@ -202,6 +259,10 @@ export class SyncDelivery {
     const attempts = (stored?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
     const after = Date.now();
     const decision = decide(verdict, { attempts, firstAttemptAt }, windowMs, after, Math.random, this.deps.backoff);
+    annotateActiveSpan(
+      { [ATTR_DECISION]: decision.action, [ATTR_ATTEMPTS]: attempts, ...(decision.action === 'retry' ? { [ATTR_RETRY_DELAY]: decision.delayMs } : {}) },
+      decision.action === 'dead-letter' ? `dead-lettered: ${decision.reason}` : undefined,
+    );
     const state: StoredAttempts = {
       attempts,
       firstAttemptAt,

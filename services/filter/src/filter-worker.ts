@@ -16,6 +16,7 @@ import {
   type Topology,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
+import { activeTraceId, tracePublish, traceProcess } from '@inkstream/telemetry';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
 import { compileFilters, routeRecord, type CompiledSync, type Discard } from '@inkstream/sync-routing';
@@ -37,7 +38,8 @@ export interface FilterWorkerDeps {
  * Consumes the ingest partitions, keeps user profiles and publishes the payloads of every
  * active sync to the delivery stream. A source event is acked only after all its payloads
  * and its profile are stored, so a crash repeats work (deduplicated by message id) and never
- * loses it.
+ * loses it. Each event is processed in a span of the trace its ingest request started, and
+ * each delivery job carries that trace on to delivery in its headers.
  */
 export class FilterWorker {
   private readonly compiled = new Map<string, CompiledSync>();
@@ -104,13 +106,14 @@ export class FilterWorker {
     const name = String(partition).padStart(2, '0');
     // Another replica may have changed these users' profiles while it held the partition.
     this.deps.profiles.clear();
+    const durable = topology.consumers.filter(partition).durable_name;
     const runner = new ConsumerRunner({
       js: bus.js,
       stream: topology.streams.ingest.name,
-      durable: topology.consumers.filter(partition).durable_name,
+      durable,
       maxMessages: this.deps.maxInFlight,
       logger,
-      onMessage: (msg) => this.onMessage(msg),
+      onMessage: (msg) => this.onMessage(msg, durable),
       // Events a crashed owner was working on come back first, in order.
       awaitForeignAcksMs: ACK_WAIT_MS + 5_000,
     });
@@ -132,7 +135,13 @@ export class FilterWorker {
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
   }
 
-  private onMessage(msg: JsMsg): Promise<void> {
+  /** The ingest consumers this replica works now, for the lag gauge. */
+  get consumers(): Array<{ stream: string; durable: string }> {
+    const { topology } = this.deps;
+    return this.partitions.map((name) => ({ stream: topology.streams.ingest.name, durable: topology.consumers.filter(Number(name)).durable_name }));
+  }
+
+  private onMessage(msg: JsMsg, durable: string): Promise<void> {
     let record: IngestedRecord;
     try {
       record = decodeJson<IngestedRecord>(msg.data);
@@ -143,7 +152,18 @@ export class FilterWorker {
       return Promise.resolve();
     }
     // One user's records run one after another; other users run alongside.
-    return this.lanes.run(`${record.projectId}\u0000${record.userKey}`, () => this.process(msg, record));
+    return this.lanes.run(`${record.projectId}\u0000${record.userKey}`, () =>
+      traceProcess(
+        {
+          subject: msg.subject,
+          template: this.deps.topology.subjectTemplates.ingest,
+          consumer: durable,
+          headers: msg.headers,
+          deliveryCount: msg.info.deliveryCount,
+        },
+        () => this.process(msg, record),
+      ),
+    );
   }
 
   private async process(msg: JsMsg, record: IngestedRecord): Promise<void> {
@@ -177,6 +197,8 @@ export class FilterWorker {
       receivedAt: record.receivedAt,
       reason: discard.reason,
     };
+    const traceId = activeTraceId();
+    if (traceId) outcome.traceId = traceId;
     bus.js.publish(topology.subjects.outcome(discard.syncId), encodeJson(outcome)).catch((err: unknown) => {
       logger.warn({ sync: discard.syncId, err: String(err) }, 'discard outcome not published');
     });
@@ -186,9 +208,13 @@ export class FilterWorker {
     const { bus, topology } = this.deps;
     // Publishes from one connection are stored in the order they are sent.
     await Promise.all(
-      jobs.map((job) =>
-        bus.js.publish(topology.subjects.delivery(job.syncId, partitionOf(job.userKey)), encodeJson(job), { msgID: job.messageId }),
-      ),
+      jobs.map((job) => {
+        const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
+        const data = encodeJson(job);
+        return tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
+          bus.js.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
+        );
+      }),
     );
   }
 

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigView, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
-import { Gauge, Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry, createServer } from '@inkstream/service-kit';
+import { ConfigView, ConsumerLag, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import {
+  Gauge,
+  Lifecycle,
+  registerConfigGauges,
+  registerConsumerLagGauge,
+  createLogger,
+  createMetricsRegistry,
+  createServer,
+} from '@inkstream/service-kit';
 import { loadFilterEnvironment } from './environment.js';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics } from './metrics.js';
@@ -49,6 +57,8 @@ try {
       this.set(worker.partitions.length);
     },
   });
+  const lag = new ConsumerLag(bus.jsm, () => worker.consumers);
+  registerConsumerLagGauge(metrics, () => lag.read());
   const app = createServer({ service: 'filter', logger, metrics, readiness: { nats: () => bus.isConnected() } });
   await worker.start();
   lifecycle.onShutdown('consumers', () => worker.stop());

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '@inkstream/bus';
 import { REDACTED_PATHS, type Server } from '@inkstream/service-kit';
+import { SpanKind, startTestTelemetry } from '@inkstream/telemetry/testing';
 import { startIngestHarness, type IngestHarness } from './test-support/ingest-harness.js';
 
 const json = { 'content-type': 'application/json' };
@@ -73,18 +74,47 @@ describe('ingest app against real JetStream', () => {
     expect(copies[0]!.eventKey).toMatch(/^h:/);
   });
 
-  it('carries the request’s W3C trace context to every stored event, and only a well-formed one', async () => {
-    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const events = (prefix: string) => ({ api_key: h.apiKey, events: [1, 2].map((i) => ({ user_id: `user-${i}2345`, event_type: 'Traced', insert_id: `${prefix}-${i}` })) });
-    await post('/2/httpapi', events('trace'), { ...json, traceparent, tracestate: 'vendor=abc' });
-    await post('/2/httpapi', events('bad-trace'), { ...json, traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01', tracestate: 'vendor=abc' });
-    const messages = await h.storedMessages();
-    const traced = messages.filter((m) => m.record.event.insert_id?.startsWith('trace-'));
-    expect(traced).toHaveLength(2);
-    for (const m of traced) expect(m.headers).toMatchObject({ traceparent, tracestate: 'vendor=abc' });
-    for (const m of messages.filter((m) => m.record.event.insert_id?.startsWith('bad-trace-'))) {
-      expect(m.headers.traceparent).toBeUndefined();
-      expect(m.headers.tracestate).toBeUndefined();
+  it('stores each event in a PRODUCER span of the request’s trace, whose context the message carries', async () => {
+    const telemetry = startTestTelemetry();
+    try {
+      // Built after telemetry started: the fastify instrumentation hooks apps as they are created.
+      const traced = h.buildApp();
+      await traced.ready();
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const clientSpan = '00f067aa0ba902b7';
+      const events = (prefix: string) => ({ api_key: h.apiKey, events: [1, 2].map((i) => ({ user_id: `user-${i}2345`, event_type: 'Traced', insert_id: `${prefix}-${i}` })) });
+      const send = (prefix: string, headers: Record<string, string>) =>
+        traced.inject({ method: 'POST', url: '/2/httpapi', headers: { ...json, ...headers }, payload: JSON.stringify(events(prefix)) });
+      expect((await send('trace', { traceparent: `00-${traceId}-${clientSpan}-01`, tracestate: 'vendor=abc' })).statusCode).toBe(200);
+      expect((await send('bad-trace', { traceparent: `00-${'0'.repeat(32)}-${clientSpan}-01`, tracestate: 'vendor=abc' })).statusCode).toBe(200);
+
+      const spans = telemetry.trace(traceId);
+      const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
+      expect(server.parentSpanContext?.spanId).toBe(clientSpan);
+      const producers = spans.filter((s) => s.kind === SpanKind.PRODUCER);
+      expect(producers).toHaveLength(2);
+      const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+      for (const producer of producers) {
+        // publish → route handler → request, all in the client's trace.
+        let span = producer;
+        while (span.parentSpanContext && byId.has(span.parentSpanContext.spanId)) span = byId.get(span.parentSpanContext.spanId)!;
+        expect(span).toBe(server);
+        expect(producer.name).toBe(`publish ${h.topology.subjectTemplates.ingest}`);
+        expect(producer.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'send' });
+      }
+
+      const messages = await h.storedMessages();
+      const stored = messages.filter((m) => m.record.event.insert_id?.startsWith('trace-'));
+      expect(stored.map((m) => m.headers.traceparent).sort()).toEqual(producers.map((p) => `00-${traceId}-${p.spanContext().spanId}-01`).sort());
+      for (const m of stored) expect(m.headers.tracestate).toBe('vendor=abc');
+      // A malformed client context is ignored: the request gets a trace of its own.
+      for (const m of messages.filter((m) => m.record.event.insert_id?.startsWith('bad-trace-'))) {
+        expect(m.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+        expect(m.headers.traceparent).not.toContain('0'.repeat(32));
+        expect(m.headers.tracestate).toBeUndefined();
+      }
+    } finally {
+      await telemetry.stop();
     }
   });
 

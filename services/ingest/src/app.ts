@@ -11,7 +11,6 @@ import { readFormFields } from './form-fields.js';
 import { exceedsJsonTokenBudget } from './json-budget.js';
 import type { IngestMetrics } from './metrics.js';
 import { BodyTooLargeError, UnsupportedEncodingError, decodeBody, parseJson } from './request-body.js';
-import { traceContextOf } from './trace-context.js';
 
 export interface IngestAppDeps {
   logger: Logger;
@@ -84,7 +83,7 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
       return send(reply, endpoint, result.error);
     }
     try {
-      const { stored, duplicates } = await publisher.publish(result.records, traceContextOf(request.headers));
+      const { stored, duplicates } = await publisher.publish(result.records);
       ingestMetrics.events.inc({ outcome: 'stored' }, stored);
       if (duplicates > 0) ingestMetrics.events.inc({ outcome: 'duplicate' }, duplicates);
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { IngestedRecord } from '@inkstream/contracts';
-import { encodeJson, headersFrom, partitionOf, type JetStreamClient, type Topology } from '@inkstream/bus';
+import { encodeJson, partitionOf, type JetStreamClient, type Topology } from '@inkstream/bus';
+import { tracePublish } from '@inkstream/telemetry';
 import { streamMessageId } from './event-key.js';
 
 /** An event that does not fit in one JetStream message (the server's max_payload). */
@@ -18,7 +19,8 @@ export interface PublishResult {
  * Publishes accepted events to the ingest stream, one message per event on the subject of
  * the user's partition, and resolves only once JetStream has acknowledged every one of them.
  * Any failure rejects the whole call: the client is told 503 and retries, and the message ids
- * make the retry idempotent.
+ * make the retry idempotent. Each publish is a PRODUCER span of the request's trace, whose
+ * context the message carries in its headers to the filter.
  */
 export class EventPublisher {
   constructor(
@@ -28,7 +30,7 @@ export class EventPublisher {
     private readonly maxMessageBytes: number,
   ) {}
 
-  async publish(records: readonly IngestedRecord[], traceCarrier: Record<string, string | undefined> = {}): Promise<PublishResult> {
+  async publish(records: readonly IngestedRecord[]): Promise<PublishResult> {
     // Checked before anything is published: the request is stored whole or not at all.
     const encoded = records.map((record) => encodeJson(record));
     for (const data of encoded) {
@@ -36,12 +38,13 @@ export class EventPublisher {
     }
     const acks = await Promise.all(
       records.map((record, i) => {
-        // One headers object per message: publish adds the message id header to it.
-        const headers = headersFrom(traceCarrier);
-        return this.js.publish(this.topology.subjects.ingest(partitionOf(record.userKey)), encoded[i]!, {
-          msgID: streamMessageId(record.projectId, record.eventKey),
-          ...(headers ? { headers } : {}),
-        });
+        const subject = this.topology.subjects.ingest(partitionOf(record.userKey));
+        const msgID = streamMessageId(record.projectId, record.eventKey);
+        const data = encoded[i]!;
+        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: data.length }, (headers) =>
+          // One headers object per message: publish adds the message id header to it.
+          this.js.publish(subject, data, { msgID, ...(headers ? { headers } : {}) }),
+        );
       }),
     );
     let duplicates = 0;

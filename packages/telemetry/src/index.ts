@@ -1,0 +1,9 @@
+// What services use at run time. The SDK itself starts from `@inkstream/telemetry/register`
+// (and tests use `@inkstream/telemetry/testing`), so importing this stays light.
+export * from './settings.js';
+export * from './running.js';
+export * from './http-attempt.js';
+export * from './nats-headers.js';
+export * from './messaging-spans.js';
+export * from './log-correlation.js';
+export type { Span } from '@opentelemetry/api';

@@ -1,0 +1,163 @@
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import { extractTraceContext, injectTraceContext } from './nats-headers.js';
+
+/**
+ * Spans around JetStream, after the OpenTelemetry messaging conventions: a PRODUCER span per
+ * publish whose context travels in the message headers, a CONSUMER span per processed message
+ * parented on that context, and for work that handles several messages at once (one HTTP
+ * request for a batch) one span with a link to each message's context.
+ *
+ * Names are `<operation> <destination template>`, so they stay few however many syncs and
+ * partitions there are; the concrete subject is an attribute.
+ */
+const tracer = trace.getTracer('@inkstream/telemetry');
+
+export const ATTR = {
+  system: 'messaging.system',
+  operationType: 'messaging.operation.type',
+  operationName: 'messaging.operation.name',
+  destination: 'messaging.destination.name',
+  destinationTemplate: 'messaging.destination.template',
+  consumerGroup: 'messaging.consumer.group.name',
+  messageId: 'messaging.message.id',
+  bodySize: 'messaging.message.body.size',
+  batchCount: 'messaging.batch.message_count',
+  /** JetStream's delivery count of the message (1 = first delivery). */
+  deliveryCount: 'inkstream.delivery_count',
+} as const;
+
+export interface NatsDestination {
+  /** The subject published to or consumed from. */
+  subject: string;
+  /** Its low-cardinality form, e.g. `inkstream.delivery.{sync}.{partition}`. */
+  template: string;
+}
+
+export interface PublishInfo extends NatsDestination {
+  /** JetStream message id (`Nats-Msg-Id`), when the publish sets one. */
+  messageId?: string;
+  bodySize?: number;
+}
+
+export interface ProcessInfo extends NatsDestination {
+  /** The durable consumer the message came through. */
+  consumer: string;
+  headers: MsgHdrs | undefined;
+  messageId?: string;
+  deliveryCount?: number;
+}
+
+export interface BatchProcessInfo extends NatsDestination {
+  consumer: string;
+  /** The headers of every message the work covers: each becomes a link. */
+  headers: ReadonlyArray<MsgHdrs | undefined>;
+}
+
+function baseAttributes(destination: NatsDestination, operation: 'send' | 'process', name: string): Attributes {
+  return {
+    [ATTR.system]: 'nats',
+    [ATTR.operationType]: operation,
+    [ATTR.operationName]: name,
+    [ATTR.destination]: destination.subject,
+    [ATTR.destinationTemplate]: destination.template,
+  };
+}
+
+/**
+ * One JetStream publish in a PRODUCER span: `publish` receives the headers to send (carrying
+ * the span's context, or undefined when tracing is off); the span ends when JetStream has
+ * acknowledged or refused the message. The active context is not changed, so nothing else is
+ * parented on the span by accident.
+ */
+export async function tracePublish<T>(
+  info: PublishInfo,
+  publish: (headers: MsgHdrs | undefined) => Promise<T>,
+  parent: Context = context.active(),
+): Promise<T> {
+  const attributes = baseAttributes(info, 'send', 'publish');
+  if (info.messageId !== undefined) attributes[ATTR.messageId] = info.messageId;
+  if (info.bodySize !== undefined) attributes[ATTR.bodySize] = info.bodySize;
+  const span = tracer.startSpan(`publish ${info.template}`, { kind: SpanKind.PRODUCER, attributes }, parent);
+  const headers = injectTraceContext(trace.setSpan(parent, span));
+  try {
+    return await publish(headers);
+  } catch (err) {
+    failed(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * Handles one consumed message in a CONSUMER span parented on the context it was published in
+ * (a message without one starts a trace). `work` runs with the span active, so its publishes,
+ * HTTP requests and log lines belong to the message's trace.
+ */
+export function traceProcess<T>(info: ProcessInfo, work: (span: Span) => Promise<T>): Promise<T> {
+  const attributes = baseAttributes(info, 'process', 'process');
+  attributes[ATTR.consumerGroup] = info.consumer;
+  if (info.messageId !== undefined) attributes[ATTR.messageId] = info.messageId;
+  if (info.deliveryCount !== undefined) attributes[ATTR.deliveryCount] = info.deliveryCount;
+  const parent = extractTraceContext(info.headers);
+  const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+  return runIn(span, parent, work);
+}
+
+/**
+ * Work that covers several messages at once in one CONSUMER span of its own trace, with a link
+ * to each message's context (a span has one parent, so the messages' traces are reached
+ * through the links).
+ */
+export function traceBatchProcess<T>(info: BatchProcessInfo, work: (span: Span) => Promise<T>): Promise<T> {
+  const attributes = baseAttributes(info, 'process', 'process');
+  attributes[ATTR.consumerGroup] = info.consumer;
+  attributes[ATTR.batchCount] = info.headers.length;
+  const links: Link[] = [];
+  for (const headers of info.headers) {
+    const linked = trace.getSpanContext(extractTraceContext(headers));
+    if (linked && trace.isSpanContextValid(linked)) links.push({ context: linked });
+  }
+  const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
+  return runIn(span, context.active(), work);
+}
+
+async function runIn<T>(span: Span, parent: Context, work: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await context.with(trace.setSpan(parent, span), () => work(span));
+  } catch (err) {
+    failed(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+function failed(span: Span, err: unknown): void {
+  span.recordException(err instanceof Error ? err : String(err));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+}
+
+/** Sets attributes on the active span, if there is one (for code that may run untraced). */
+export function annotateActiveSpan(attributes: Attributes, error?: string): void {
+  const span = trace.getActiveSpan();
+  if (!span) return;
+  span.setAttributes(attributes);
+  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+}
+
+/** The trace id of the active span, for records that point at their trace (outcomes, dead letters). */
+export function activeTraceId(): string | undefined {
+  const sc = trace.getActiveSpan()?.spanContext();
+  return sc && trace.isSpanContextValid(sc) ? sc.traceId : undefined;
+}

@@ -1,0 +1,48 @@
+import { diag } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace';
+import { defaultInstrumentations } from './instrumentations.js';
+import { runningTelemetry, setRunningTelemetry, type RunningTelemetry } from './running.js';
+import { telemetrySettings } from './settings.js';
+
+export interface StartTelemetryOptions {
+  /** Default: http, fastify, undici and pg (instrumentations.ts). */
+  instrumentations?: Instrumentation[];
+}
+
+/**
+ * Starts @opentelemetry/sdk-node from the standard OTEL_* variables: W3C trace context, the
+ * instrumentations of the services (http, fastify, undici, pg) and, when an exporter is
+ * configured (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+ * `OTEL_TRACES_EXPORTER`), a batching exporter chosen by the SDK (protocol from
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, timing from `OTEL_BSP_*`). Without one, spans are still
+ * recorded — trace ids reach the messages, outcomes, dead letters and logs — and dropped when
+ * they end. Metrics are Prometheus (`/metrics`) and logs pino, so the SDK's own metric and log
+ * pipelines stay off. Idempotent.
+ */
+export function startTelemetry(options: StartTelemetryOptions = {}): RunningTelemetry | undefined {
+  const already = runningTelemetry();
+  if (already) return already;
+  // The program's entry script names the service when OTEL_SERVICE_NAME is unset.
+  const settings = telemetrySettings(process.env, process.argv[1]);
+  if (settings.disabled) return undefined;
+  const sdk = new NodeSDK({
+    ...(settings.serviceName ? { serviceName: settings.serviceName } : {}),
+    instrumentations: options.instrumentations ?? defaultInstrumentations(),
+    ...(settings.exportTraces ? {} : { spanProcessors: [new NoopSpanProcessor()] }),
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+  let stopping: Promise<void> | undefined;
+  const running: RunningTelemetry = {
+    settings,
+    shutdown: () => {
+      stopping ??= sdk.shutdown().catch((err: unknown) => diag.error('telemetry shutdown failed', err));
+      return stopping;
+    },
+  };
+  setRunningTelemetry(running);
+  return running;
+}

@@ -1,0 +1,51 @@
+/**
+ * What the standard OTEL_* environment asks of a service's telemetry, decided once at start-up.
+ * Pure, so the rules are tested as a table.
+ */
+export interface TelemetrySettings {
+  /** OTEL_SDK_DISABLED=true: no SDK at all (no spans, no trace ids in logs or outcomes). */
+  disabled: boolean;
+  /**
+   * The service name to set, or undefined when OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES
+   * already name it (the SDK reads those itself).
+   */
+  serviceName: string | undefined;
+  /**
+   * True when spans leave the process: an OTLP endpoint is set, or OTEL_TRACES_EXPORTER names an
+   * exporter. Otherwise tracing stays on without an exporter, so trace ids are still real.
+   */
+  exportTraces: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const set = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+
+export function telemetrySettings(env: Env, entryScript: string | undefined): TelemetrySettings {
+  const named = set(env.OTEL_SERVICE_NAME) || /(^|,)\s*service\.name\s*=/.test(env.OTEL_RESOURCE_ATTRIBUTES ?? '');
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== 'null');
+  const exportTraces =
+    exporters.length > 0
+      ? !exporters.every((e) => e === 'none')
+      : set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  return {
+    disabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
+    serviceName: named ? undefined : defaultServiceName(entryScript, env.npm_package_name),
+    exportTraces,
+  };
+}
+
+/**
+ * `inkstream-<service>` from the program being run (`…/services/ingest/dist/index.js`) or from
+ * the package npm runs (`@inkstream/ingest`), so every launch path names its service alike.
+ */
+export function defaultServiceName(entryScript: string | undefined, npmPackageName: string | undefined): string {
+  const fromPath = /[/\\]services[/\\]([a-z0-9-]+)[/\\]/i.exec(entryScript ?? '')?.[1];
+  if (fromPath) return `inkstream-${fromPath.toLowerCase()}`;
+  const fromPackage = /^@inkstream\/([a-z0-9-]+)$/.exec(npmPackageName ?? '')?.[1];
+  if (fromPackage) return `inkstream-${fromPackage}`;
+  return 'inkstream';
+}

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigView, carrierFrom, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus } from '@inkstream/bus';
+import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type DeliveryOutcome, type IngestedRecord } from '@inkstream/contracts';
+import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+import { tracePublish } from '@inkstream/telemetry';
+import { SpanKind, startTestTelemetry, type TestTelemetry } from '@inkstream/telemetry/testing';
+import { waitFor } from '@inkstream/testing';
+import { FilterWorker } from './filter-worker.js';
+import { createFilterMetrics } from './metrics.js';
+import { ProfileStore } from './profile-store.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const logger = createLogger('filter-tracing-test', 'silent');
+
+/**
+ * The filter's part of a trace: each ingested event is processed in a span parented on the
+ * context ingest published it with, and each delivery job it publishes carries the trace on.
+ */
+describe('filter tracing', () => {
+  const topology = createTopology({ namespace: `t_ftr_${randomBytes(4).toString('hex')}` });
+  let telemetry: TestTelemetry;
+  let bus: Bus;
+  let worker: FilterWorker;
+
+  beforeAll(async () => {
+    telemetry = startTestTelemetry();
+    bus = await connectBus({ url: NATS_URL, name: 'filter-tracing-test', logger });
+    await declareStreams(bus.jsm, topology);
+    const config = new ConfigView(logger);
+    config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
+    config.apply({
+      kind: 'sync',
+      id: 'sync-t',
+      projectId: 'p1',
+      name: 's',
+      enabled: true,
+      endpointUrl: 'https://example.com',
+      authorizationSealed: 'v1.x',
+      sendEvents: true,
+      eventFilters: [{ eventType: '*' }],
+      eventProperties: [],
+      sendUsers: false,
+      userProperties: [],
+      delivery: DEFAULT_DELIVERY_SETTINGS,
+      version: 1,
+      deleted: false,
+      updatedAt: '',
+    });
+    worker = new FilterWorker({
+      bus,
+      topology,
+      config,
+      profiles: new ProfileStore(await bus.kvm.create(topology.buckets.profiles.name, { history: 1 }), 100),
+      metrics: createFilterMetrics(createMetricsRegistry('filter')),
+      logger,
+      maxInFlight: 16,
+      leases: await bus.kvm.create(topology.buckets.filterLeases.name, { history: 1, ttl: topology.buckets.filterLeases.ttl }),
+      replicaId: 'tracing',
+    });
+    await worker.start();
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    for await (const name of bus.jsm.streams.names()) {
+      if (name.startsWith(topology.namespace.toUpperCase()) || name.includes(topology.namespace)) await bus.jsm.streams.delete(name);
+    }
+    await bus.close();
+    await telemetry.stop();
+  });
+
+  /** Publishes an event as ingest does, in a PRODUCER span; answers that span's trace and span id. */
+  async function ingest(event: IngestedRecord['event'], key: string) {
+    const userKey = event.user_id!;
+    const record: IngestedRecord = { v: 1, kind: 'event', projectId: 'p1', receivedAt: Date.now(), eventKey: key, userKey, event };
+    const subject = topology.subjects.ingest(partitionOf(userKey));
+    await tracePublish({ subject, template: topology.subjectTemplates.ingest, messageId: key }, (headers) =>
+      bus.js.publish(subject, encodeJson(record), { msgID: key, ...(headers ? { headers } : {}) }),
+    );
+    return telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER && s.attributes['messaging.message.id'] === key)!.spanContext();
+  }
+
+  async function messages(stream: string) {
+    const info = await bus.jsm.streams.info(stream);
+    const out: Array<{ headers: Record<string, string>; data: Uint8Array }> = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (m) out.push({ headers: carrierFrom(m.header), data: m.data });
+    }
+    return out;
+  }
+
+  it('processes an event in its ingest trace and hands the trace on with each delivery job', async () => {
+    const ingested = await ingest({ event_type: 'Viewed', user_id: 'traced-user', time: Date.now() }, 'traced-1');
+    const job = await waitFor(async () => (await messages(topology.streams.delivery.name)).find((m) => decodeJson<DeliveryJob>(m.data).userKey === 'traced-user'), 'the delivery job');
+
+    const spans = telemetry.trace(ingested.traceId);
+    const processing = spans.find((s) => s.kind === SpanKind.CONSUMER)!;
+    expect(processing.parentSpanContext?.spanId).toBe(ingested.spanId);
+    expect(processing.name).toBe(`process ${topology.subjectTemplates.ingest}`);
+    expect(processing.attributes).toMatchObject({
+      'messaging.destination.name': topology.subjects.ingest(partitionOf('traced-user')),
+      'messaging.consumer.group.name': topology.consumers.filter(partitionOf('traced-user')).durable_name,
+      'inkstream.delivery_count': 1,
+    });
+    const handedOn = await waitFor(
+      () => telemetry.trace(ingested.traceId).find((s) => s.kind === SpanKind.PRODUCER && s.parentSpanContext?.spanId === processing.spanContext().spanId),
+      'the delivery job’s publish span',
+    );
+    expect(handedOn.name).toBe(`publish ${topology.subjectTemplates.delivery}`);
+    expect(job.headers.traceparent).toBe(`00-${ingested.traceId}-${handedOn.spanContext().spanId}-01`);
+  });
+
+  it('records the trace id with a discarded payload’s outcome', async () => {
+    const ingested = await ingest({ event_type: 'Old', user_id: 'old-traced-user', time: Date.now() - 40 * 86_400_000 }, 'old-1');
+    const outcome = await waitFor(
+      async () => (await messages(topology.streams.outcomes.name)).map((m) => decodeJson<DeliveryOutcome>(m.data)).find((o) => o.result === 'discarded'),
+      'the discarded outcome',
+    );
+    expect(outcome.traceId).toBe(ingested.traceId);
+  });
+});
