@@ -147,6 +147,8 @@ export function createTopology(options: TopologyOptions = {}) {
     filterLeases: { name: `${ns}-filter-leases`, history: 1, ttl: 10_000 },
     /** Which delivery replica works which sync. */
     deliveryLeases: { name: `${ns}-delivery-leases`, history: 1, ttl: 10_000 },
+    /** Which config replica projects the delivery outcomes into Postgres. */
+    configLeases: { name: `${ns}-config-leases`, history: 1, ttl: 10_000 },
     /** Retry state of payloads that failed at least once (first attempt, attempts). */
     deliveryAttempts: { name: `${ns}-delivery-attempts`, history: 1, ttl: 4 * 24 * 3600 * 1000 },
   };

@@ -5,3 +5,4 @@ export * from './config-snapshot.js';
 export * from './delivery-job.js';
 export * from './movable-ink-payload.js';
 export * from './delivery-outcome.js';
+export * from './event-key.js';

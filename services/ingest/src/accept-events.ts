@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AmplitudeEvent, IngestedRecord, ProjectSnapshot } from '@inkstream/contracts';
+import { eventKeyOf, type AmplitudeEvent, type IngestedRecord, type ProjectSnapshot } from '@inkstream/contracts';
 import { amplitudeErrors, type AmplitudeError } from './amplitude-responses.js';
-import { eventKeyOf } from './event-key.js';
 import { EventProblems, isPlainObject, minIdLengthOf, normaliseEvent, validateEvent } from './validate-events.js';
 
 export const MAX_EVENTS_PER_REQUEST = 2000;

@@ -4,13 +4,6 @@ import type { Logger } from '@inkstream/service-kit';
 import { OutcomeProjector, type OutcomeProjectorOptions } from './outcome-projector.js';
 
 const RESOURCE = 'outcome-projection';
-const LEASE_TTL_MS = 10_000;
-
-/**
- * The KV bucket the config replicas take turns through. Not (yet) declared in the bus
- * topology, so named here after the same pattern.
- */
-export const configLeasesBucket = (topology: Topology) => ({ name: `${topology.namespace}-config-leases`, history: 1, ttl: LEASE_TTL_MS });
 
 export interface LeasedOutcomeProjectionOptions extends Omit<OutcomeProjectorOptions, 'bus'> {
   bus: Pick<Bus, 'js' | 'jsm' | 'kvm'>;
@@ -46,7 +39,7 @@ export class LeasedOutcomeProjection {
     const { bus, topology, logger } = this.options;
     // Declared by every replica at start-up, so outcomes are kept for it whoever projects.
     await declareConsumer(bus.jsm, topology.streams.outcomes.name, topology.consumers.outcomes());
-    const bucket = configLeasesBucket(topology);
+    const bucket = topology.buckets.configLeases;
     const kv = await bus.kvm.create(bucket.name, { history: bucket.history, ttl: bucket.ttl });
     this.leases = new LeaseManager({
       kv,

@@ -1,10 +1,9 @@
-import type { IngestedRecord } from '@inkstream/contracts';
+import { eventKeyOf, type IngestedRecord } from '@inkstream/contracts';
 import { compileFilters, emptyProfile, profileKey, routeRecord, type ProfileEntry } from '@inkstream/sync-routing';
 import type { ConfigContext } from '../context.js';
 import { findProject } from '../projects/find.js';
 import { findLiveSync } from '../syncs/find.js';
 import { syncSnapshot } from '../syncs/snapshot.js';
-import { eventKeyOf } from './event-key.js';
 import { explainPreview } from './explain.js';
 import { previewSubject, type PreviewBody } from './input.js';
 import type { PreviewResult } from './resource.js';

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { connectBus, createTopology, declareStreams, openConfigBucket, type Bus, type KV, type Topology } from '@inkstream/bus';
 import type { ConfigSnapshot } from '@inkstream/contracts';
 import type { Logger } from 'pino';
-import { configLeasesBucket } from '../delivery-views/projection-lease.js';
 
 export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -36,7 +35,7 @@ export async function openTestBucket(logger: Logger, namespace = testNamespace()
     async dispose() {
       await kv.destroy().catch(() => undefined);
       // A service started in this namespace declared the shared streams and buckets too.
-      for (const name of [topology.buckets.profiles.name, configLeasesBucket(topology).name]) {
+      for (const name of [topology.buckets.profiles.name, topology.buckets.configLeases.name]) {
         const bucket = await bus.kvm.open(name).catch(() => undefined);
         await bucket?.destroy().catch(() => undefined);
       }
@@ -69,7 +68,7 @@ export async function openTestNats(logger: Logger, namespace = testNamespace()):
     profiles,
     async dispose() {
       await profiles.destroy().catch(() => undefined);
-      for (const name of [topology.buckets.config.name, configLeasesBucket(topology).name]) {
+      for (const name of [topology.buckets.config.name, topology.buckets.configLeases.name]) {
         const bucket = await bus.kvm.open(name).catch(() => undefined);
         await bucket?.destroy().catch(() => undefined);
       }
