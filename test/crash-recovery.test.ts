@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MovableInkStandIn, waitFor } from '@inkstream/testing';
+import { MovableInkStandIn, Stack, waitFor } from '@inkstream/testing';
 import { sendUntilAccepted } from './support/send-until-accepted.js';
-import { Stack } from './support/stack.js';
 
 /**
  * Reliability target (spec/operations.md): every service killed with SIGKILL and restarted

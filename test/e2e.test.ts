@@ -1,8 +1,7 @@
 import { createInstance, Identify } from '@amplitude/analytics-node';
 import { messageIdFor } from '@inkstream/movable-ink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from './support/stack.js';
-import { MovableInkStandIn, waitFor } from '@inkstream/testing';
+import { MovableInkStandIn, Stack, waitFor } from '@inkstream/testing';
 
 /**
  * One event all the way: the real Amplitude SDK → ingest → filter → delivery → a stand-in

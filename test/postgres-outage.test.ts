@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MovableInkStandIn, startTcpProxy, waitFor, type TcpProxy } from '@inkstream/testing';
+import { MovableInkStandIn, Stack, startTcpProxy, type TcpProxy, waitFor } from '@inkstream/testing';
 import { sendUntilAccepted } from './support/send-until-accepted.js';
-import { Stack } from './support/stack.js';
 
 const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -3,10 +3,9 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createTopology, decodeJson } from '@inkstream/bus';
 import type { DeadLetter, DeliveryOutcome } from '@inkstream/contracts';
-import { MovableInkStandIn, waitFor } from '@inkstream/testing';
+import { MovableInkStandIn, NATS_URL, type ServiceName, Stack, waitFor } from '@inkstream/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
-import { NATS_URL, Stack, type ServiceName } from './support/stack.js';
 
 /**
  * Observability of the whole pipeline, with the four services as processes exporting their

@@ -1,3 +1,4 @@
 export * from './stand-in.js';
 export * from './wait.js';
 export * from './tcp-proxy.js';
+export * from './stack.js';

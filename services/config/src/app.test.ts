@@ -4,7 +4,7 @@ import type { DatabaseHandle } from './db/database.js';
 import { startApp, type AppHarness } from './testing/harness.js';
 import { captureLogs } from './testing/logs.js';
 import { createTestDatabase, type TestDatabase } from './testing/postgres.js';
-import { startTcpProxy, type TcpProxy } from './testing/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '@inkstream/testing';
 
 describe('when Postgres goes away', () => {
   let database: TestDatabase;

@@ -9,7 +9,7 @@ import { deliveryOutcome, publishOutcomes } from '../testing/delivery-facts.js';
 import { captureLogs, type CapturedLogs } from '../testing/logs.js';
 import { openTestNats, type TestNats } from '../testing/nats.js';
 import { createTestDatabase, type TestDatabase } from '../testing/postgres.js';
-import { startTcpProxy, type TcpProxy } from '../testing/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '@inkstream/testing';
 import { OutcomeProjector } from './outcome-projector.js';
 import { LeasedOutcomeProjection } from './projection-lease.js';
 

@@ -6,9 +6,22 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { waitFor } from '@inkstream/testing';
+import { existsSync, readFileSync } from 'node:fs';
+import { waitFor } from './wait.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root: the nearest folder above this file whose package.json has workspaces. */
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && 'workspaces' in JSON.parse(readFileSync(manifest, 'utf8'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('repository root not found');
+    dir = parent;
+  }
+}
+
+const root = findRepoRoot();
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -24,7 +37,8 @@ const PORT_VARS: Record<ServiceName, string> = {
   delivery: 'DELIVERY_PORT',
 };
 
-async function freePort(): Promise<number> {
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -57,6 +71,11 @@ export class Stack {
   private env: Record<string, string> = {};
 
   constructor(private readonly options: StackOptions = {}) {}
+
+  /** The process id of a running service (for memory readings), if it runs. */
+  pidOf(service: ServiceName): number | undefined {
+    return this.children.get(service)?.pid;
+  }
 
   url(service: ServiceName, path = ''): string {
     return `http://127.0.0.1:${this.ports[service]}${path}`;

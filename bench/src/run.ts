@@ -1,0 +1,248 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MovableInkStandIn, Stack, waitFor, type ServiceName } from '@inkstream/testing';
+import { bareFastifyEventsPerSecond, rawJetStreamMessagesPerSecond } from './baselines.js';
+import { eventBatch, requestBody } from './events.js';
+import { postAsFastAsPossible, postAtRate } from './load.js';
+import { messageIdFor } from '@inkstream/movable-ink';
+
+/**
+ * `npm run bench`: the performance targets of spec/operations.md, each printed beside a baseline
+ * measured in the same run on the same machine, so the ratio means something on a noisy box.
+ * Sizes can be shrunk for a quick look: BENCH_SCALE=0.2, BENCH_OUTAGE_SECONDS=60.
+ */
+const scale = Number(process.env.BENCH_SCALE ?? '1');
+const outageSeconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? '600');
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const runId = `b${Date.now().toString(36)}`;
+
+interface Row {
+  figure: string;
+  measured: number;
+  unit: string;
+  target: string;
+  baseline: string;
+  pass: boolean;
+}
+const rows: Row[] = [];
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+async function main(): Promise<void> {
+  const deliveredAt = new Map<string, number>();
+  const standIn = new MovableInkStandIn({
+    record: false,
+    onPayload: (p, at) => {
+      const id = p.message_id as string;
+      if (!deliveredAt.has(id)) deliveredAt.set(id, at);
+    },
+  });
+  let outage = false;
+  standIn.respondWith(() => (outage ? { status: 503 } : { status: 200 }));
+  const endpoint = await standIn.start();
+  const stack = new Stack({ env: { LOG_LEVEL: 'warn' } });
+  await stack.start();
+  try {
+    const project = await stack.admin('POST', '/v1/projects', { name: 'Bench' });
+    const apiKey = project.body.apiKey as string;
+    const createSync = async (batchSize: number) => {
+      const sync = await stack.admin('POST', `/v1/projects/${project.body.id}/syncs`, {
+        name: `bench-${batchSize}`,
+        endpointUrl: `${endpoint}/behavioral/bench`,
+        authorization: 'Basic YmVuY2g6YmVuY2g=',
+        eventFilters: [{ eventType: '*' }],
+        eventProperties: ['product_id', 'price', 'categories'],
+        userProperties: ['plan'],
+        delivery: { batchSize, maxConcurrency: 32 },
+      });
+      return sync.body.id as string;
+    };
+    const setEnabled = (id: string, enabled: boolean) => stack.admin('PATCH', `/v1/syncs/${id}`, { enabled });
+    const activeSyncs = async (n: number) => {
+      for (const s of ['filter', 'delivery'] as ServiceName[]) {
+        await waitFor(async () => (await stack.metric(s, 'inkstream_config_syncs', { active: 'true' })) === n, `${s} to see ${n} active syncs`);
+      }
+    };
+    await waitFor(async () => (await stack.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest to know the key');
+
+    const BATCH = 200;
+    const USERS = 5_000;
+    let offset = 0;
+    const bodies = (requests: number) => {
+      const start = offset;
+      offset += requests * BATCH;
+      return (i: number) => requestBody(apiKey, eventBatch(BATCH, USERS, start + i * BATCH, runId));
+    };
+
+    // 1. Ingest throughput, beside a bare fastify server parsing the same body.
+    const sample = requestBody(apiKey, eventBatch(BATCH, USERS, 0, 'sample'));
+    const ingestRequests = Math.round(300 * scale);
+    const bare = await bareFastifyEventsPerSecond(sample, BATCH, ingestRequests);
+    const ingest = await postAsFastAsPossible({ url: stack.url('ingest', '/2/httpapi'), body: bodies(ingestRequests), total: ingestRequests, connections: 8 });
+    const ingestRate = (ingest.requests * BATCH * 1000) / ingest.elapsedMs;
+    rows.push({
+      figure: 'ingest, events/s accepted (batches of 200 × ~500 B)',
+      measured: ingestRate,
+      unit: 'events/s',
+      target: '≥ 60,000 and ≥ 0.5 × baseline',
+      baseline: `bare fastify ${Math.round(bare).toLocaleString('en')} (ratio ${(ingestRate / bare).toFixed(2)})`,
+      pass: ingestRate >= 60_000 && ingestRate / bare >= 0.5,
+    });
+    // Let the pipeline drain what ingest accepted (no sync was enabled: nothing is delivered).
+    await waitFor(async () => (await stack.metric('filter', 'inkstream_filter_records_total')) >= ingest.requests * BATCH, 'filter to catch up', 600_000, 500);
+
+    // 2. End to end, batchSize 1.
+    const e2e = async (batchSize: number, events: number) => {
+      const id = await createSync(batchSize);
+      await setEnabled(id, true);
+      await activeSyncs(1);
+      const before = deliveredAt.size;
+      const requests = Math.ceil(events / BATCH);
+      const t0 = Date.now();
+      await postAsFastAsPossible({ url: stack.url('ingest', '/batch'), body: bodies(requests), total: requests, connections: 4 });
+      await waitFor(() => deliveredAt.size - before >= requests * BATCH, `${events} payloads delivered (batchSize ${batchSize})`, 900_000, 200);
+      const rate = ((deliveredAt.size - before) * 1000) / (Date.now() - t0);
+      await setEnabled(id, false);
+      await activeSyncs(0);
+      return { id, rate };
+    };
+    const single = await e2e(1, Math.round(40_000 * scale));
+    rows.push({
+      figure: 'end to end, payloads/s delivered, batchSize 1',
+      measured: single.rate,
+      unit: 'payloads/s',
+      target: '≥ 5,000',
+      baseline: 'RudderStack published 1,700 events/s on 2 cores',
+      pass: single.rate >= 5_000,
+    });
+
+    // 3. End to end, batchSize 100, beside raw JetStream publish + consume.
+    const raw = await rawJetStreamMessagesPerSecond(NATS_URL, Math.round(100_000 * scale), 500);
+    const batched = await e2e(100, Math.round(100_000 * scale));
+    rows.push({
+      figure: 'end to end, payloads/s delivered, batchSize 100',
+      measured: batched.rate,
+      unit: 'payloads/s',
+      target: '≥ 25,000',
+      baseline: `raw JetStream publish+consume ${Math.round(raw).toLocaleString('en')} msg/s (ratio ${(batched.rate / raw).toFixed(2)})`,
+      pass: batched.rate >= 25_000,
+    });
+
+    // 4. Latency ingest ack → delivered, at half the batchSize-1 rate, 10 events per request.
+    await setEnabled(single.id, true);
+    await activeSyncs(1);
+    const PER_REQUEST = 10;
+    const eventsPerSecond = single.rate / 2;
+    const latencyRequests = Math.max(50, Math.round(((eventsPerSecond * 20) / PER_REQUEST) * Math.min(1, scale)));
+    const latencyStart = offset;
+    offset += latencyRequests * PER_REQUEST;
+    const requestOf = new Map<string, number>();
+    const latencyBody = (i: number) => {
+      const events = eventBatch(PER_REQUEST, USERS, latencyStart + i * PER_REQUEST, runId);
+      for (const e of events as Array<{ insert_id: string }>) requestOf.set(messageIdFor(single.id, 'track', `i:${e.insert_id}`), i);
+      return requestBody(apiKey, events);
+    };
+    const ackedAt = new Map<number, number>();
+    await postAtRate({
+      url: stack.url('ingest', '/batch'),
+      body: latencyBody,
+      total: latencyRequests,
+      perSecond: eventsPerSecond / PER_REQUEST,
+      onAccepted: (i, at) => ackedAt.set(i, at),
+    });
+    const latencies = await waitFor(
+      () => {
+        const out: number[] = [];
+        for (const [id, i] of requestOf) {
+          const at = deliveredAt.get(id);
+          const acked = ackedAt.get(i);
+          if (at !== undefined && acked !== undefined) out.push(Math.max(0, at - acked));
+        }
+        return out.length >= requestOf.size ? out : undefined;
+      },
+      'latency payloads delivered',
+      300_000,
+      200,
+    );
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    rows.push({
+      figure: `latency ingest ack → delivered at ${Math.round(eventsPerSecond).toLocaleString('en')} events/s, p50`,
+      measured: p50,
+      unit: 'ms',
+      target: '≤ 50 ms',
+      baseline: "Amplitude's target p95 ≤ 60 s",
+      pass: p50 <= 50,
+    });
+    rows.push({
+      figure: 'latency ingest ack → delivered, p99',
+      measured: p99,
+      unit: 'ms',
+      target: '≤ 250 ms',
+      baseline: "Amplitude's target p95 ≤ 60 s",
+      pass: p99 <= 250,
+    });
+    await setEnabled(single.id, false);
+    await activeSyncs(0);
+
+    // 5. Memory under an endpoint outage: the backlog must grow in JetStream, not in the services.
+    const samples: Record<string, number[]> = { ingest: [], filter: [], delivery: [], config: [] };
+    await setEnabled(single.id, true);
+    await activeSyncs(1);
+    outage = true;
+    const outageEnd = Date.now() + outageSeconds * 1000;
+    while (Date.now() < outageEnd) {
+      await postAsFastAsPossible({ url: stack.url('ingest', '/batch'), body: bodies(5), total: 5, connections: 1 });
+      for (const s of Object.keys(samples)) samples[s]!.push(rssMb(stack.pidOf(s as ServiceName)));
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
+    outage = false;
+    for (const [service, values] of Object.entries(samples)) {
+      const third = Math.max(1, Math.floor(values.length / 3));
+      const early = Math.max(...values.slice(0, third));
+      const late = Math.max(...values.slice(-third));
+      rows.push({
+        figure: `memory of ${service} during a ${outageSeconds} s endpoint outage (RSS, MB)`,
+        measured: late,
+        unit: 'MB',
+        target: 'flat: last third ≤ first third + 20 %',
+        baseline: `first third ${early.toFixed(0)} MB`,
+        pass: late <= early * 1.2 + 5,
+      });
+    }
+  } finally {
+    await stack.stop();
+    await standIn.stop();
+  }
+
+  const width = Math.max(...rows.map((r) => r.figure.length));
+  console.log(`\n${'figure'.padEnd(width)}  measured          target                               baseline (same run)`);
+  for (const r of rows) {
+    const measured = `${Math.round(r.measured).toLocaleString('en')} ${r.unit}`;
+    console.log(`${r.figure.padEnd(width)}  ${measured.padEnd(16)}  ${(r.pass ? '✓ ' : '✗ ') + r.target.padEnd(35)}  ${r.baseline}`);
+  }
+  const dir = join(process.cwd(), '..', 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), scale, outageSeconds, rows }, null, 2));
+  console.log(`\nwritten to ${file}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
