@@ -32,6 +32,20 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const SERVICES: ServiceName[] = ['ingest', 'filter', 'delivery', 'config'];
+const cpuNotes: string[] = [];
+
 function rssMb(pid: number | undefined): number {
   if (!pid) return NaN;
   try {
@@ -112,10 +126,17 @@ async function main(): Promise<void> {
       await activeSyncs(1);
       const before = deliveredAt.size;
       const requests = Math.ceil(events / BATCH);
+      const cpuBefore = SERVICES.map((x) => cpuSeconds(stack.pidOf(x)));
       const t0 = Date.now();
       await postAsFastAsPossible({ url: stack.url('ingest', '/batch'), body: bodies(requests), total: requests, connections: 4 });
       await waitFor(() => deliveredAt.size - before >= requests * BATCH, `${events} payloads delivered (batchSize ${batchSize})`, 900_000, 200);
-      const rate = ((deliveredAt.size - before) * 1000) / (Date.now() - t0);
+      const seconds = (Date.now() - t0) / 1000;
+      const rate = (deliveredAt.size - before) / seconds;
+      // Where the time went: CPU share of each service during the run (2 cores = 200 %).
+      cpuNotes.push(
+        `batchSize ${batchSize}, ${seconds.toFixed(1)} s: ` +
+          SERVICES.map((x, i) => `${x} ${Math.round(((cpuSeconds(stack.pidOf(x)) - cpuBefore[i]!) / seconds) * 100)} %`).join(', '),
+      );
       await setEnabled(id, false);
       await activeSyncs(0);
       return { id, rate };
@@ -235,10 +256,11 @@ async function main(): Promise<void> {
     const measured = `${Math.round(r.measured).toLocaleString('en')} ${r.unit}`;
     console.log(`${r.figure.padEnd(width)}  ${measured.padEnd(16)}  ${(r.pass ? '✓ ' : '✗ ') + r.target.padEnd(35)}  ${r.baseline}`);
   }
+  if (cpuNotes.length > 0) console.log(`\nCPU of each service during the end-to-end runs:\n  ${cpuNotes.join('\n  ')}`);
   const dir = join(process.cwd(), '..', 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), scale, outageSeconds, rows }, null, 2));
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), scale, outageSeconds, rows, cpu: cpuNotes }, null, 2));
   console.log(`\nwritten to ${file}`);
 }
 

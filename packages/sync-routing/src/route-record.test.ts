@@ -59,6 +59,15 @@ describe('routeRecord', () => {
     expect(r.profile).toMatchObject({ properties: { email: 'a@example.com' }, userId: 'user-12345', lastSeq: 7 });
   });
 
+  it('does not mark the profile changed when the properties say what it already holds', () => {
+    const set = { ...viewed, user_properties: { $set: { email: 'a@example.com' } } };
+    const first = routeRecord(record(set), 1, emptyProfile(), [sync()], NOW);
+    expect(first.changed).toBe(true);
+    const same = routeRecord(record(set, 'event', 'e2'), 2, first.profile, [sync()], NOW);
+    expect(same.changed).toBe(false);
+    expect(same.profile.properties).toBe(first.profile.properties);
+  });
+
   it('never applies the operations of a redelivered event twice', () => {
     const add = { ...viewed, user_properties: { $add: { visits: 1 } } };
     const first = routeRecord(record(add), 5, emptyProfile(), [sync()], NOW);

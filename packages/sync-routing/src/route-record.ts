@@ -55,8 +55,12 @@ export function routeRecord(
   const isIdentify = record.kind === 'identify' || event.event_type === IDENTIFY_EVENT_TYPE;
   const alreadyApplied = streamSeq <= before.lastSeq;
 
-  const properties =
+  const applied =
     alreadyApplied || isGroupIdentify ? before.properties : applyUserProperties(before.properties, event.user_properties);
+  // Most events repeat what the profile already says ($set of the same plan, say): keep the old
+  // object then, so nothing is rewritten.
+  const properties =
+    applied === before.properties || JSON.stringify(applied) === JSON.stringify(before.properties) ? before.properties : applied;
   const userId = event.user_id ?? before.userId;
   const deviceId = event.device_id ?? before.deviceId;
   const profile: ProfileEntry = {
