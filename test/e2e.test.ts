@@ -151,6 +151,24 @@ describe('end to end: Amplitude SDK → Movable Ink', () => {
     ]);
   });
 
+  it('honours a key rotation within seconds: the old key stops working, the new one works', async () => {
+    const projects = await stack.admin<Array<{ id: string; apiKey: string }>>('GET', '/v1/projects');
+    const project = projects.body.find((p) => p.apiKey === apiKey)!;
+    const rotated = await stack.admin<{ apiKey: string }>('POST', `/v1/projects/${project.id}/rotate-key`);
+    expect(rotated.status).toBe(200);
+    const newKey = rotated.body.apiKey;
+    expect(newKey).not.toBe(apiKey);
+    const post = (key: string) =>
+      fetch(stack.url('ingest', '/2/httpapi'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: key, events: [{ user_id: 'user-12345', event_type: 'Rotation', insert_id: `rot-${key.slice(0, 6)}` }] }),
+      });
+    await waitFor(async () => (await post(apiKey)).status === 400, 'the old key to be refused', 10_000, 100);
+    expect((await post(newKey)).status).toBe(200);
+    apiKey = newKey;
+  });
+
   it('refuses an unknown api key the way Amplitude does', async () => {
     const res = await fetch(stack.url('ingest', '/2/httpapi'), {
       method: 'POST',
