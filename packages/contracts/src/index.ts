@@ -6,3 +6,4 @@ export * from './delivery-job.js';
 export * from './movable-ink-payload.js';
 export * from './delivery-outcome.js';
 export * from './event-key.js';
+export * from './amplitude-rules.js';

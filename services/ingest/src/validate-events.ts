@@ -1,29 +1,19 @@
-import { USER_PROPERTY_OPERATIONS, type AmplitudeEvent } from '@inkstream/contracts';
+import {
+  DEFAULT_MIN_ID_LENGTH,
+  MAX_PROPERTY_DEPTH,
+  MAX_STRING_LENGTH,
+  depthExceeds,
+  isPlainObject,
+  isRejectedId,
+  userPropertiesValid,
+  type AmplitudeEvent,
+} from '@inkstream/contracts';
 import type { IndexLists, InvalidEvents } from './amplitude-responses.js';
 
-export const DEFAULT_MIN_ID_LENGTH = 5;
-export const MAX_STRING_LENGTH = 1024;
-export const MAX_DEPTH = 40;
+// The rules themselves are shared with the preview API (packages/contracts, amplitude-rules).
+export { DEFAULT_MIN_ID_LENGTH, MAX_STRING_LENGTH, depthExceeds, isPlainObject, userPropertiesValid };
+export const MAX_DEPTH = MAX_PROPERTY_DEPTH;
 
-/** Ids Amplitude refuses (compared case-insensitively). */
-const REJECTED_IDS = new Set([
-  'anonymous',
-  'nil',
-  'none',
-  'null',
-  'n/a',
-  'na',
-  'undefined',
-  'unknown',
-  '',
-  '00000000-0000-0000-0000-000000000000',
-  '{}',
-  'lmy47d',
-  '0',
-  '-1',
-]);
-
-const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
 const PROPERTY_OBJECTS = ['event_properties', 'user_properties', 'groups', 'group_properties'] as const;
 const PROPERTY_OBJECT_NAMES: ReadonlySet<string> = new Set(PROPERTY_OBJECTS);
 
@@ -52,19 +42,7 @@ export class EventProblems {
   }
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-/** Depth of nested objects/arrays, stopping early once past the limit. */
-export function depthExceeds(value: unknown, limit: number, depth = 1): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth > limit) return true;
-  for (const child of Array.isArray(value) ? value : Object.values(value)) {
-    if (depthExceeds(child, limit, depth + 1)) return true;
-  }
-  return false;
-}
 
 /** `options.min_id_length` when it is a positive integer, else Amplitude's default. */
 export function minIdLengthOf(options: unknown): number {
@@ -82,7 +60,7 @@ function checkId(
   minIdLength: number,
   p: EventProblems,
 ): boolean {
-  if (typeof value !== 'string' || REJECTED_IDS.has(value.toLowerCase()) || value.length > MAX_STRING_LENGTH) {
+  if (typeof value !== 'string' || isRejectedId(value) || value.length > MAX_STRING_LENGTH) {
     p.add(p.invalid, field, index);
     return false;
   }
@@ -93,14 +71,6 @@ function checkId(
   return true;
 }
 
-/** An object of user-property operations must contain only operations, each with an object. */
-export function userPropertiesValid(value: Record<string, unknown>): boolean {
-  const keys = Object.keys(value);
-  const operations = keys.filter((k) => OPERATIONS.has(k));
-  if (operations.length === 0) return true;
-  if (operations.length !== keys.length) return false;
-  return operations.every((op) => op === '$clearAll' || isPlainObject(value[op]));
-}
 
 /**
  * Checks one event against spec/ingest.md and records every problem under the event's index.

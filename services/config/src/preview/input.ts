@@ -1,32 +1,21 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { IDENTIFY_EVENT_TYPE, USER_PROPERTY_OPERATIONS, type AmplitudeEvent } from '@inkstream/contracts';
+import {
+  DEFAULT_MIN_ID_LENGTH,
+  IDENTIFY_EVENT_TYPE,
+  MAX_PROPERTY_DEPTH,
+  MAX_STRING_LENGTH,
+  depthExceeds,
+  isRejectedId,
+  userPropertiesValid,
+  type AmplitudeEvent,
+} from '@inkstream/contracts';
 import { InvalidInputError } from '../errors.js';
 
 // The rules of spec/ingest.md ("Validation (per event)"), so a preview refuses what ingest
 // refuses: the preview of an event ingest would never accept means nothing.
 
-export const DEFAULT_MIN_ID_LENGTH = 5;
-const MAX_STRING_LENGTH = 1024;
-const MAX_DEPTH = 40;
-
-/** Ids Amplitude refuses, compared case-insensitively. */
-const REFUSED_IDS = new Set([
-  'anonymous',
-  'nil',
-  'none',
-  'null',
-  'n/a',
-  'na',
-  'undefined',
-  'unknown',
-  '',
-  '00000000-0000-0000-0000-000000000000',
-  '{}',
-  'lmy47d',
-  '0',
-  '-1',
-]);
-const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
+export { DEFAULT_MIN_ID_LENGTH };
+const MAX_DEPTH = MAX_PROPERTY_DEPTH;
 const PROPERTY_OBJECTS = ['event_properties', 'user_properties', 'groups', 'group_properties'] as const;
 
 /** JSON null counts as absent, as in Amplitude. */
@@ -103,7 +92,7 @@ function checkIdentity(event: AmplitudeEvent, path: string, minIdLength: number)
   for (const field of ['user_id', 'device_id'] as const) {
     const id = event[field];
     if (id === undefined) continue;
-    if (REFUSED_IDS.has(id.toLowerCase())) throw new InvalidInputError(`${path}/${field}`, `is an id Amplitude refuses (${JSON.stringify(id)})`);
+    if (isRejectedId(id)) throw new InvalidInputError(`${path}/${field}`, `is an id Amplitude refuses (${JSON.stringify(id)})`);
     if (id.length < minIdLength) {
       throw new InvalidInputError(`${path}/${field}`, `must have at least ${minIdLength} characters (options.min_id_length)`);
     }
@@ -115,7 +104,7 @@ function checkIdentity(event: AmplitudeEvent, path: string, minIdLength: number)
   }
   for (const field of PROPERTY_OBJECTS) {
     const value = event[field];
-    if ((field === 'user_properties' || field === 'group_properties') && value && !operationsValid(value as Record<string, unknown>)) {
+    if ((field === 'user_properties' || field === 'group_properties') && value && !userPropertiesValid(value as Record<string, unknown>)) {
       throw new InvalidInputError(`${path}/${field}`, 'must not mix operations ($set, $add, …) with plain properties, and each operation takes an object');
     }
   }
@@ -128,21 +117,4 @@ function withoutNulls(value: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = v;
   return out;
-}
-
-function depthExceeds(value: unknown, limit: number, depth = 1): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth > limit) return true;
-  for (const child of Array.isArray(value) ? value : Object.values(value)) {
-    if (depthExceeds(child, limit, depth + 1)) return true;
-  }
-  return false;
-}
-
-function operationsValid(value: Record<string, unknown>): boolean {
-  const keys = Object.keys(value);
-  const operations = keys.filter((k) => OPERATIONS.has(k));
-  if (operations.length === 0) return true;
-  if (operations.length !== keys.length) return false;
-  return operations.every((op) => op === '$clearAll' || (typeof value[op] === 'object' && value[op] !== null && !Array.isArray(value[op])));
 }

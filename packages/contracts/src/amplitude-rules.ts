@@ -1,0 +1,56 @@
+import { USER_PROPERTY_OPERATIONS } from './amplitude-event.js';
+
+/**
+ * Amplitude's rules for one event (spec/ingest.md, "Validation (per event)"), shared by ingest and
+ * the preview API so a preview refuses exactly what ingest refuses.
+ */
+export const DEFAULT_MIN_ID_LENGTH = 5;
+export const MAX_STRING_LENGTH = 1024;
+export const MAX_PROPERTY_DEPTH = 40;
+
+/** Ids Amplitude refuses (compared case-insensitively). */
+const REJECTED_IDS = new Set([
+  'anonymous',
+  'nil',
+  'none',
+  'null',
+  'n/a',
+  'na',
+  'undefined',
+  'unknown',
+  '',
+  '00000000-0000-0000-0000-000000000000',
+  '{}',
+  'lmy47d',
+  '0',
+  '-1',
+]);
+
+export function isRejectedId(id: string): boolean {
+  return REJECTED_IDS.has(id.toLowerCase());
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Depth of nested objects/arrays beyond `limit`, stopping early (never deeper than limit + 1). */
+export function depthExceeds(value: unknown, limit: number, depth = 1): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > limit) return true;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (depthExceeds(child, limit, depth + 1)) return true;
+  }
+  return false;
+}
+
+const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
+
+/** An object of user-property operations must contain only operations, each with an object. */
+export function userPropertiesValid(value: Record<string, unknown>): boolean {
+  const keys = Object.keys(value);
+  const operations = keys.filter((k) => OPERATIONS.has(k));
+  if (operations.length === 0) return true;
+  if (operations.length !== keys.length) return false;
+  return operations.every((op) => op === '$clearAll' || isPlainObject(value[op]));
+}
