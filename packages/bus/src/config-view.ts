@@ -1,6 +1,8 @@
 import type { KV } from '@nats-io/kv';
 import type { ConfigSnapshot, ProjectSnapshot, SyncSnapshot } from '@inkstream/contracts';
 import type { BusLogger } from './connection.js';
+import { openConfigBucket } from './declare.js';
+import type { Topology } from './topology.js';
 
 export type ConfigChangeListener = (next: ConfigSnapshot, previous: ConfigSnapshot | undefined) => void;
 
@@ -105,4 +107,11 @@ export class ConfigView {
     for (const p of this.projects.values()) if (!p.deleted) projects++;
     return { projects, syncs: this.syncs.size, activeSyncs };
   }
+}
+
+/** The configuration view every non-config service starts with: loaded, then kept current. */
+export async function openConfigView(kvm: import('@nats-io/kv').Kvm, topology: Topology, logger: BusLogger): Promise<ConfigView> {
+  const view = new ConfigView(logger);
+  await view.start(await openConfigBucket(kvm, topology));
+  return view;
 }

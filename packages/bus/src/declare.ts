@@ -63,8 +63,20 @@ export async function declareStreams(jsm: JetStreamManager, topology: Topology):
   for (const stream of Object.values(topology.streams)) await declareStream(jsm, stream);
 }
 
+export interface BucketSpec {
+  name: string;
+  history: number;
+  /** Entries expire after this many ms (leases). */
+  ttl?: number;
+}
+
+/** Opens (creating when missing) one of the topology's KV buckets. */
+export async function openBucket(kvm: Kvm, spec: BucketSpec): Promise<KV> {
+  return kvm.create(spec.name, { history: spec.history, ...(spec.ttl !== undefined ? { ttl: spec.ttl } : {}) });
+}
+
 export async function openConfigBucket(kvm: Kvm, topology: Topology): Promise<KV> {
-  return kvm.create(topology.buckets.config.name, { history: topology.buckets.config.history });
+  return openBucket(kvm, topology.buckets.config);
 }
 
 export function isNotFound(err: unknown): boolean {

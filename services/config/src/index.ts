@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { BusUnavailableError, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { BusUnavailableError, connectBus, createTopology, declareStreams, openBucket, openConfigBucket } from '@inkstream/bus';
 import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { Lifecycle, createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
@@ -51,7 +51,7 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   await declareStreams(bus.jsm, topology);
   const bucket = await openConfigBucket(bus.kvm, topology);
   // The filter's bucket, created alike if the filter has not run yet; the preview reads it.
-  const profiles = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
+  const profiles = await openBucket(bus.kvm, topology.buckets.profiles);
 
   const relay = new OutboxRelay({
     db: database.db,

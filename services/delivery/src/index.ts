@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigView, ConsumerLag, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { ConsumerLag, connectBus, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
 import { createSecretBox, type SecretBox } from '@inkstream/secret-box';
 import {
   Lifecycle,
@@ -37,13 +37,12 @@ try {
   lifecycle.onShutdown('nats', () => bus.close());
   await declareStreams(bus.jsm, topology);
 
-  const config = new ConfigView(logger);
-  await config.start(await openConfigBucket(bus.kvm, topology));
+  const config = await openConfigView(bus.kvm, topology, logger);
   lifecycle.onShutdown('config view', () => config.stop());
 
   const { deliveryLeases, deliveryAttempts } = topology.buckets;
-  const leases = await bus.kvm.create(deliveryLeases.name, { history: deliveryLeases.history, ttl: deliveryLeases.ttl });
-  const attemptsKv = await bus.kvm.create(deliveryAttempts.name, { history: deliveryAttempts.history, ttl: deliveryAttempts.ttl });
+  const leases = await openBucket(bus.kvm, deliveryLeases);
+  const attemptsKv = await openBucket(bus.kvm, deliveryAttempts);
 
   const sender = new HttpSender({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS, connectionsPerOrigin: 256 });
   lifecycle.onShutdown('http pools', () => sender.close());

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigView, ConsumerLag, connectBus, createTopology, declareStreams, openConfigBucket } from '@inkstream/bus';
+import { ConsumerLag, connectBus, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
 import {
   Gauge,
   Lifecycle,
@@ -27,16 +27,12 @@ try {
   lifecycle.onShutdown('nats', () => bus.close());
   await declareStreams(bus.jsm, topology);
 
-  const config = new ConfigView(logger);
-  await config.start(await openConfigBucket(bus.kvm, topology));
+  const config = await openConfigView(bus.kvm, topology, logger);
   lifecycle.onShutdown('config view', () => config.stop());
   registerConfigGauges(metrics, () => config.counts());
 
-  const profilesKv = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
-  const leases = await bus.kvm.create(topology.buckets.filterLeases.name, {
-    history: topology.buckets.filterLeases.history,
-    ttl: topology.buckets.filterLeases.ttl,
-  });
+  const profilesKv = await openBucket(bus.kvm, topology.buckets.profiles);
+  const leases = await openBucket(bus.kvm, topology.buckets.filterLeases);
   const worker = new FilterWorker({
     bus,
     topology,

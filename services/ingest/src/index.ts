@@ -1,9 +1,8 @@
 import {
-  ConfigView,
   connectBus,
   createTopology,
   declareStreams,
-  openConfigBucket,
+  openConfigView,
 } from '@inkstream/bus';
 import { Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { buildIngestApp } from './app.js';
@@ -25,8 +24,7 @@ try {
 
   // Api keys are learned from the config snapshots; until they are loaded nothing is answered,
   // because "Invalid API key" would make an SDK drop its events.
-  const config = new ConfigView(logger);
-  await config.start(await openConfigBucket(bus.kvm, topology));
+  const config = await openConfigView(bus.kvm, topology, logger);
   lifecycle.onShutdown('config view', () => config.stop());
   registerConfigGauges(metrics, () => config.counts());
 
