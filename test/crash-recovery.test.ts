@@ -18,21 +18,14 @@ describe('crash recovery: SIGKILL each service mid-stream', () => {
     const endpoint = await standIn.start();
     standIn.respondWith(() => ({ status: 200, delayMs: 5 }));
     await stack.start();
-    const project = await stack.admin('POST', '/v1/projects', { name: 'Crash' });
-    apiKey = project.body.apiKey;
-    const sync = await stack.admin('POST', `/v1/projects/${project.body.id}/syncs`, {
+    ({ apiKey } = await stack.createEnabledSync('Crash', {
       name: 'mi',
       endpointUrl: `${endpoint}/behavioral/crash`,
       authorization: 'Basic Y3Jhc2g6dGVzdA==',
       eventFilters: [{ eventType: '*' }],
       eventProperties: ['seq'],
       delivery: { maxConcurrency: 4, preserveUserOrder: true },
-    });
-    expect(sync.status).toBe(201);
-    await stack.admin('PATCH', `/v1/syncs/${sync.body.id}`, { enabled: true });
-    await waitFor(async () => (await stack.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest config');
-    await waitFor(async () => (await stack.metric('filter', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'filter config');
-    await waitFor(async () => (await stack.metric('delivery', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'delivery config');
+    }));
   });
 
   afterAll(async () => {

@@ -49,19 +49,12 @@ describe('delivery views: metrics, errors, status, dead letters and redrive', ()
       return { status: 200 };
     });
     await stack.start();
-    const project = await stack.admin('POST', '/v1/projects', { name: 'Views' });
-    apiKey = project.body.apiKey;
-    const sync = await stack.admin('POST', `/v1/projects/${project.body.id}/syncs`, {
+    ({ apiKey, syncId } = await stack.createEnabledSync('Views', {
       name: 'mi',
       endpointUrl: `${endpoint}/behavioral/views`,
       authorization: 'Basic dmlld3M6dGVzdA==',
       eventFilters: [{ eventType: '*' }],
-    });
-    syncId = sync.body.id;
-    await stack.admin('PATCH', `/v1/syncs/${syncId}`, { enabled: true });
-    await waitFor(async () => (await stack.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest config');
-    await waitFor(async () => (await stack.metric('filter', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'filter config');
-    await waitFor(async () => (await stack.metric('delivery', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'delivery config');
+    }));
   });
 
   afterAll(async () => {

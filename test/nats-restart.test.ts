@@ -68,19 +68,13 @@ describe('nats-server crash and restart during a stream', () => {
     stack = new Stack({ env: { NATS_URL: nats.url, DELIVERY_RETRY_BASE_MS: '300', DELIVERY_RETRY_MAX_MS: '2000', LOG_LEVEL: 'warn' } });
     const endpoint = await standIn.start();
     await stack.start();
-    const project = await stack.admin('POST', '/v1/projects', { name: 'Restart' });
-    apiKey = project.body.apiKey;
-    const sync = await stack.admin('POST', `/v1/projects/${project.body.id}/syncs`, {
+    ({ apiKey } = await stack.createEnabledSync('Restart', {
       name: 'mi',
       endpointUrl: `${endpoint}/behavioral/restart`,
       authorization: 'Basic cmVzdGFydDp0ZXN0',
       eventFilters: [{ eventType: '*' }],
       eventProperties: ['seq'],
-    });
-    await stack.admin('PATCH', `/v1/syncs/${sync.body.id}`, { enabled: true });
-    await waitFor(async () => (await stack.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest config');
-    await waitFor(async () => (await stack.metric('filter', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'filter config');
-    await waitFor(async () => (await stack.metric('delivery', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'delivery config');
+    }));
   });
 
   afterAll(async () => {

@@ -31,19 +31,12 @@ describe('Postgres outage', () => {
     stack = new Stack({ env: { DATABASE_URL: url.toString(), LOG_LEVEL: 'warn' } });
     const endpoint = await standIn.start();
     await stack.start();
-    const project = await stack.admin('POST', '/v1/projects', { name: 'Outage' });
-    apiKey = project.body.apiKey;
-    const sync = await stack.admin('POST', `/v1/projects/${project.body.id}/syncs`, {
+    ({ apiKey, syncId } = await stack.createEnabledSync('Outage', {
       name: 'mi',
       endpointUrl: `${endpoint}/behavioral/pgdown`,
       authorization: 'Basic cGdkb3duOnRlc3Q=',
       eventFilters: [{ eventType: '*' }],
-    });
-    syncId = sync.body.id;
-    await stack.admin('PATCH', `/v1/syncs/${syncId}`, { enabled: true });
-    await waitFor(async () => (await stack.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest config');
-    await waitFor(async () => (await stack.metric('delivery', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'delivery config');
-    await waitFor(async () => (await stack.metric('filter', 'inkstream_config_syncs', { active: 'true' })) >= 1, 'filter config');
+    }));
   });
 
   afterAll(async () => {

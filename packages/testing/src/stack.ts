@@ -174,6 +174,24 @@ export class Stack {
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
   }
 
+  /**
+   * Creates a project and a sync (the body of POST /v1/projects/:id/syncs), enables it, and waits
+   * until ingest knows the api key and filter and delivery see the sync active.
+   */
+  async createEnabledSync(projectName: string, sync: Record<string, unknown>): Promise<{ apiKey: string; projectId: string; syncId: string }> {
+    const project = await this.admin<{ id: string; apiKey: string }>('POST', '/v1/projects', { name: projectName });
+    if (project.status !== 201) throw new Error(`creating the project failed: ${project.status} ${JSON.stringify(project.body)}`);
+    const created = await this.admin<{ id: string }>('POST', `/v1/projects/${project.body.id}/syncs`, sync);
+    if (created.status !== 201) throw new Error(`creating the sync failed: ${created.status} ${JSON.stringify(created.body)}`);
+    const enabled = await this.admin('PATCH', `/v1/syncs/${created.body.id}`, { enabled: true });
+    if (enabled.status !== 200) throw new Error(`enabling the sync failed: ${enabled.status} ${JSON.stringify(enabled.body)}`);
+    await waitFor(async () => (await this.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest to learn the api key');
+    for (const service of ['filter', 'delivery'] as const) {
+      await waitFor(async () => (await this.metric(service, 'inkstream_config_syncs', { active: 'true' })) >= 1, `${service} to see the sync`);
+    }
+    return { apiKey: project.body.apiKey, projectId: project.body.id, syncId: created.body.id };
+  }
+
   /** The value of a Prometheus sample on a service's /metrics (sum over matching series). */
   async metric(service: ServiceName, name: string, labels: Record<string, string> = {}): Promise<number> {
     const text = await (await fetch(this.url(service, '/metrics'))).text();
