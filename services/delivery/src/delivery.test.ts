@@ -203,6 +203,26 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     expect(await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id))).toEqual([]);
   });
 
+  it('retries connection resets, hung requests (timeout) and slow answers until delivered', async () => {
+    const sync = newSync({ requestTimeoutMs: 300, maxConcurrency: 2 });
+    standIn.respondWith((_r, i) => {
+      if (i % 4 === 0 && i < 12) return { status: 200, reset: true };
+      if (i % 4 === 1 && i < 12) return { status: 200, hang: true };
+      if (i % 4 === 2 && i < 12) return { status: 200, delayMs: 150 };
+      return { status: 200 };
+    });
+    await enqueue(sync, 8, 8);
+    await waitFor(() => uniqueDelivered(sync.id) === 8, 'all 8 delivered despite resets and hangs', 120_000);
+    const outcomes = await waitFor(async () => {
+      const o = await read<DeliveryOutcome>(topology.streams.outcomes.name, topology.subjects.outcome(sync.id));
+      return o.filter((x) => x.result === 'retry').length >= 2 ? o : undefined;
+    }, 'retry outcomes for the reset and the timeout');
+    const errors = outcomes.filter((o) => o.result === 'retry').map((o) => o.error ?? '');
+    expect(errors.some((e) => /reset|socket|closed|other side/i.test(e))).toBe(true);
+    expect(errors.some((e) => /timeout|aborted/i.test(e))).toBe(true);
+    expect(await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id))).toEqual([]);
+  });
+
   it('holds payloads while credentials are wrong (failing), delivers them once fixed', async () => {
     let sync = newSync({}, 'Basic d3Jvbmc6Y3JlZHM=');
     standIn.respondWith((r) => (r.headers.authorization === GOOD ? { status: 200 } : { status: 401, body: '{"message":"bad credentials"}' }));
