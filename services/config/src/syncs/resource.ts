@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DeliverySettingsSchema, EventFilterSchema, SYNC_STATES } from '@inkstream/contracts';
 import type { SyncRow } from '../db/schema.js';
+import { settingsOf } from './changes.js';
 
 export const SyncStatusSchema = Type.Object(
   {
@@ -46,17 +47,8 @@ export function toSync(row: SyncRow): Sync {
   return {
     id: row.id,
     projectId: row.projectId,
-    name: row.name,
     destination: 'movable-ink',
-    enabled: row.enabled,
-    endpointUrl: row.endpointUrl,
-    authorization: row.authorizationHint,
-    sendEvents: row.sendEvents,
-    eventFilters: row.eventFilters,
-    eventProperties: row.eventProperties,
-    sendUsers: row.sendUsers,
-    userProperties: row.userProperties,
-    delivery: row.delivery,
+    ...settingsOf(row),
     status: {
       state: row.enabled ? row.statusState : 'disabled',
       lastError: row.statusLastError,
