@@ -1,126 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  ConfigView,
-  connectBus,
-  createTopology,
-  declareStreams,
-  decodeJson,
-  encodeJson,
-  partitionOf,
-  type Bus,
-  type KV,
-} from '@inkstream/bus';
-import {
-  DEFAULT_DELIVERY_SETTINGS,
-  type DeadLetter,
-  type DeliveryJob,
-  type DeliveryOutcome,
-  type DeliverySettings,
-  type SyncSnapshot,
-} from '@inkstream/contracts';
-import { createSecretBox } from '@inkstream/secret-box';
-import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
-import { MovableInkStandIn, waitFor } from '@inkstream/testing';
-import { AttemptStore } from './attempt-store.js';
-import { DeliveryService } from './delivery-service.js';
-import { HttpSender } from '@inkstream/movable-ink';
-import { createDeliveryMetrics } from './metrics.js';
-import { OutcomePublisher } from './outcome-publisher.js';
-
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const logger = createLogger('delivery-test', 'silent');
-const secrets = createSecretBox(randomBytes(32).toString('hex'));
-const GOOD = 'Basic Z29vZDpjcmVkcw==';
+import { encodeJson, partitionOf } from '@inkstream/bus';
+import type { DeadLetter, DeliveryJob, DeliveryOutcome, DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
+import { waitFor } from '@inkstream/testing';
+import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
 
 describe('delivery through real NATS to a stand-in endpoint', () => {
-  const topology = createTopology({ namespace: `t_dlv_${randomBytes(4).toString('hex')}` });
-  let bus: Bus;
-  let leases: KV;
-  let attemptsKv: KV;
-  let standIn: MovableInkStandIn;
-  let endpoint: string;
-  let config: ConfigView;
-  let service: DeliveryService;
-  let sender: HttpSender;
-  let syncCounter = 0;
-  let version = 1;
+  const h = new DeliveryHarness({ baseMs: 200, capMs: 1_000 });
+  const GOOD = GOOD_AUTHORIZATION;
 
-  beforeAll(async () => {
-    bus = await connectBus({ url: NATS_URL, name: 'delivery-test', logger });
-    await declareStreams(bus.jsm, topology);
-    leases = await bus.kvm.create(topology.buckets.deliveryLeases.name, { history: 1, ttl: 10_000 });
-    attemptsKv = await bus.kvm.create(topology.buckets.deliveryAttempts.name, { history: 1 });
-  });
-
-  beforeEach(async () => {
-    standIn = new MovableInkStandIn();
-    endpoint = await standIn.start();
-    config = new ConfigView(logger);
-    config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
-    sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 32 });
-    service = new DeliveryService({
-      config,
-      deps: {
-        bus,
-        topology,
-        sender,
-        secrets,
-        metrics: createDeliveryMetrics(createMetricsRegistry('delivery')),
-        logger,
-        attempts: new AttemptStore(attemptsKv),
-        outcomes: new OutcomePublisher(bus, topology, logger),
-        backoff: { baseMs: 200, capMs: 1_000 },
-      },
-      logger,
-      leases,
-      replicaId: `r-${randomBytes(3).toString('hex')}`,
-      leaseTtlMs: 10_000,
-    });
-    await service.start();
-  });
-
-  afterEach(async () => {
-    await service.stop();
-    await sender.close();
-    await standIn.stop();
-  });
-
-  afterAll(async () => {
-    for await (const name of bus.jsm.streams.names()) {
-      if (name.startsWith(topology.namespace.toUpperCase()) || name.includes(topology.namespace)) await bus.jsm.streams.delete(name);
-    }
-    await bus.close();
-  });
-
-  function newSync(delivery: Partial<DeliverySettings> = {}, authorization = GOOD): SyncSnapshot {
-    const sync: SyncSnapshot = {
-      kind: 'sync',
-      id: `sync-${++syncCounter}-${randomBytes(2).toString('hex')}`,
-      projectId: 'p1',
-      name: 's',
-      enabled: true,
-      endpointUrl: `${endpoint}/behavioral/abc`,
-      authorizationSealed: secrets.seal(authorization),
-      sendEvents: true,
-      eventFilters: [{ eventType: '*' }],
-      eventProperties: [],
-      sendUsers: false,
-      userProperties: [],
-      delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...delivery },
-      version: version++,
-      deleted: false,
-      updatedAt: '',
-    };
-    config.apply(sync);
-    return sync;
-  }
-
-  function change(sync: SyncSnapshot, patch: Partial<SyncSnapshot>): SyncSnapshot {
-    const next = { ...sync, ...patch, version: version++ };
-    config.apply(next);
-    return next;
-  }
+  beforeAll(() => h.open());
+  beforeEach(() => h.startService());
+  afterEach(() => h.stopService());
+  afterAll(() => h.close());
 
   async function enqueue(sync: SyncSnapshot, count: number, users = 4, pad = 0): Promise<DeliveryJob[]> {
     const jobs: DeliveryJob[] = [];
@@ -137,14 +28,14 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
         receivedAt: Date.now(),
         payload: { type: 'track', event: 'E', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq: i, pad: 'x'.repeat(pad) } },
       };
-      await bus.js.publish(topology.subjects.delivery(sync.id, partitionOf(userKey)), encodeJson(job), { msgID: messageId });
+      await h.bus.js.publish(h.topology.subjects.delivery(sync.id, partitionOf(userKey)), encodeJson(job), { msgID: messageId });
       jobs.push(job);
     }
     return jobs;
   }
 
   const delivered = (syncId: string) =>
-    standIn.requests
+    h.standIn.requests
       .filter((r) => r.headers.authorization === GOOD && r.status !== undefined && r.status < 300)
       .flatMap((r) => {
         const json = r.json as { events?: unknown[] } & Record<string, unknown>;
@@ -153,59 +44,44 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
       .filter((p) => p.message_id.startsWith(syncId));
   const uniqueDelivered = (syncId: string) => new Set(delivered(syncId).map((p) => p.message_id)).size;
 
-  async function read<T>(stream: string, subject: string): Promise<T[]> {
-    const info = await bus.jsm.streams.info(stream);
-    const out: T[] = [];
-    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
-      if (m && m.subject === subject) out.push(decodeJson<T>(m.data));
-    }
-    return out;
-  }
-
-  const queueEmpty = async (syncId: string) => {
-    const info = await bus.jsm.consumers.info(topology.streams.delivery.name, topology.consumers.delivery(syncId).durable_name).catch(() => null);
-    return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
-  };
-
   it('delivers each payload with the sync’s headers and records an outcome per attempt', async () => {
-    const sync = newSync();
+    const sync = h.newSync();
     await enqueue(sync, 20);
     await waitFor(() => uniqueDelivered(sync.id) === 20, 'all 20 delivered');
-    await waitFor(() => queueEmpty(sync.id), 'queue empty');
-    const request = standIn.requests.find((r) => r.headers.authorization === GOOD)!;
+    await waitFor(() => h.queueEmpty(sync.id), 'queue empty');
+    const request = h.standIn.requests.find((r) => r.headers.authorization === GOOD)!;
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.path).toBe('/behavioral/abc');
     const outcomes = await waitFor(async () => {
-      const o = await read<DeliveryOutcome>(topology.streams.outcomes.name, topology.subjects.outcome(sync.id));
+      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
       return o.length >= 20 ? o : undefined;
     }, 'outcomes');
     expect(outcomes.every((o) => o.result === 'delivered' && o.attempt === 1 && o.status === 200)).toBe(true);
   });
 
   it('rides out a 429 storm (with and without Retry-After) and 5xx: all delivered, concurrency halved then regained', async () => {
-    const sync = newSync({ maxConcurrency: 8 });
-    standIn.respondWith((_r, i) => {
+    const sync = h.newSync({ maxConcurrency: 8 });
+    h.standIn.respondWith((_r, i) => {
       if (i < 60) return i % 3 === 0 ? { status: 429, headers: { 'retry-after': '1' } } : i % 3 === 1 ? { status: 429 } : { status: 503 };
       return { status: 200 };
     });
     let lowest = 8;
     const watch = setInterval(() => {
-      for (const s of service.syncs) if (s.id === sync.id) lowest = Math.min(lowest, s.concurrencyLimit);
+      for (const s of h.service.syncs) if (s.id === sync.id) lowest = Math.min(lowest, s.concurrencyLimit);
     }, 5);
     await enqueue(sync, 40, 10);
     await waitFor(() => uniqueDelivered(sync.id) === 40, 'all 40 delivered', 120_000);
     clearInterval(watch);
     expect(lowest).toBeLessThan(8);
-    await waitFor(() => [...service.syncs].find((s) => s.id === sync.id)!.concurrencyLimit > lowest, 'concurrency to recover', 60_000);
+    await waitFor(() => [...h.service.syncs].find((s) => s.id === sync.id)!.concurrencyLimit > lowest, 'concurrency to recover', 60_000);
     // Attempts are bounded: the storm was 60 refusals, after which every payload went through once.
-    expect(standIn.requests.length).toBeLessThanOrEqual(60 + 40 + 10);
-    expect(await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id))).toEqual([]);
+    expect(h.standIn.requests.length).toBeLessThanOrEqual(60 + 40 + 10);
+    expect(await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).toEqual([]);
   });
 
   it('retries connection resets, hung requests (timeout) and slow answers until delivered', async () => {
-    const sync = newSync({ requestTimeoutMs: 300, maxConcurrency: 2 });
-    standIn.respondWith((_r, i) => {
+    const sync = h.newSync({ requestTimeoutMs: 300, maxConcurrency: 2 });
+    h.standIn.respondWith((_r, i) => {
       if (i % 4 === 0 && i < 12) return { status: 200, reset: true };
       if (i % 4 === 1 && i < 12) return { status: 200, hang: true };
       if (i % 4 === 2 && i < 12) return { status: 200, delayMs: 150 };
@@ -214,33 +90,33 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     await enqueue(sync, 8, 8);
     await waitFor(() => uniqueDelivered(sync.id) === 8, 'all 8 delivered despite resets and hangs', 120_000);
     const outcomes = await waitFor(async () => {
-      const o = await read<DeliveryOutcome>(topology.streams.outcomes.name, topology.subjects.outcome(sync.id));
+      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
       return o.filter((x) => x.result === 'retry').length >= 2 ? o : undefined;
     }, 'retry outcomes for the reset and the timeout');
     const errors = outcomes.filter((o) => o.result === 'retry').map((o) => o.error ?? '');
     expect(errors.some((e) => /reset|socket|closed|other side/i.test(e))).toBe(true);
     expect(errors.some((e) => /timeout|aborted/i.test(e))).toBe(true);
-    expect(await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id))).toEqual([]);
+    expect(await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).toEqual([]);
   });
 
   it('holds payloads while credentials are wrong (failing), delivers them once fixed', async () => {
-    let sync = newSync({}, 'Basic d3Jvbmc6Y3JlZHM=');
-    standIn.respondWith((r) => (r.headers.authorization === GOOD ? { status: 200 } : { status: 401, body: '{"message":"bad credentials"}' }));
+    let sync = h.newSync({}, 'Basic d3Jvbmc6Y3JlZHM=');
+    h.standIn.respondWith((r) => (r.headers.authorization === GOOD ? { status: 200 } : { status: 401, body: '{"message":"bad credentials"}' }));
     await enqueue(sync, 10, 3);
     await waitFor(async () => {
-      const o = await read<DeliveryOutcome>(topology.streams.outcomes.name, topology.subjects.outcome(sync.id));
+      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
       return o.some((x) => x.result === 'failing' && x.status === 401 && x.responseBody?.includes('bad credentials'));
     }, 'a failing outcome');
     expect(uniqueDelivered(sync.id)).toBe(0);
-    sync = change(sync, { authorizationSealed: secrets.seal(GOOD) });
+    sync = h.change(sync, { authorizationSealed: h.secrets.seal(GOOD) });
     await waitFor(() => uniqueDelivered(sync.id) === 10, 'all delivered after the fix', 120_000);
-    expect(await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id))).toEqual([]);
+    expect(await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).toEqual([]);
   });
 
   it('keeps each user’s order under retries, and a failing user does not block the others', async () => {
-    const sync = newSync({ maxConcurrency: 4 });
+    const sync = h.newSync({ maxConcurrency: 4 });
     let failuresLeft = 4;
-    standIn.respondWith((r) => {
+    h.standIn.respondWith((r) => {
       const p = r.json as { user_id: string };
       if (p.user_id === 'user-0' && failuresLeft > 0) {
         failuresLeft--;
@@ -263,9 +139,9 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
   });
 
   it('batches under maxRequestBytes and splits a batch refused with 413', async () => {
-    const sync = newSync({ batchSize: 50, maxRequestBytes: 20_000 });
+    const sync = h.newSync({ batchSize: 50, maxRequestBytes: 20_000 });
     let refused = 0;
-    standIn.respondWith((r) => {
+    h.standIn.respondWith((r) => {
       const events = (r.json as { events?: unknown[] }).events;
       if (events && events.length > 10 && refused < 2) {
         refused++;
@@ -276,16 +152,16 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     await enqueue(sync, 120, 30, 300);
     await waitFor(() => uniqueDelivered(sync.id) === 120, 'all 120 delivered', 60_000);
     expect(refused).toBe(2);
-    for (const r of standIn.requests) expect(Buffer.byteLength(r.body)).toBeLessThan(20_000);
-    expect(standIn.requests.some((r) => ((r.json as { events?: unknown[] }).events?.length ?? 0) > 1)).toBe(true);
+    for (const r of h.standIn.requests) expect(Buffer.byteLength(r.body)).toBeLessThan(20_000);
+    expect(h.standIn.requests.some((r) => ((r.json as { events?: unknown[] }).events?.length ?? 0) > 1)).toBe(true);
   });
 
   it('dead-letters rejected payloads at once and expired ones after the retry window', async () => {
-    const sync = newSync({ retryWindowSeconds: 2 } as Partial<DeliverySettings>);
-    standIn.respondWith((r) => ((r.json as { properties: { seq: number } }).properties.seq === 0 ? { status: 422, body: '{"message":"unmapped"}' } : { status: 503 }));
+    const sync = h.newSync({ retryWindowSeconds: 2 } as Partial<DeliverySettings>);
+    h.standIn.respondWith((r) => ((r.json as { properties: { seq: number } }).properties.seq === 0 ? { status: 422, body: '{"message":"unmapped"}' } : { status: 503 }));
     await enqueue(sync, 3, 3);
     const letters = await waitFor(async () => {
-      const d = await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id));
+      const d = await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id));
       return d.length >= 3 ? d : undefined;
     }, 'three dead letters', 60_000);
     const byReason = Object.fromEntries(letters.map((l) => [l.job.payload.message_id, l.reason]));
@@ -295,16 +171,16 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     const rejected = letters.find((l) => l.reason === 'rejected')!;
     expect(rejected).toMatchObject({ lastStatus: 422, attempts: 1 });
     expect(rejected.lastResponse).toContain('unmapped');
-    await waitFor(() => queueEmpty(sync.id), 'queue empty');
+    await waitFor(() => h.queueEmpty(sync.id), 'queue empty');
   });
 
   it('turns the queue of a deleted sync into dead letters', async () => {
-    let sync = newSync();
-    sync = change(sync, { enabled: false });
+    let sync = h.newSync();
+    sync = h.change(sync, { enabled: false });
     await enqueue(sync, 5, 2);
-    sync = change(sync, { deleted: true });
-    await waitFor(async () => (await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id))).length === 5, 'five dead letters', 60_000);
-    const letters = await read<DeadLetter>(topology.streams.deadLetters.name, topology.subjects.deadLetter(sync.id));
+    sync = h.change(sync, { deleted: true });
+    await waitFor(async () => (await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).length === 5, 'five dead letters', 60_000);
+    const letters = await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id));
     expect(letters.every((l) => l.reason === 'sync deleted')).toBe(true);
     expect(uniqueDelivered(sync.id)).toBe(0);
   });

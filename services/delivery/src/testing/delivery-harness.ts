@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, openBucket, type Bus, type KV } from '@inkstream/bus';
+import { DEFAULT_DELIVERY_SETTINGS, type DeliverySettings, type SyncSnapshot } from '@inkstream/contracts';
+import { HttpSender } from '@inkstream/movable-ink';
+import { createSecretBox } from '@inkstream/secret-box';
+import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+import { MovableInkStandIn } from '@inkstream/testing';
+import { AttemptStore } from '../attempt-store.js';
+import type { DurableBackoff } from '../backoff.js';
+import { DeliveryService } from '../delivery-service.js';
+import { createDeliveryMetrics } from '../metrics.js';
+import { OutcomePublisher } from '../outcome-publisher.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+export const GOOD_AUTHORIZATION = 'Basic Z29vZDpjcmVkcw==';
+
+/**
+ * The delivery service against the real NATS and a stand-in endpoint, with its configuration fed
+ * straight into a ConfigView: `open` once (streams and buckets in a namespace of their own),
+ * `startService`/`stopService` around each test, `close` at the end (everything deleted).
+ */
+export class DeliveryHarness {
+  readonly topology = createTopology({ namespace: `t_dlv_${randomBytes(4).toString('hex')}` });
+  readonly logger = createLogger('delivery-test', 'silent');
+  readonly secrets = createSecretBox(randomBytes(32).toString('hex'));
+  bus!: Bus;
+  standIn!: MovableInkStandIn;
+  endpoint!: string;
+  config!: ConfigView;
+  service!: DeliveryService;
+  private sender!: HttpSender;
+  private leases!: KV;
+  private attemptsKv!: KV;
+  private counter = 0;
+  private version = 1;
+
+  constructor(private readonly backoff: DurableBackoff) {}
+
+  async open(): Promise<void> {
+    this.bus = await connectBus({ url: NATS_URL, name: 'delivery-test', logger: this.logger });
+    await declareStreams(this.bus.jsm, this.topology);
+    this.leases = await openBucket(this.bus.kvm, this.topology.buckets.deliveryLeases);
+    this.attemptsKv = await openBucket(this.bus.kvm, this.topology.buckets.deliveryAttempts);
+  }
+
+  async startService(): Promise<void> {
+    this.standIn = new MovableInkStandIn();
+    this.endpoint = await this.standIn.start();
+    this.config = new ConfigView(this.logger);
+    this.config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
+    this.sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 32 });
+    const { bus, topology, logger } = this;
+    this.service = new DeliveryService({
+      config: this.config,
+      deps: {
+        bus,
+        topology,
+        sender: this.sender,
+        secrets: this.secrets,
+        metrics: createDeliveryMetrics(createMetricsRegistry('delivery')),
+        logger,
+        attempts: new AttemptStore(this.attemptsKv),
+        outcomes: new OutcomePublisher(bus, topology, logger),
+        backoff: this.backoff,
+      },
+      logger,
+      leases: this.leases,
+      replicaId: `r-${randomBytes(3).toString('hex')}`,
+      leaseTtlMs: 10_000,
+    });
+    await this.service.start();
+  }
+
+  async stopService(): Promise<void> {
+    await this.service.stop();
+    await this.sender.close();
+    await this.standIn.stop();
+  }
+
+  async close(): Promise<void> {
+    for await (const name of this.bus.jsm.streams.names()) {
+      if (name.startsWith(this.topology.namespace.toUpperCase()) || name.includes(this.topology.namespace)) {
+        await this.bus.jsm.streams.delete(name);
+      }
+    }
+    await this.bus.close();
+  }
+
+  /** An enabled sync pointing at the stand-in, known to the service at once. */
+  newSync(delivery: Partial<DeliverySettings> = {}, authorization = GOOD_AUTHORIZATION): SyncSnapshot {
+    const sync: SyncSnapshot = {
+      kind: 'sync',
+      id: `sync-${++this.counter}-${randomBytes(2).toString('hex')}`,
+      projectId: 'p1',
+      name: 's',
+      enabled: true,
+      endpointUrl: `${this.endpoint}/behavioral/abc`,
+      authorizationSealed: this.secrets.seal(authorization),
+      sendEvents: true,
+      eventFilters: [{ eventType: '*' }],
+      eventProperties: [],
+      sendUsers: false,
+      userProperties: [],
+      delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...delivery },
+      version: this.version++,
+      deleted: false,
+      updatedAt: '',
+    };
+    this.config.apply(sync);
+    return sync;
+  }
+
+  change(sync: SyncSnapshot, patch: Partial<SyncSnapshot>): SyncSnapshot {
+    const next = { ...sync, ...patch, version: this.version++ };
+    this.config.apply(next);
+    return next;
+  }
+
+  /** Every message of a stream on one subject, without consuming it. */
+  async read<T>(stream: string, subject: string): Promise<T[]> {
+    const info = await this.bus.jsm.streams.info(stream);
+    const out: T[] = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await this.bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (m && m.subject === subject) out.push(decodeJson<T>(m.data));
+    }
+    return out;
+  }
+
+  async queueEmpty(syncId: string): Promise<boolean> {
+    const { jsm } = this.bus;
+    const info = await jsm.consumers.info(this.topology.streams.delivery.name, this.topology.consumers.delivery(syncId).durable_name).catch(() => null);
+    return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
+  }
+}
