@@ -23,6 +23,16 @@ export function parseSecretKey(value: string): Buffer {
   return key;
 }
 
+/** For environment checks: why a SECRET_KEY value is unusable, or undefined when it is fine. */
+export function secretKeyProblem(value: string): string | undefined {
+  try {
+    parseSecretKey(value);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^SECRET_KEY\s+/, '');
+  }
+}
+
 export function createSecretBox(secretKey: string): SecretBox {
   const key = parseSecretKey(secretKey);
   return {

@@ -38,3 +38,18 @@ describe('parseEnvironment', () => {
     expect(parseEnvironment(Schema, { ADMIN_TOKEN: 'x'.repeat(16), PORT: '' }).PORT).toBe(8080);
   });
 });
+
+describe('extra checks', () => {
+  it('adds their problems to the list, hiding secret values', () => {
+    const checks = { ADMIN_TOKEN: (v: string) => (v.startsWith('tok_') ? undefined : 'must start with tok_') };
+    try {
+      parseEnvironment(Schema, { ADMIN_TOKEN: 'x'.repeat(16), PORT: 'nope' }, checks);
+      expect.unreachable();
+    } catch (err) {
+      const message = (err as Error).message;
+      expect(message).toMatch(/PORT/);
+      expect(message).toMatch(/ADMIN_TOKEN: must start with tok_ \(given \(hidden\)\)/);
+    }
+    expect(parseEnvironment(Schema, { ADMIN_TOKEN: `tok_${'x'.repeat(16)}` }, checks).ADMIN_TOKEN).toMatch(/^tok_/);
+  });
+});

@@ -31,9 +31,13 @@ export class EnvironmentError extends Error {
  * Parses the environment against a schema: applies defaults, converts strings to numbers and
  * booleans, and reports every problem at once (never only the first).
  */
+/** Checks a schema cannot say (a key's encoding, say): a problem text, or undefined when fine. */
+export type EnvironmentChecks = Record<string, (value: string) => string | undefined>;
+
 export function parseEnvironment<T extends TObject>(
   schema: T,
   env: Record<string, string | undefined> = process.env,
+  checks: EnvironmentChecks = {},
 ): Static<T> {
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
@@ -42,20 +46,25 @@ export function parseEnvironment<T extends TObject>(
   }
   const withDefaults = Value.Default(schema, picked);
   const converted = Value.Convert(schema, withDefaults);
-  const problems = [...Value.Errors(schema, converted)].map((e) => {
-    const name = e.path.replace(/^\//, '') || '(root)';
+  const describe = (name: string, message: string) => {
     const given = env[name];
     const shown = given === undefined ? 'not set' : /SECRET|TOKEN|KEY|PASSWORD/.test(name) ? 'given (hidden)' : `"${given}"`;
-    return `${name}: ${e.message} (${shown})`;
-  });
+    return `${name}: ${message} (${shown})`;
+  };
+  const problems = [...Value.Errors(schema, converted)].map((e) => describe(e.path.replace(/^\//, '') || '(root)', e.message));
+  for (const [name, check] of Object.entries(checks)) {
+    const given = env[name]?.trim();
+    const problem = given ? check(given) : undefined;
+    if (problem) problems.push(describe(name, problem));
+  }
   if (problems.length > 0) throw new EnvironmentError([...new Set(problems)]);
   return converted as Static<T>;
 }
 
 /** Like parseEnvironment, but prints every problem and exits: for a service's start-up. */
-export function loadEnvironment<T extends TObject>(service: string, schema: T): Static<T> {
+export function loadEnvironment<T extends TObject>(service: string, schema: T, checks: EnvironmentChecks = {}): Static<T> {
   try {
-    return parseEnvironment(schema);
+    return parseEnvironment(schema, process.env, checks);
   } catch (err) {
     if (err instanceof EnvironmentError) {
       process.stderr.write(`${service}: cannot start, ${err.message}\n`);

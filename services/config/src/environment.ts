@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { parseSecretKey } from '@inkstream/secret-box';
+import { secretKeyProblem } from '@inkstream/secret-box';
 import { BaseEnvironment, BooleanFlag, EnvironmentError, Port, parseEnvironment } from '@inkstream/service-kit';
 
 export const ConfigEnvironmentSchema = Type.Object({
@@ -17,25 +17,7 @@ export type ConfigEnvironment = Static<typeof ConfigEnvironmentSchema>;
 
 /** Parses the config service's settings and reports every problem at once. */
 export function parseConfigEnvironment(env: Record<string, string | undefined> = process.env): ConfigEnvironment {
-  const problems: string[] = [];
-  let parsed: ConfigEnvironment | undefined;
-  try {
-    parsed = parseEnvironment(ConfigEnvironmentSchema, env);
-  } catch (err) {
-    if (!(err instanceof EnvironmentError)) throw err;
-    problems.push(...err.problems);
-  }
-  const secretKey = env.SECRET_KEY?.trim();
-  if (secretKey) {
-    try {
-      parseSecretKey(secretKey);
-    } catch (err) {
-      const reason = (err as Error).message.replace(/^SECRET_KEY\s+/, '');
-      problems.push(`SECRET_KEY: ${reason} (given (hidden))`);
-    }
-  }
-  if (problems.length > 0 || !parsed) throw new EnvironmentError(problems);
-  return parsed;
+  return parseEnvironment(ConfigEnvironmentSchema, env, { SECRET_KEY: secretKeyProblem });
 }
 
 /** For start-up: prints every problem and exits 1. */

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { secretKeyProblem } from '@inkstream/secret-box';
 import { BaseEnvironment, BooleanFlag, Port, loadEnvironment } from '@inkstream/service-kit';
 
 export const DeliveryEnvironment = Type.Object({
@@ -10,4 +11,5 @@ export const DeliveryEnvironment = Type.Object({
   DELIVERY_RETRY_MAX_MS: Type.Integer({ default: 600_000, minimum: 10, description: 'Longest durable retry delay' }),
 });
 
-export const loadDeliveryEnvironment = () => loadEnvironment('delivery', DeliveryEnvironment);
+export const loadDeliveryEnvironment = () =>
+  loadEnvironment('delivery', DeliveryEnvironment, { SECRET_KEY: secretKeyProblem });

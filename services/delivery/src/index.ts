@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConsumerLag, connectBus, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
-import { createSecretBox, type SecretBox } from '@inkstream/secret-box';
+import { createSecretBox } from '@inkstream/secret-box';
 import {
   Lifecycle,
   registerConfigGauges,
@@ -23,13 +23,8 @@ const metrics = createMetricsRegistry('delivery');
 const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
-let secrets: SecretBox;
-try {
-  secrets = createSecretBox(env.SECRET_KEY);
-} catch (err) {
-  process.stderr.write(`delivery: cannot start, invalid environment:\n  - SECRET_KEY: ${(err as Error).message}\n`);
-  process.exit(1);
-}
+// SECRET_KEY was checked with the rest of the environment.
+const secrets = createSecretBox(env.SECRET_KEY);
 
 try {
   const topology = createTopology({ namespace: env.NATS_NAMESPACE });

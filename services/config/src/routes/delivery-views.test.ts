@@ -8,26 +8,14 @@ import { testDrivers, type OpenedTestDatabase } from '../testing/drivers.js';
 import { startApp, syncBody, type AppHarness } from '../testing/harness.js';
 import { captureLogs } from '../testing/logs.js';
 import { openTestNats, type TestNats } from '../testing/nats.js';
+import type { DeliveryMetrics } from '../delivery-views/delivery-metrics.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const unknownId = '00000000-0000-4000-8000-000000000000';
 
-interface Metrics {
-  timePeriod: string;
-  eventsDelivered: number;
-  eventsNotDelivered: number;
-  deliveryRate: number;
-  latencyInSeconds: number;
-  successOnFirstAttempt: number;
-  successAfterRetry: number;
-  eventsExpired: number;
-  eventsDiscarded: number;
-  pendingRetries: number;
-  timePeriodStart: string;
-  timePeriodEnd: string;
-}
+type Metrics = DeliveryMetrics;
 
 describe.each(testDrivers)('delivery views on $name', (driver) => {
   let database: OpenedTestDatabase;
