@@ -2,6 +2,8 @@ export * from './topology.js';
 export * from './partition.js';
 export * from './connection.js';
 export * from './declare.js';
+export * from './replicas-check.js';
+export * from './stream-update-plan.js';
 export * from './headers.js';
 export * from './codec.js';
 export * from './config-view.js';

@@ -20,10 +20,25 @@ export const ACK_WAIT_MS = 15_000;
 const ACK_WAIT_NS = ACK_WAIT_MS * 1_000_000;
 const DAY_NS = 24 * 3600 * SECOND_NS;
 
+/** The services; each stream and bucket has one of them as its owner (see OWNERS). */
+export type ServiceName = 'ingest' | 'config' | 'filter' | 'delivery';
+
+/** The fan-out dedup window of the delivery and dead-letter streams (a payload's message_id). */
+const PAYLOAD_DEDUP_WINDOW_NS = 600 * SECOND_NS;
+
 export interface TopologyOptions {
   /** Prefix of every stream, subject, consumer and bucket name. Default `inkstream`. */
   namespace?: string;
-  /** JetStream duplicate window for ingest and delivery publishes, seconds. Default 600. */
+  /**
+   * The service that declares with this topology. It brings the streams and buckets it owns to
+   * the declared settings and only creates the others when they are missing, so a tunable of
+   * one service (ingest's dedup window) holds whichever service starts last. Unset: owns all
+   * (tools and tests that declare everything themselves).
+   */
+  service?: ServiceName;
+  /** Copies of every stream and KV bucket on a NATS cluster (`NATS_REPLICAS`). Default 1. */
+  replicas?: number;
+  /** JetStream duplicate window of the ingest stream, seconds (`INGEST_DEDUP_WINDOW_SECONDS`). Default 600. */
   dedupWindowSeconds?: number;
   /** How long accepted events stay in the ingest stream, days. Default 7. */
   ingestRetentionDays?: number;
@@ -33,6 +48,38 @@ export interface TopologyOptions {
 
 export type Topology = ReturnType<typeof createTopology>;
 
+/** JetStream keeps at most five copies of a stream. */
+export const MAX_REPLICAS = 5;
+
+/**
+ * The one service that sets each stream's and bucket's settings: the one whose environment
+ * tunes it or that writes it. The others create what is missing and leave the rest alone.
+ */
+export const OWNERS = {
+  streams: { ingest: 'ingest', delivery: 'filter', outcomes: 'delivery', deadLetters: 'delivery' },
+  buckets: {
+    config: 'config',
+    profiles: 'filter',
+    filterLeases: 'filter',
+    deliveryLeases: 'delivery',
+    configLeases: 'config',
+    deliveryAttempts: 'delivery',
+  },
+} as const satisfies { streams: Record<string, ServiceName>; buckets: Record<string, ServiceName> };
+
+/** A KV bucket as the topology declares it. */
+export interface BucketDeclaration {
+  name: string;
+  /** Values kept per key. */
+  history: number;
+  /** Entries expire after this many ms (leases). */
+  ttl?: number;
+  /** Copies on a NATS cluster. Default 1. */
+  replicas?: number;
+  /** False: only create the bucket when missing, never change an existing one. Default true. */
+  owned?: boolean;
+}
+
 export function createTopology(options: TopologyOptions = {}) {
   const ns = options.namespace ?? 'inkstream';
   if (!/^[A-Za-z0-9_-]+$/.test(ns)) {
@@ -40,6 +87,10 @@ export function createTopology(options: TopologyOptions = {}) {
   }
   const upper = ns.toUpperCase().replace(/-/g, '_');
   const dedupNs = (options.dedupWindowSeconds ?? 600) * SECOND_NS;
+  const replicas = options.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
+    throw new Error(`replicas must be a whole number from 1 to ${MAX_REPLICAS} (JetStream's limit), not ${replicas}`);
+  }
 
   const streams = {
     ingest: {
@@ -50,7 +101,7 @@ export function createTopology(options: TopologyOptions = {}) {
       discard: DiscardPolicy.Old,
       max_age: (options.ingestRetentionDays ?? 7) * DAY_NS,
       duplicate_window: dedupNs,
-      num_replicas: 1,
+      num_replicas: replicas,
     },
     delivery: {
       name: `${upper}_DELIVERY`,
@@ -61,8 +112,8 @@ export function createTopology(options: TopologyOptions = {}) {
       // Refuse new payloads rather than silently dropping old ones when a limit is hit.
       discard: DiscardPolicy.New,
       max_age: 7 * DAY_NS,
-      duplicate_window: dedupNs,
-      num_replicas: 1,
+      duplicate_window: PAYLOAD_DEDUP_WINDOW_NS,
+      num_replicas: replicas,
     },
     outcomes: {
       name: `${upper}_OUTCOMES`,
@@ -73,7 +124,7 @@ export function createTopology(options: TopologyOptions = {}) {
       // The config service projects outcomes into Postgres; the stream is only the hand-over.
       max_age: 7 * DAY_NS,
       duplicate_window: 2 * 60 * SECOND_NS,
-      num_replicas: 1,
+      num_replicas: replicas,
     },
     deadLetters: {
       name: `${upper}_DEAD_LETTERS`,
@@ -82,8 +133,8 @@ export function createTopology(options: TopologyOptions = {}) {
       storage: StorageType.File,
       discard: DiscardPolicy.New,
       max_age: (options.deadLetterRetentionDays ?? 14) * DAY_NS,
-      duplicate_window: dedupNs,
-      num_replicas: 1,
+      duplicate_window: PAYLOAD_DEDUP_WINDOW_NS,
+      num_replicas: replicas,
     },
   } satisfies Record<string, Partial<StreamConfig> & { name: string; subjects: string[] }>;
 
@@ -139,21 +190,31 @@ export function createTopology(options: TopologyOptions = {}) {
     }),
   } satisfies Record<string, (key: never) => Partial<ConsumerConfig>>;
 
+  const owns = (owner: ServiceName) => options.service === undefined || options.service === owner;
   const buckets = {
-    config: { name: `${ns}-config`, history: 5 },
+    config: { name: `${ns}-config`, history: 5, replicas, owned: owns(OWNERS.buckets.config) },
     /** User profiles per project, owned by the filter. */
-    profiles: { name: `${ns}-profiles`, history: 1 },
+    profiles: { name: `${ns}-profiles`, history: 1, replicas, owned: owns(OWNERS.buckets.profiles) },
     /** Which filter replica works which ingest partition (see LeaseManager). */
-    filterLeases: { name: `${ns}-filter-leases`, history: 1, ttl: 10_000 },
+    filterLeases: { name: `${ns}-filter-leases`, history: 1, ttl: 10_000, replicas, owned: owns(OWNERS.buckets.filterLeases) },
     /** Which delivery replica works which sync. */
-    deliveryLeases: { name: `${ns}-delivery-leases`, history: 1, ttl: 10_000 },
+    deliveryLeases: { name: `${ns}-delivery-leases`, history: 1, ttl: 10_000, replicas, owned: owns(OWNERS.buckets.deliveryLeases) },
     /** Which config replica projects the delivery outcomes into Postgres. */
-    configLeases: { name: `${ns}-config-leases`, history: 1, ttl: 10_000 },
+    configLeases: { name: `${ns}-config-leases`, history: 1, ttl: 10_000, replicas, owned: owns(OWNERS.buckets.configLeases) },
     /** Retry state of payloads that failed at least once (first attempt, attempts). */
-    deliveryAttempts: { name: `${ns}-delivery-attempts`, history: 1, ttl: 4 * 24 * 3600 * 1000 },
-  };
+    deliveryAttempts: {
+      name: `${ns}-delivery-attempts`,
+      history: 1,
+      ttl: 4 * 24 * 3600 * 1000,
+      replicas,
+      owned: owns(OWNERS.buckets.deliveryAttempts),
+    },
+  } satisfies Record<keyof typeof OWNERS.buckets, BucketDeclaration>;
 
-  return { namespace: ns, streams, subjects, subjectTemplates, consumers, buckets };
+  /** Whether this topology's service brings a stream to its declared settings (see OWNERS). */
+  const ownsStream = (stream: keyof typeof streams) => owns(OWNERS.streams[stream]);
+
+  return { namespace: ns, service: options.service, replicas, streams, subjects, subjectTemplates, consumers, buckets, ownsStream };
 }
 
 function pad(partition: number): string {

@@ -9,6 +9,12 @@ export const BaseEnvironment = {
     pattern: '^[A-Za-z0-9_-]+$',
     description: 'Prefix of every stream, subject, consumer and bucket (lets installations share a NATS)',
   }),
+  NATS_REPLICAS: Type.Integer({
+    default: 1,
+    minimum: 1,
+    maximum: 5,
+    description: 'Copies of every JetStream stream and KV bucket: 1 on a single server, 3 on a NATS cluster',
+  }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },

@@ -45,10 +45,10 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   lifecycle.onShutdown('database', () => database.close());
   logger.info({ driver: database.driver }, 'database ready, migrations applied');
 
-  const topology = createTopology({ namespace: env.NATS_NAMESPACE });
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'config', replicas: env.NATS_REPLICAS });
   const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-config', logger });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology);
+  await declareStreams(bus.jsm, topology, { logger });
   const bucket = await openConfigBucket(bus.kvm, topology);
   // The filter's bucket, created alike if the filter has not run yet; the preview reads it.
   const profiles = await openBucket(bus.kvm, topology.buckets.profiles);

@@ -27,10 +27,10 @@ lifecycle.installSignalHandlers();
 const secrets = createSecretBox(env.SECRET_KEY);
 
 try {
-  const topology = createTopology({ namespace: env.NATS_NAMESPACE });
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'delivery', replicas: env.NATS_REPLICAS });
   const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-delivery', logger });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology);
+  await declareStreams(bus.jsm, topology, { logger });
 
   const config = await openConfigView(bus.kvm, topology, logger);
   lifecycle.onShutdown('config view', () => config.stop());

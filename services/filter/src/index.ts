@@ -22,10 +22,10 @@ const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
 try {
-  const topology = createTopology({ namespace: env.NATS_NAMESPACE });
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'filter', replicas: env.NATS_REPLICAS });
   const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-filter', logger });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology);
+  await declareStreams(bus.jsm, topology, { logger });
 
   const config = await openConfigView(bus.kvm, topology, logger);
   lifecycle.onShutdown('config view', () => config.stop());

@@ -17,10 +17,10 @@ const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
 try {
-  const topology = createTopology({ namespace: env.NATS_NAMESPACE, dedupWindowSeconds: env.INGEST_DEDUP_WINDOW_SECONDS });
+  const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'ingest', replicas: env.NATS_REPLICAS, dedupWindowSeconds: env.INGEST_DEDUP_WINDOW_SECONDS });
   const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-ingest', logger });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology);
+  await declareStreams(bus.jsm, topology, { logger });
 
   // Api keys are learned from the config snapshots; until they are loaded nothing is answered,
   // because "Invalid API key" would make an SDK drop its events.
