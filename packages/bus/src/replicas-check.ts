@@ -26,7 +26,7 @@ export interface ServerFacts {
  * copy whatever the stream says (nats-server 2.9 even accepts `num_replicas: 3` on an update
  * there without complaint). Undefined when fine.
  */
-export function notClusteredProblem(replicas: number, streamCluster: { name?: string } | undefined, facts: ServerFacts): ReplicasError | undefined {
+export function notClusteredProblem(replicas: number, streamCluster: { name?: string; leader?: string } | undefined, facts: ServerFacts): ReplicasError | undefined {
   if (replicas <= 1 || streamCluster?.name) return undefined;
   return notClustered(replicas, facts);
 }
