@@ -1,59 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, MovableInkStandIn, Stack, waitFor } from '@inkstream/testing';
+import { MovableInkStandIn, PrivateNats, Stack, waitFor } from '@inkstream/testing';
 import { sendUntilAccepted } from './support/send-until-accepted.js';
-
-const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-
-
-/**
- * A nats-server of the test's own (its own port and store directory), so it can be crashed and
- * restarted without touching the machine's shared one.
- */
-class PrivateNats {
-  private child: ChildProcess | undefined;
-  readonly storeDir = mkdtempSync(join(tmpdir(), 'inkstream-nats-'));
-  port = 0;
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.port ||= await freePort();
-    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
-    await waitFor(() => natsAnswers(this.port), 'the private nats-server to answer', 30_000, 200);
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    await this.kill('SIGTERM');
-    rmSync(this.storeDir, { recursive: true, force: true });
-  }
-}
-
-/** True when a NATS server greets on the port. */
-function natsAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('data', (chunk) => {
-      socket.destroy();
-      resolve(chunk.toString().startsWith('INFO'));
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** Reliability target: nats-server restarted during a stream — every event answered 200 is delivered. */
 describe('nats-server crash and restart during a stream', () => {

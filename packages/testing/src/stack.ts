@@ -30,6 +30,7 @@ export const TELEMETRY_REGISTER = '@inkstream/telemetry/register';
 
 export type ServiceName = 'config' | 'ingest' | 'filter' | 'delivery';
 const SERVICES: ServiceName[] = ['config', 'ingest', 'filter', 'delivery'];
+const key = (service: ServiceName, replica: number) => `${service}#${replica}`;
 const PORT_VARS: Record<ServiceName, string> = {
   config: 'CONFIG_PORT',
   ingest: 'INGEST_PORT',
@@ -50,10 +51,12 @@ export async function freePort(): Promise<number> {
 }
 
 export interface StackOptions {
-  /** Extra environment for every service. */
+  /** Extra environment for every service (`NATS_URL` of a private server or cluster, say). */
   env?: Record<string, string>;
   /** Use embedded PGlite instead of a Postgres database. */
   pglite?: boolean;
+  /** Processes per service (each on its own port). Default 1 of each. */
+  replicas?: Partial<Record<ServiceName, number>>;
 }
 
 /**
@@ -64,25 +67,48 @@ export class Stack {
   readonly namespace = `e2e_${randomBytes(4).toString('hex')}`;
   readonly adminToken = randomBytes(18).toString('base64url');
   readonly secretKey = randomBytes(32).toString('hex');
+  /** The port of each service's first replica. */
   readonly ports = {} as Record<ServiceName, number>;
+  /** The port of every replica of each service. */
+  readonly replicaPorts = { config: [], ingest: [], filter: [], delivery: [] } as Record<ServiceName, number[]>;
+  /** Every log line of each service (all its replicas). */
   readonly logs: Record<ServiceName, string[]> = { config: [], ingest: [], filter: [], delivery: [] };
-  private readonly children = new Map<ServiceName, ChildProcess>();
+  private readonly replicaLogs = new Map<string, string[]>();
+  private readonly children = new Map<string, ChildProcess>();
   private database: string | undefined;
   private env: Record<string, string> = {};
 
   constructor(private readonly options: StackOptions = {}) {}
 
-  /** The process id of a running service (for memory readings), if it runs. */
-  pidOf(service: ServiceName): number | undefined {
-    return this.children.get(service)?.pid;
+  /** How many processes of a service the stack runs. */
+  replicasOf(service: ServiceName): number {
+    return Math.max(1, this.options.replicas?.[service] ?? 1);
   }
 
-  url(service: ServiceName, path = ''): string {
-    return `http://127.0.0.1:${this.ports[service]}${path}`;
+  /** The process id of a running service replica (for memory readings), if it runs. */
+  pidOf(service: ServiceName, replica = 0): number | undefined {
+    return this.children.get(key(service, replica))?.pid;
+  }
+
+  url(service: ServiceName, path = '', replica = 0): string {
+    return `http://127.0.0.1:${this.replicaPorts[service][replica] ?? this.ports[service]}${path}`;
+  }
+
+  /** The log lines of one replica of a service. */
+  logsOf(service: ServiceName, replica = 0): string[] {
+    return this.replicaLogs.get(key(service, replica)) ?? [];
+  }
+
+  /** The NATS server(s) the services use. */
+  get natsUrl(): string {
+    return this.env.NATS_URL ?? this.options.env?.NATS_URL ?? NATS_URL;
   }
 
   async start(): Promise<void> {
-    for (const s of SERVICES) this.ports[s] = await freePort();
+    for (const s of SERVICES) {
+      for (let r = 0; r < this.replicasOf(s); r++) this.replicaPorts[s].push(await freePort());
+      this.ports[s] = this.replicaPorts[s][0]!;
+    }
     const databaseEnv: Record<string, string> = {};
     if (this.options.pglite) {
       databaseEnv.PGLITE_DIR = join(root, '.data', 'test', this.namespace);
@@ -109,58 +135,66 @@ export class Stack {
       ...Object.fromEntries(SERVICES.map((s) => [PORT_VARS[s], String(this.ports[s])])),
       ...this.options.env,
     };
-    for (const s of SERVICES) this.spawn(s);
-    await Promise.all(SERVICES.map((s) => this.waitReady(s)));
+    for (const s of SERVICES) for (let r = 0; r < this.replicasOf(s); r++) this.spawn(s, r);
+    await Promise.all(SERVICES.flatMap((s) => Array.from({ length: this.replicasOf(s) }, (_, r) => this.waitReady(s, r))));
   }
 
-  spawn(service: ServiceName): void {
+  spawn(service: ServiceName, replica = 0): void {
     // Launched as in production: telemetry starts before the service's modules load.
     const args = ['--enable-source-maps', '--import', TELEMETRY_REGISTER, join(root, 'services', service, 'dist', 'index.js')];
+    const port = this.replicaPorts[service][replica] ?? this.ports[service];
     const child = spawn(process.execPath, args, {
       cwd: root,
-      env: this.env,
+      env: { ...this.env, [PORT_VARS[service]]: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const own = this.replicaLogs.get(key(service, replica)) ?? [];
+    this.replicaLogs.set(key(service, replica), own);
     const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.logs[service].push(line);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        this.logs[service].push(line);
+        own.push(line);
+      }
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
-    this.children.set(service, child);
+    this.children.set(key(service, replica), child);
   }
 
-  async waitReady(service: ServiceName): Promise<void> {
+  async waitReady(service: ServiceName, replica = 0): Promise<void> {
+    const name = this.replicasOf(service) > 1 ? `${service} #${replica}` : service;
     await waitFor(
       async () => {
-        const child = this.children.get(service);
+        const child = this.children.get(key(service, replica));
         if (child && child.exitCode !== null) {
-          throw new Error(`${service} exited with ${child.exitCode}:\n${this.logs[service].slice(-20).join('\n')}`);
+          throw new Error(`${name} exited with ${child.exitCode}:\n${this.logsOf(service, replica).slice(-20).join('\n')}`);
         }
-        return (await fetch(this.url(service, '/readyz'))).ok;
+        return (await fetch(this.url(service, '/readyz', replica))).ok;
       },
-      `${service} to be ready`,
+      `${name} to be ready`,
       60_000,
       200,
     ).catch((err) => {
-      throw new Error(`${String(err)}\n${this.logs[service].slice(-20).join('\n')}`);
+      throw new Error(`${String(err)}\n${this.logsOf(service, replica).slice(-20).join('\n')}`);
     });
   }
 
-  /** Stops one service: SIGTERM (graceful) or SIGKILL (crash). */
-  async stopService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const child = this.children.get(service);
+  /** Stops one replica of a service (the first by default): SIGTERM (graceful) or SIGKILL (crash). */
+  async stopService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM', replica = 0): Promise<number | null> {
+    const child = this.children.get(key(service, replica));
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill(signal);
     const code = await exited;
-    this.children.delete(service);
+    this.children.delete(key(service, replica));
     return code;
   }
 
-  async restartService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    await this.stopService(service, signal);
-    this.spawn(service);
-    await this.waitReady(service);
+  async restartService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM', replica = 0): Promise<void> {
+    await this.stopService(service, signal, replica);
+    this.spawn(service, replica);
+    await this.waitReady(service, replica);
   }
 
   /** Calls the config API as the admin. */
@@ -185,16 +219,20 @@ export class Stack {
     if (created.status !== 201) throw new Error(`creating the sync failed: ${created.status} ${JSON.stringify(created.body)}`);
     const enabled = await this.admin('PATCH', `/v1/syncs/${created.body.id}`, { enabled: true });
     if (enabled.status !== 200) throw new Error(`enabling the sync failed: ${enabled.status} ${JSON.stringify(enabled.body)}`);
-    await waitFor(async () => (await this.metric('ingest', 'inkstream_config_projects')) >= 1, 'ingest to learn the api key');
+    for (let r = 0; r < this.replicasOf('ingest'); r++) {
+      await waitFor(async () => (await this.metric('ingest', 'inkstream_config_projects', {}, r)) >= 1, 'ingest to learn the api key');
+    }
     for (const service of ['filter', 'delivery'] as const) {
-      await waitFor(async () => (await this.metric(service, 'inkstream_config_syncs', { active: 'true' })) >= 1, `${service} to see the sync`);
+      for (let r = 0; r < this.replicasOf(service); r++) {
+        await waitFor(async () => (await this.metric(service, 'inkstream_config_syncs', { active: 'true' }, r)) >= 1, `${service} to see the sync`);
+      }
     }
     return { apiKey: project.body.apiKey, projectId: project.body.id, syncId: created.body.id };
   }
 
   /** The value of a Prometheus sample on a service's /metrics (sum over matching series). */
-  async metric(service: ServiceName, name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(this.url(service, '/metrics'))).text();
+  async metric(service: ServiceName, name: string, labels: Record<string, string> = {}, replica = 0): Promise<number> {
+    const text = await (await fetch(this.url(service, '/metrics', replica))).text();
     let sum = 0;
     for (const line of text.split('\n')) {
       if (!line.startsWith(name)) continue;
@@ -207,20 +245,23 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(SERVICES.map((s) => this.stopService(s, 'SIGTERM')));
+    await Promise.all(SERVICES.flatMap((s) => Array.from({ length: this.replicasOf(s) }, (_, r) => this.stopService(s, 'SIGTERM', r))));
     await this.cleanup();
   }
 
   private async cleanup(): Promise<void> {
-    const nc = await connect({ servers: NATS_URL });
-    try {
-      const jsm = await jetstreamManager(nc);
-      const upper = this.namespace.toUpperCase();
-      for await (const name of jsm.streams.names()) {
-        if (name.startsWith(`${upper}_`) || name.startsWith(`KV_${this.namespace}-`)) await jsm.streams.delete(name);
+    const nc = await connect({ servers: this.natsUrl.split(',').map((u) => u.trim()), timeout: 5_000 }).catch(() => undefined);
+    // A private server the test already stopped took the streams with it.
+    if (nc) {
+      try {
+        const jsm = await jetstreamManager(nc);
+        const upper = this.namespace.toUpperCase();
+        for await (const name of jsm.streams.names()) {
+          if (name.startsWith(`${upper}_`) || name.startsWith(`KV_${this.namespace}-`)) await jsm.streams.delete(name);
+        }
+      } finally {
+        await nc.close();
       }
-    } finally {
-      await nc.close();
     }
     if (this.database) {
       const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
