@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LeaseManager, declareConsumer, type Bus, type Topology } from '@inkstream/bus';
+import { LeaseManager, declareConsumer, openBucket, type Bus, type Topology } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
 import { OutcomeProjector, type OutcomeProjectorOptions } from './outcome-projector.js';
 
@@ -40,7 +40,7 @@ export class LeasedOutcomeProjection {
     // Declared by every replica at start-up, so outcomes are kept for it whoever projects.
     await declareConsumer(bus.jsm, topology.streams.outcomes.name, topology.consumers.outcomes());
     const bucket = topology.buckets.configLeases;
-    const kv = await bus.kvm.create(bucket.name, { history: bucket.history, ttl: bucket.ttl });
+    const kv = await openBucket(bus.kvm, bucket);
     this.leases = new LeaseManager({
       kv,
       replicaId: this.replicaId,
