@@ -88,11 +88,16 @@ describe('scale out on a 3-node NATS cluster', () => {
         return info.state.messages === 20 && info.cluster?.replicas?.length === 2 && info.cluster.replicas.every((r) => r.current);
       }, 'the ingest stream to be copied to the two other servers', 30_000);
       expect((await profiles.get('p1.u1'))?.string()).toBe('profile');
-      // The consumer's position survived (the stream was updated, not recreated).
-      expect((await jsm.consumers.info(upgraded.streams.ingest.name, consumer.durable_name)).num_pending).toBe(20);
+      // The consumer's position survived (the stream was updated, not recreated), on three servers too.
+      const consumerInfo = await jsm.consumers.info(upgraded.streams.ingest.name, consumer.durable_name);
+      expect(consumerInfo.num_pending).toBe(20);
+      // A durable consumer inherits the stream's copies (num_replicas 0): it moved along.
+      expect(consumerInfo.cluster?.replicas?.length).toBe(2);
 
-      for (const stream of Object.values(upgraded.streams)) await jsm.streams.delete(stream.name);
-      for (const bucket of Object.values(upgraded.buckets)) await jsm.streams.delete(`KV_${bucket.name}`);
+      // Removing them can take a while right after the move; the cluster is thrown away anyway.
+      const slow = await jetstreamManager(nc, { timeout: 20_000 });
+      for (const stream of Object.values(upgraded.streams)) await slow.streams.delete(stream.name).catch(() => undefined);
+      for (const bucket of Object.values(upgraded.buckets)) await slow.streams.delete(`KV_${bucket.name}`).catch(() => undefined);
     });
   }, 120_000);
 
