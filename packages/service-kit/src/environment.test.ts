@@ -52,7 +52,6 @@ describe('extra checks', () => {
     }
     expect(parseEnvironment(Schema, { ADMIN_TOKEN: `tok_${'x'.repeat(16)}` }, checks).ADMIN_TOKEN).toMatch(/^tok_/);
   });
-
 });
 
 describe('NATS_REPLICAS', () => {
