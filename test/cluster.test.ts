@@ -252,10 +252,15 @@ describe('scale out on a 3-node NATS cluster', () => {
   });
 });
 
-/** Posts a chunk to one ingest replica, moving to the other while one is down, until answered 200. */
+/**
+ * Posts a chunk to one ingest replica, moving to the other while one is down, until answered 200
+ * (as an SDK retries); fails when no replica stores it within two minutes.
+ */
 async function sendToAnyIngest(stack: Stack, apiKey: string, events: object[], turn: number): Promise<void> {
   const body = JSON.stringify({ api_key: apiKey, events });
+  const deadline = Date.now() + 120_000;
   for (let attempt = 0; ; attempt++) {
+    if (Date.now() > deadline) throw new Error('no ingest replica stored the events within 2 minutes (answers 503: JetStream not storing)');
     const replica = (turn + attempt) % stack.replicasOf('ingest');
     try {
       const res = await fetch(stack.url('ingest', '/batch', replica), {
