@@ -208,7 +208,8 @@ describe('scale out on a 3-node NATS cluster', () => {
       await cluster.kill(leader, 'SIGKILL');
       await send(14);
       await waitFor(() => distinctDelivered() >= accepted(), 'delivery to go on with a NATS node down', 180_000, 250);
-      expect(await waitFor(() => cluster.leaderOf(ingestStream), 'the ingest stream to have a leader', 30_000)).not.toBe(leader);
+      const elected = await waitFor(async () => ({ node: await cluster.leaderOf(ingestStream) }), 'the ingest stream to have a leader', 30_000);
+      expect(elected.node).not.toBe(leader);
 
       // 3. One replica of each service crashes while the node is still down.
       await Promise.all([
