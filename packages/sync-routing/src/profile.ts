@@ -14,12 +14,41 @@ export interface ProfileEntry {
    * redelivered event never applies `$add`/`$append` twice.
    */
   lastSeq: number;
-  /** Per sync: fingerprint of the last identify payload produced for this user. */
+  /**
+   * Per sync: fingerprint (see identifyFingerprint) of the last identify payload sent for this
+   * user — recorded only when that identify was queued for delivery, never when it was discarded.
+   */
   identified: Record<string, string>;
 }
 
 export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq: 0, identified: {} });
 
+/**
+ * What an identify says about a user, as a short hash: the pairing and the selected traits. A
+ * hash, not the traits themselves, so the profile does not hold a copy of the traits per sync.
+ */
+export function identifyFingerprint(userId: string | undefined, deviceId: string | undefined, traits: Record<string, unknown> | undefined): string {
+  return createHash('sha256')
+    .update(JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]))
+    .digest('base64url');
+}
+
+/**
+ * Whether a stored fingerprint says the same as the current one. Profiles written before the
+ * fingerprint became a hash hold the JSON itself (it starts with "["): compare that form, so an
+ * upgrade does not send every known user again.
+ */
+export function sameFingerprint(
+  stored: string | undefined,
+  current: string,
+  userId: string | undefined,
+  deviceId: string | undefined,
+  traits: Record<string, unknown> | undefined,
+): boolean {
+  if (stored === undefined) return false;
+  if (stored === current) return true;
+  return stored.startsWith('[') && stored === JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]);
+}
 
 /** Key of a user's profile in the profiles bucket (KV keys must be subject-safe). */
 export function profileKey(projectId: string, userKey: string): string {
