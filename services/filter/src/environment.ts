@@ -13,7 +13,7 @@ export const FilterEnvironment = Type.Object({
   }),
   FILTER_PROFILE_CACHE_SIZE: Type.Integer({ default: 100_000, minimum: 0, description: 'User profiles kept in memory' }),
   FILTER_PROFILE_CACHE_BYTES: Type.Integer({
-    default: 64 * 1024 * 1024,
+    default: 32 * 1024 * 1024,
     minimum: 0,
     description: 'Bytes of user profiles kept in memory, counted as their JSON size',
   }),
