@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyProfile, identifyFingerprint, sameFingerprint, type ProfileEntry } from './profile.js';
+import { compactIdentified, emptyProfile, identifyFingerprint, type ProfileEntry } from './profile.js';
 import { boundProfile } from './profile-size.js';
 
 const profile = (properties: Record<string, unknown>, identified: Record<string, string> = {}): ProfileEntry => ({
@@ -57,14 +57,12 @@ describe('identify fingerprints', () => {
     expect(fp).not.toBe(identifyFingerprint('user-12345', undefined, { essay: big(300_001) }));
     expect(fp).not.toBe(identifyFingerprint('user-12345', 'device-1', { essay: big(300_000) }));
   });
-  it.each<[string, string | undefined, boolean]>([
-    ['nothing stored', undefined, false],
-    ['the same hash', identifyFingerprint('u-12345', 'd-1', { plan: 'pro' }), true],
-    ['another hash', identifyFingerprint('u-12345', 'd-1', { plan: 'free' }), false],
-    ['the JSON form profiles held before (same)', JSON.stringify(['u-12345', 'd-1', { plan: 'pro' }]), true],
-    ['the JSON form profiles held before (different)', JSON.stringify(['u-12345', null, { plan: 'pro' }]), false],
-  ])('%s', (_name, stored, same) => {
-    const traits = { plan: 'pro' };
-    expect(sameFingerprint(stored, identifyFingerprint('u-12345', 'd-1', traits), 'u-12345', 'd-1', traits)).toBe(same);
+  it('converts the JSON form profiles held before into the same hash', () => {
+    const traits = { plan: 'pro', essay: big(10_000) };
+    const old = { s1: JSON.stringify(['u-12345', 'd-1', traits]), s2: identifyFingerprint('u-12345', undefined, { plan: 'x' }) };
+    expect(compactIdentified(old)).toEqual({ s1: identifyFingerprint('u-12345', 'd-1', traits), s2: old.s2 });
+    expect(old.s1.startsWith('[')).toBe(true);
+    const current = { s2: old.s2 };
+    expect(compactIdentified(current)).toBe(current);
   });
 });

@@ -34,20 +34,19 @@ export function identifyFingerprint(userId: string | undefined, deviceId: string
 }
 
 /**
- * Whether a stored fingerprint says the same as the current one. Profiles written before the
- * fingerprint became a hash hold the JSON itself (it starts with "["): compare that form, so an
- * upgrade does not send every known user again.
+ * Profiles written before the fingerprint became a hash hold its JSON itself (it starts with
+ * "[") — a copy of the traits per sync. The hash of that JSON is exactly the fingerprint of today,
+ * so the old form converts without sending any user again. Answers the same object when nothing
+ * was old.
  */
-export function sameFingerprint(
-  stored: string | undefined,
-  current: string,
-  userId: string | undefined,
-  deviceId: string | undefined,
-  traits: Record<string, unknown> | undefined,
-): boolean {
-  if (stored === undefined) return false;
-  if (stored === current) return true;
-  return stored.startsWith('[') && stored === JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]);
+export function compactIdentified(identified: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const [syncId, fingerprint] of Object.entries(identified)) {
+    if (!fingerprint.startsWith('[')) continue;
+    out ??= { ...identified };
+    out[syncId] = createHash('sha256').update(fingerprint).digest('base64url');
+  }
+  return out ?? identified;
 }
 
 /** Key of a user's profile in the profiles bucket (KV keys must be subject-safe). */

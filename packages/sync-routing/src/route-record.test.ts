@@ -201,6 +201,19 @@ describe('routeRecord', () => {
       const before = { ...emptyProfile(), userId: 'user-12345', properties: { email: 'a@example.com' }, lastSeq: 1, identified: { 'sync-1': JSON.stringify(['user-12345', null, { email: 'a@example.com' }]) } };
       const r = routeRecord(record(viewed, 'event', 'e2'), 2, before, [users], NOW);
       expect(r.jobs.map((j) => j.payloadType)).toEqual(['track']);
+      // And it is saved in today's compact form.
+      expect(r.changed).toBe(true);
+      expect(r.profile.identified).toEqual({ 'sync-1': identifyFingerprint('user-12345', undefined, { email: 'a@example.com' }) });
+    });
+    it('an old profile whose bulk is its per-sync copies of the traits keeps its traits', () => {
+      const traits = { email: 'a@example.com', essay: 'x'.repeat(200_000) };
+      const old = JSON.stringify(['user-12345', null, traits]);
+      const before = { ...emptyProfile(), userId: 'user-12345', properties: traits, lastSeq: 1, identified: { s1: old, s2: old, s3: old } };
+      const everything = (id: string) => sync({ id, sendUsers: true, userProperties: ['*'] });
+      const r = routeRecord(record({ ...viewed, user_properties: { plan: 'pro' } }, 'event', 'e2'), 2, before, [everything('s1'), everything('s2'), everything('s3')], NOW);
+      expect(r.droppedTraits).toEqual([]);
+      expect(r.profile.properties).toEqual({ ...traits, plan: 'pro' });
+      expect(Buffer.byteLength(r.serialized!)).toBeLessThan(210_000);
     });
   });
 

@@ -15,7 +15,7 @@ import {
   type PayloadSource,
 } from '@inkstream/movable-ink';
 import type { EventSelector } from './compile-filters.js';
-import { identifyFingerprint, sameFingerprint, type ProfileEntry } from './profile.js';
+import { compactIdentified, identifyFingerprint, type ProfileEntry } from './profile.js';
 import { boundProfile, DEFAULT_MAX_PROFILE_BYTES } from './profile-size.js';
 import { applyUserProperties } from './user-properties.js';
 
@@ -87,11 +87,12 @@ export function routeRecord(
     ...(userId !== undefined ? { userId } : {}),
     ...(deviceId !== undefined ? { deviceId } : {}),
   };
+  const identified = compactIdentified(before.identified);
   let droppedTraits: string[] = [];
   if (applied !== before.properties) {
     // Bound the profile before anything is built from it, keeping room for the fingerprints.
     const reserve = syncs.filter((s) => s.sync.sendUsers).length * FINGERPRINT_RESERVE_BYTES;
-    const draft: ProfileEntry = { v: 1, properties: applied, ...identity, lastSeq: before.lastSeq, identified: before.identified };
+    const draft: ProfileEntry = { v: 1, properties: applied, ...identity, lastSeq: before.lastSeq, identified };
     const bounded = boundProfile(draft, Math.max(0, maxProfileBytes - reserve));
     applied = bounded.profile.properties;
     droppedTraits = bounded.droppedTraits;
@@ -105,9 +106,10 @@ export function routeRecord(
     properties,
     ...identity,
     lastSeq: before.lastSeq,
-    identified: { ...before.identified },
+    identified: { ...identified },
   };
-  let changed = properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId;
+  let changed =
+    properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId || identified !== before.identified;
 
   const jobs: DeliveryJob[] = [];
   const discards: Discard[] = [];
@@ -149,8 +151,7 @@ export function routeRecord(
       if (sync.sendUsers) {
         const traits = pickAllowed(properties, sync.userProperties);
         const fingerprint = identifyFingerprint(userId, deviceId, traits);
-        const known = sameFingerprint(profile.identified[sync.id], fingerprint, userId, deviceId, traits);
-        if (isIdentify || !known) {
+        if (isIdentify || profile.identified[sync.id] !== fingerprint) {
           // The identify carries the whole pairing, so Movable Ink can merge anonymous activity.
           const paired = { ...event, user_id: userId, device_id: deviceId };
           const queued = emit(sync, buildIdentifyPayload({ ...source, event: paired }, sync));
