@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compactIdentified, emptyProfile, identifyFingerprint, type ProfileEntry } from './profile.js';
+import { compactIdentified, emptyProfile, forgetIdentifies, identifyFingerprint, type ProfileEntry } from './profile.js';
 import { boundProfile } from './profile-size.js';
 
 const profile = (properties: Record<string, unknown>, identified: Record<string, string> = {}): ProfileEntry => ({
@@ -64,5 +64,15 @@ describe('identify fingerprints', () => {
     expect(old.s1.startsWith('[')).toBe(true);
     const current = { s2: old.s2 };
     expect(compactIdentified(current)).toBe(current);
+  });
+});
+
+describe('forgetIdentifies', () => {
+  it('puts back the fingerprints the profile held before, only for the syncs named', () => {
+    const before = profile({}, { s1: 'old-1' });
+    const after = profile({ a: 1 }, { s1: 'new-1', s2: 'new-2', s3: 'new-3' });
+    expect(forgetIdentifies(after, before, ['s1', 's2']).identified).toEqual({ s1: 'old-1', s3: 'new-3' });
+    expect(after.identified).toEqual({ s1: 'new-1', s2: 'new-2', s3: 'new-3' });
+    expect(forgetIdentifies(after, before, [])).toBe(after);
   });
 });

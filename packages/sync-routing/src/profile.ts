@@ -49,6 +49,22 @@ export function compactIdentified(identified: Record<string, string>): Record<st
   return out ?? identified;
 }
 
+/**
+ * The profile as it would be had the identifies of these syncs not been sent: their fingerprints
+ * go back to what `before` held. For an identify refused after routing (NATS refused the job),
+ * so the user's next event identifies them again.
+ */
+export function forgetIdentifies(after: ProfileEntry, before: ProfileEntry, syncIds: readonly string[]): ProfileEntry {
+  if (syncIds.length === 0) return after;
+  const identified = { ...after.identified };
+  for (const id of syncIds) {
+    const previous = before.identified[id];
+    if (previous === undefined) delete identified[id];
+    else identified[id] = previous;
+  }
+  return { ...after, identified };
+}
+
 /** Key of a user's profile in the profiles bucket (KV keys must be subject-safe). */
 export function profileKey(projectId: string, userKey: string): string {
   return `${projectId}.${createHash('sha256').update(userKey).digest('base64url')}`;

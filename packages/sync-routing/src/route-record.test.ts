@@ -168,7 +168,7 @@ describe('routeRecord', () => {
       const r = routeRecord(record(big), 1, emptyProfile(), [wide], NOW, { maxJobBytes: 1_048_576 - 4_096 });
       expect(r.jobs).toEqual([]);
       expect(r.discards).toEqual([
-        { syncId: 'sync-1', payloadType: 'track', messageId: messageIdFor('sync-1', 'track', 'e1'), reason: 'larger than the NATS max_payload' },
+        { syncId: 'sync-1', payloadType: 'track', messageId: messageIdFor('sync-1', 'track', 'e1'), reason: 'too large for NATS' },
       ]);
       // Without the bound the same payload is queued: maxRequestBytes allows it.
       expect(routeRecord(record(big), 1, emptyProfile(), [wide], NOW).jobs).toHaveLength(1);

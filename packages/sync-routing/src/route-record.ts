@@ -32,7 +32,7 @@ export interface Discard {
 }
 
 /** Discards the filter decides beyond the payload rules of `@inkstream/movable-ink`. */
-export type FilterDiscardReason = 'larger than the NATS max_payload';
+export type FilterDiscardReason = 'too large for NATS';
 
 export interface RouteLimits {
   /** Bound on the stored profile's JSON (see boundProfile). Default DEFAULT_MAX_PROFILE_BYTES. */
@@ -132,7 +132,7 @@ export function routeRecord(
       payload,
     };
     if (limits.maxJobBytes !== undefined && jobBytes(job, bytes) > limits.maxJobBytes) {
-      discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'larger than the NATS max_payload' });
+      discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'too large for NATS' });
       return false;
     }
     jobs.push(job);

@@ -214,9 +214,39 @@ describe('filter limits through real NATS', () => {
     const jobs = await jobsOf('p-wide');
     expect(jobs.filter((j) => j.payloadType === 'track').map((j) => (j.payload as TrackPayload).properties!.n)).toEqual([0, 2]);
     const discarded = await waitFor(async () => (await outcomesOf(['wide-1'])).find((o) => o.result === 'discarded'), 'a discard outcome');
-    expect(discarded).toMatchObject({ syncId: 'wide-1', payloadType: 'track', attempt: 0, reason: 'larger than the NATS max_payload' });
+    expect(discarded).toMatchObject({ syncId: 'wide-1', payloadType: 'track', attempt: 0, reason: 'too large for NATS' });
     const counted = (await metrics.payloads.get()).values.find((v) => v.labels.outcome === 'discarded');
-    expect(counted).toMatchObject({ value: 1, labels: { reason: 'larger than the NATS max_payload' } });
+    expect(counted).toMatchObject({ value: 1, labels: { reason: 'too large for NATS' } });
+  });
+
+  it('a job JetStream refuses for its size is discarded, and a refused identify is not remembered', async () => {
+    const delivery = topology.streams.delivery.name;
+    const w = worker(configWith('p-refused', [sync('refused-1', 'p-refused', { userProperties: ['bio'] })]));
+    await w.start();
+    const user = 'refused-user-1';
+    // The server's max_payload allows these jobs; the stream's max_msg_size does not.
+    const { config } = await bus.jsm.streams.info(delivery);
+    await bus.jsm.streams.update(delivery, { ...config, max_msg_size: 10_000 });
+    try {
+      await ingest('p-refused', [{ event_type: 'Tick', user_id: user, time: Date.now(), event_properties: { n: 0 }, user_properties: { bio: 'b'.repeat(20_000) } }], 'refused-a');
+      await waitFor(ingestFullyAcked, 'the event acked', 90_000);
+    } finally {
+      await bus.jsm.streams.update(delivery, { ...config, max_msg_size: -1 });
+    }
+    const outcomes = await waitFor(async () => {
+      const o = await outcomesOf(['refused-1']);
+      return o.length >= 2 ? o : undefined;
+    }, 'two discard outcomes');
+    expect(outcomes.map((o) => [o.payloadType, o.reason])).toEqual([
+      ['identify', 'too large for NATS'],
+      ['track', 'too large for NATS'],
+    ]);
+    expect(await jobsOf('p-refused')).toEqual([]);
+    expect((await storedProfile('p-refused', user))!.entry.identified).toEqual({});
+    // Same traits, now that the stream takes them: the user is identified.
+    await ingest('p-refused', [{ event_type: 'Tick', user_id: user, time: Date.now(), event_properties: { n: 1 } }], 'refused-b');
+    await waitFor(ingestFullyAcked, 'the second event acked', 90_000);
+    expect((await jobsOf('p-refused')).map((j) => j.payloadType)).toEqual(['identify', 'track']);
   });
 
   it('recognises the refusal the NATS client gives a message over max_payload', async () => {

@@ -17,7 +17,15 @@ import {
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
 import { activeTraceId, tracePublish, traceProcess } from '@inkstream/telemetry';
-import { compileFilters, routeRecord, type CompiledSync, type Discard, type ProfileEntry, type RoutedRecord } from '@inkstream/sync-routing';
+import {
+  compileFilters,
+  forgetIdentifies,
+  routeRecord,
+  type CompiledSync,
+  type Discard,
+  type ProfileEntry,
+  type RoutedRecord,
+} from '@inkstream/sync-routing';
 import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
@@ -237,10 +245,15 @@ export class FilterWorker {
         );
       }
       for (const d of routed.discards) this.discard(d, record);
-      const published = new Set<string>();
-      await this.untilDone(msg, work, 'publish', () => this.publish(routed.jobs, published, record));
+      const done = new Set<string>();
+      const refused: DeliveryJob[] = [];
+      await this.untilDone(msg, work, 'publish', () => this.publish(routed.jobs, done, refused, record));
+      // An identify NATS refused was not sent: do not remember it as sent.
+      const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
+      const profile = forgetIdentifies(routed.profile, before, unsent);
       if (routed.changed) {
-        await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, routed.profile, routed.serialized));
+        const serialized = profile === routed.profile ? routed.serialized : JSON.stringify(profile);
+        await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, profile, serialized));
       }
       msg.ack();
       if (held === msg.seq) work.held.delete(lane);
@@ -301,10 +314,10 @@ export class FilterWorker {
    * Publishes the jobs, one sync's after another in their order (an identify is stored before
    * the track of the same event even when a first try of the identify failed), syncs side by
    * side. `done` remembers what is stored or discarded across retries, so nothing is published
-   * or counted twice. A job the server refuses for its size is discarded with a reason: it
-   * would be refused again on every retry.
+   * or counted twice. A job the server refuses for its size is discarded with a reason (and
+   * added to `refused`): it would be refused again on every retry.
    */
-  private async publish(jobs: readonly DeliveryJob[], done: Set<string>, record: IngestedRecord): Promise<void> {
+  private async publish(jobs: readonly DeliveryJob[], done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
     const { bus, topology, metrics, logger } = this.deps;
     const bySync = new Map<string, DeliveryJob[]>();
     for (const job of jobs) {
@@ -326,7 +339,8 @@ export class FilterWorker {
             if (classifyPublishFailure(err) !== 'too large') throw err;
             logger.warn({ sync: job.syncId, messageId: job.messageId, bytes: data.length, err: String(err) }, 'delivery job refused for its size: discarded');
             done.add(job.messageId);
-            this.discard({ syncId: job.syncId, payloadType: job.payloadType, messageId: job.messageId, reason: 'larger than the NATS max_payload' }, record);
+            refused.push(job);
+            this.discard({ syncId: job.syncId, payloadType: job.payloadType, messageId: job.messageId, reason: 'too large for NATS' }, record);
             continue;
           }
           done.add(job.messageId);
