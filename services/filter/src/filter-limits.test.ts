@@ -311,6 +311,35 @@ describe('filter limits through real NATS', () => {
     expect(retries.find((v) => v.labels.step === 'save')?.value).toBe(3);
   });
 
+  it('a replica that stops while a user profile cannot be read leaves that user events, in order, to the next', async () => {
+    const user = 'handover-user-1';
+    const failures = { get: Number.POSITIVE_INFINITY, put: 0 };
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const config = configWith('p-handover', [sync('handover-1', 'p-handover', { sendUsers: false, userProperties: ['visits'] })]);
+    const broken = new ProfileStore(failingKv(profilesKv, profileKey('p-handover', user), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    const a = worker(config, { profiles: broken, metrics });
+    await ingest(
+      'p-handover',
+      Array.from({ length: 4 }, (_, n) => ({ event_type: 'Tick', user_id: user, time: Date.now(), event_properties: { n }, user_properties: { $add: { visits: 1 } } })),
+      'handover',
+    );
+    await a.start();
+    await waitFor(async () => ((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 2, 'the read to be retried');
+    await a.stop();
+    workers.splice(workers.indexOf(a), 1);
+    expect(await jobsOf('p-handover')).toEqual([]);
+    const b = worker(config);
+    await b.start();
+    await waitFor(ingestFullyAcked, 'every event acked by the next replica', 120_000);
+    const tracks = (await jobsOf('p-handover')).map((j) => j.payload as TrackPayload);
+    expect(tracks.map((t) => [t.properties!.n, t.user_properties!.visits])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+  });
+
   it('an identify discarded as older than 30 days is not remembered: the next event identifies the user', async () => {
     const w = worker(configWith('p-old', [sync('old-1', 'p-old', { userProperties: ['email'] })]));
     await w.start();

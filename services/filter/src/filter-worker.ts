@@ -64,6 +64,12 @@ interface PartitionWork {
 
 type Step = 'load' | 'publish' | 'save';
 
+/**
+ * Delay before JetStream hands back a record left unprocessed. The records of one user are
+ * naked in stream order with the same delay, so they come back in that order.
+ */
+const HELD_REDELIVERY_DELAY_MS = 5_000;
+
 /** Thrown out of a step retry when the partition is being given up: the message stays unacked. */
 class PartitionStopping extends Error {
   constructor() {
@@ -221,13 +227,16 @@ export class FilterWorker {
    * One record, start to ack. Every step that touches NATS (reading the profile, publishing the
    * jobs, writing the profile) is retried in place while the user's lane is held, so a later
    * event of the user never passes a failed one. Records already handed out are drained on
-   * shutdown; one leaves unacked only when a step still fails while its partition is being given
-   * up (or on an unexpected error), and then the user's later records are left unacked too, so
-   * they come back after it (JetStream redelivers them after ack_wait).
+   * shutdown; one is given back (naked) only when a step still fails while its partition is
+   * being given up (or on an unexpected error), and then the user's later records are given back
+   * too, in stream order with the same delay, so they come back after it.
    */
   private async process(msg: JsMsg, record: IngestedRecord, work: PartitionWork, lane: string): Promise<void> {
     const held = work.held.get(lane);
-    if (held !== undefined && msg.seq > held) return;
+    if (held !== undefined && msg.seq > held) {
+      msg.nak(HELD_REDELIVERY_DELAY_MS);
+      return;
+    }
     const { profiles, metrics, logger } = this.deps;
     try {
       const before = await this.untilDone(msg, work, 'load', () => profiles.load(record.projectId, record.userKey));
@@ -259,6 +268,7 @@ export class FilterWorker {
       if (held === msg.seq) work.held.delete(lane);
     } catch (err) {
       work.held.set(lane, Math.min(held ?? Infinity, msg.seq));
+      msg.nak(HELD_REDELIVERY_DELAY_MS);
       if (!(err instanceof PartitionStopping)) {
         logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record failed: left unacked, the user waits for its redelivery');
       }
@@ -351,10 +361,9 @@ export class FilterWorker {
   }
 
   /**
-   * Retries a step in place (holding the user's lane, so order is kept) until it succeeds,
-   * telling JetStream the message is still being worked on. When the partition is being given
-   * up it stops trying: the message is left unacknowledged and comes back, in order, to
-   * whichever replica works the partition next.
+   * Retries a step in place (holding the user's lane, so order is kept) until it succeeds. When
+   * the partition is being given up it stops trying: the message is naked and comes back, in
+   * order, to whichever replica works the partition next.
    */
   private async untilDone<T>(msg: JsMsg, work: PartitionWork, step: Step, run: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -366,7 +375,9 @@ export class FilterWorker {
         if (step === 'publish') this.deps.metrics.publishRetries.inc();
         this.deps.metrics.stepRetries.inc({ step });
         this.deps.logger.warn({ seq: msg.seq, step, attempt, err: String(err) }, 'filter step failed, retrying');
-        msg.working();
+        // No msg.working() here: the consumer runner keeps every message in hand alive at the same
+        // moments, so after a crash they expire, and come back, in stream order. Refreshing only
+        // this one would let the user's later records come back before it.
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
       }
     }
