@@ -2,3 +2,4 @@ export * from './compile-filters.js';
 export * from './user-properties.js';
 export * from './profile.js';
 export * from './route-record.js';
+export * from './profile-size.js';

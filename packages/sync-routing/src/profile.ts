@@ -14,12 +14,56 @@ export interface ProfileEntry {
    * redelivered event never applies `$add`/`$append` twice.
    */
   lastSeq: number;
-  /** Per sync: fingerprint of the last identify payload produced for this user. */
+  /**
+   * Per sync: fingerprint (see identifyFingerprint) of the last identify payload sent for this
+   * user — recorded only when that identify was queued for delivery, never when it was discarded.
+   */
   identified: Record<string, string>;
 }
 
 export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq: 0, identified: {} });
 
+/**
+ * What an identify says about a user, as a short hash: the pairing and the selected traits. A
+ * hash, not the traits themselves, so the profile does not hold a copy of the traits per sync.
+ */
+export function identifyFingerprint(userId: string | undefined, deviceId: string | undefined, traits: Record<string, unknown> | undefined): string {
+  return createHash('sha256')
+    .update(JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]))
+    .digest('base64url');
+}
+
+/**
+ * Profiles written before the fingerprint became a hash hold its JSON itself (it starts with
+ * "[") — a copy of the traits per sync. The hash of that JSON is exactly the fingerprint of today,
+ * so the old form converts without sending any user again. Answers the same object when nothing
+ * was old.
+ */
+export function compactIdentified(identified: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const [syncId, fingerprint] of Object.entries(identified)) {
+    if (!fingerprint.startsWith('[')) continue;
+    out ??= { ...identified };
+    out[syncId] = createHash('sha256').update(fingerprint).digest('base64url');
+  }
+  return out ?? identified;
+}
+
+/**
+ * The profile as it would be had the identifies of these syncs not been sent: their fingerprints
+ * go back to what `before` held. For an identify refused after routing (NATS refused the job),
+ * so the user's next event identifies them again.
+ */
+export function forgetIdentifies(after: ProfileEntry, before: ProfileEntry, syncIds: readonly string[]): ProfileEntry {
+  if (syncIds.length === 0) return after;
+  const identified = { ...after.identified };
+  for (const id of syncIds) {
+    const previous = before.identified[id];
+    if (previous === undefined) delete identified[id];
+    else identified[id] = previous;
+  }
+  return { ...after, identified };
+}
 
 /** Key of a user's profile in the profiles bucket (KV keys must be subject-safe). */
 export function profileKey(projectId: string, userKey: string): string {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DELIVERY_SETTINGS, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
 import { messageIdFor } from '@inkstream/movable-ink';
 import { compileFilters } from './compile-filters.js';
-import { emptyProfile } from './profile.js';
+import { emptyProfile, identifyFingerprint } from './profile.js';
 import { routeRecord, type CompiledSync } from './route-record.js';
 
 const NOW = 1_800_000_000_000;
@@ -129,6 +129,92 @@ describe('routeRecord', () => {
     const big = { ...viewed, event_properties: { price: 'x'.repeat(2_000) } };
     const r = routeRecord(record(big), 1, emptyProfile(), [sync({ delivery: { ...DEFAULT_DELIVERY_SETTINGS, maxRequestBytes: 1_000 } })], NOW);
     expect(r.discards.map((d) => d.reason)).toEqual(['larger than maxRequestBytes']);
+  });
+
+  describe('bounds', () => {
+    const everything = (id: string) => sync({ id, sendUsers: true, userProperties: ['*'] });
+    const essay = { ...viewed, user_properties: { email: 'a@example.com', essay: 'x'.repeat(300_000) } };
+
+    it('keeps one hash per sync, not a copy of the traits: three syncs and a 300 KB trait fit', () => {
+      const r = routeRecord(record(essay), 1, emptyProfile(), [everything('s1'), everything('s2'), everything('s3')], NOW);
+      expect(r.jobs.map((j) => [j.syncId, j.payloadType])).toEqual([
+        ['s1', 'identify'], ['s1', 'track'], ['s2', 'identify'], ['s2', 'track'], ['s3', 'identify'], ['s3', 'track'],
+      ]);
+      expect(r.droppedTraits).toEqual([]);
+      expect(Buffer.byteLength(r.serialized!)).toBeLessThan(301_000);
+      expect(r.serialized).toBe(JSON.stringify(r.profile));
+      expect(r.profile.identified.s1).toBe(identifyFingerprint('user-12345', undefined, { email: 'a@example.com', essay: 'x'.repeat(300_000) }));
+    });
+
+    it('drops the largest traits to stay within maxProfileBytes, before building payloads', () => {
+      const r = routeRecord(record(essay), 1, emptyProfile(), [everything('s1')], NOW, { maxProfileBytes: 100_000 });
+      expect(r.droppedTraits).toEqual(['essay']);
+      expect(r.profile.properties).toEqual({ email: 'a@example.com' });
+      expect(r.jobs.map((j) => j.payload)).toMatchObject([{ traits: { email: 'a@example.com' } }, { user_properties: { email: 'a@example.com' } }]);
+      expect(Buffer.byteLength(r.serialized!)).toBeLessThanOrEqual(100_000);
+    });
+
+    it('a trait too large to keep changes nothing when the rest is as before', () => {
+      const first = routeRecord(record({ ...viewed, user_properties: { email: 'a@example.com' } }), 1, emptyProfile(), [sync()], NOW);
+      const again = routeRecord(record(essay, 'event', 'e2'), 2, first.profile, [sync()], NOW, { maxProfileBytes: 100_000 });
+      expect(again.droppedTraits).toEqual(['essay']);
+      expect(again.changed).toBe(false);
+      expect(again.profile.properties).toBe(first.profile.properties);
+    });
+
+    it('discards a payload whose job the NATS server could not carry, with its reason', () => {
+      const big = { ...viewed, event_properties: { price: 'x'.repeat(1_500_000) } };
+      const wide = sync({ delivery: { ...DEFAULT_DELIVERY_SETTINGS, maxRequestBytes: 2_000_000 } });
+      const r = routeRecord(record(big), 1, emptyProfile(), [wide], NOW, { maxJobBytes: 1_048_576 - 4_096 });
+      expect(r.jobs).toEqual([]);
+      expect(r.discards).toEqual([
+        { syncId: 'sync-1', payloadType: 'track', messageId: messageIdFor('sync-1', 'track', 'e1'), reason: 'too large for NATS' },
+      ]);
+      // Without the bound the same payload is queued: maxRequestBytes allows it.
+      expect(routeRecord(record(big), 1, emptyProfile(), [wide], NOW).jobs).toHaveLength(1);
+    });
+
+    it('measures the job exactly as it is published', () => {
+      const r = routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW);
+      const bytes = Buffer.byteLength(JSON.stringify(r.jobs[0]));
+      expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxJobBytes: bytes }).jobs).toHaveLength(1);
+      expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxJobBytes: bytes - 1 }).jobs).toHaveLength(0);
+    });
+  });
+
+  describe('a discarded identify is not remembered as sent', () => {
+    const users = sync({ sendUsers: true });
+    it.each<[string, Partial<IngestedRecord['event']>, Partial<SyncSnapshot['delivery']>]>([
+      ['older than 30 days', { time: NOW - 31 * 86_400_000 }, {}],
+      ['larger than maxRequestBytes', { user_properties: { email: 'x'.repeat(2_000) } }, { maxRequestBytes: 1_000 }],
+    ])('%s: the next event with the same traits still identifies the user', (_name, change, delivery) => {
+      const s = sync({ sendUsers: true, delivery: { ...DEFAULT_DELIVERY_SETTINGS, ...delivery } });
+      const first = routeRecord(record({ ...viewed, user_properties: { email: 'a@example.com' }, ...change }), 1, emptyProfile(), [s], NOW);
+      expect(first.discards.map((d) => d.payloadType)).toContain('identify');
+      expect(first.profile.identified).toEqual({});
+      const later = { ...viewed, user_properties: { email: 'a@example.com' }, ...change, time: NOW - 10 };
+      const next = routeRecord(record(later, 'event', 'e2'), 2, first.profile, [sync({ sendUsers: true })], NOW);
+      expect(next.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+      expect(next.profile.identified['sync-1']).toBeDefined();
+    });
+    it('a profile stored with the old JSON fingerprint is not identified again', () => {
+      const before = { ...emptyProfile(), userId: 'user-12345', properties: { email: 'a@example.com' }, lastSeq: 1, identified: { 'sync-1': JSON.stringify(['user-12345', null, { email: 'a@example.com' }]) } };
+      const r = routeRecord(record(viewed, 'event', 'e2'), 2, before, [users], NOW);
+      expect(r.jobs.map((j) => j.payloadType)).toEqual(['track']);
+      // And it is saved in today's compact form.
+      expect(r.changed).toBe(true);
+      expect(r.profile.identified).toEqual({ 'sync-1': identifyFingerprint('user-12345', undefined, { email: 'a@example.com' }) });
+    });
+    it('an old profile whose bulk is its per-sync copies of the traits keeps its traits', () => {
+      const traits = { email: 'a@example.com', essay: 'x'.repeat(200_000) };
+      const old = JSON.stringify(['user-12345', null, traits]);
+      const before = { ...emptyProfile(), userId: 'user-12345', properties: traits, lastSeq: 1, identified: { s1: old, s2: old, s3: old } };
+      const everything = (id: string) => sync({ id, sendUsers: true, userProperties: ['*'] });
+      const r = routeRecord(record({ ...viewed, user_properties: { plan: 'pro' } }, 'event', 'e2'), 2, before, [everything('s1'), everything('s2'), everything('s3')], NOW);
+      expect(r.droppedTraits).toEqual([]);
+      expect(r.profile.properties).toEqual({ ...traits, plan: 'pro' });
+      expect(Buffer.byteLength(r.serialized!)).toBeLessThan(210_000);
+    });
   });
 
   it('routes to every active sync of the project independently', () => {

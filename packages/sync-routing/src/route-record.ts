@@ -15,7 +15,8 @@ import {
   type PayloadSource,
 } from '@inkstream/movable-ink';
 import type { EventSelector } from './compile-filters.js';
-import type { ProfileEntry } from './profile.js';
+import { compactIdentified, identifyFingerprint, type ProfileEntry } from './profile.js';
+import { boundProfile, DEFAULT_MAX_PROFILE_BYTES } from './profile-size.js';
 import { applyUserProperties } from './user-properties.js';
 
 export interface CompiledSync {
@@ -27,13 +28,34 @@ export interface Discard {
   syncId: string;
   payloadType: MovableInkPayload['type'];
   messageId: string;
-  reason: DiscardReason;
+  reason: DiscardReason | FilterDiscardReason;
 }
+
+/** Discards the filter decides beyond the payload rules of `@inkstream/movable-ink`. */
+export type FilterDiscardReason = 'too large for NATS';
+
+export interface RouteLimits {
+  /** Bound on the stored profile's JSON (see boundProfile). Default DEFAULT_MAX_PROFILE_BYTES. */
+  maxProfileBytes?: number;
+  /**
+   * Largest delivery job (its JSON) the bus can carry: the NATS server's max_payload less room
+   * for headers. A payload whose job is larger is discarded with a reason rather than refused
+   * by NATS on every retry. Default: no bound.
+   */
+  maxJobBytes?: number;
+}
+
+/** Room kept in a profile for one sync's identify fingerprint (sync id and hash, as JSON). */
+const FINGERPRINT_RESERVE_BYTES = 128;
 
 export interface RoutedRecord {
   /** The profile after this record; `changed` says whether it must be saved. */
   profile: ProfileEntry;
   changed: boolean;
+  /** The profile's JSON, bounded to maxProfileBytes, when it changed. */
+  serialized?: string;
+  /** User properties dropped to keep the profile within maxProfileBytes (largest first). */
+  droppedTraits: string[];
   /** In the order they must reach Movable Ink (a user's identify before its track). */
   jobs: DeliveryJob[];
   discards: Discard[];
@@ -49,40 +71,57 @@ export function routeRecord(
   before: ProfileEntry,
   syncs: readonly CompiledSync[],
   now: number,
+  limits: RouteLimits = {},
 ): RoutedRecord {
+  const maxProfileBytes = limits.maxProfileBytes ?? DEFAULT_MAX_PROFILE_BYTES;
   const { event } = record;
   const isGroupIdentify = event.event_type === GROUP_IDENTIFY_EVENT_TYPE;
   const isIdentify = record.kind === 'identify' || event.event_type === IDENTIFY_EVENT_TYPE;
   const alreadyApplied = streamSeq <= before.lastSeq;
 
-  const applied =
+  let applied =
     alreadyApplied || isGroupIdentify ? before.properties : applyUserProperties(before.properties, event.user_properties);
+  const userId = event.user_id ?? before.userId;
+  const deviceId = event.device_id ?? before.deviceId;
+  const identity = {
+    ...(userId !== undefined ? { userId } : {}),
+    ...(deviceId !== undefined ? { deviceId } : {}),
+  };
+  const identified = compactIdentified(before.identified);
+  let droppedTraits: string[] = [];
+  if (applied !== before.properties) {
+    // Bound the profile before anything is built from it, keeping room for the fingerprints.
+    const reserve = syncs.filter((s) => s.sync.sendUsers).length * FINGERPRINT_RESERVE_BYTES;
+    const draft: ProfileEntry = { v: 1, properties: applied, ...identity, lastSeq: before.lastSeq, identified };
+    const bounded = boundProfile(draft, Math.max(0, maxProfileBytes - reserve));
+    applied = bounded.profile.properties;
+    droppedTraits = bounded.droppedTraits;
+  }
   // Most events repeat what the profile already says ($set of the same plan, say): keep the old
   // object then, so nothing is rewritten.
   const properties =
     applied === before.properties || JSON.stringify(applied) === JSON.stringify(before.properties) ? before.properties : applied;
-  const userId = event.user_id ?? before.userId;
-  const deviceId = event.device_id ?? before.deviceId;
   const profile: ProfileEntry = {
     v: 1,
     properties,
-    ...(userId !== undefined ? { userId } : {}),
-    ...(deviceId !== undefined ? { deviceId } : {}),
+    ...identity,
     lastSeq: before.lastSeq,
-    identified: { ...before.identified },
+    identified: { ...identified },
   };
-  let changed = properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId;
+  let changed =
+    properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId || identified !== before.identified;
 
   const jobs: DeliveryJob[] = [];
   const discards: Discard[] = [];
-  const emit = (sync: SyncSnapshot, payload: MovableInkPayload) => {
+  /** Queues a payload, or records why it is discarded; true when queued. */
+  const emit = (sync: SyncSnapshot, payload: MovableInkPayload): boolean => {
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     const reason = discardReason(payload, bytes, sync.delivery.maxRequestBytes, now);
     if (reason) {
       discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason });
-      return;
+      return false;
     }
-    jobs.push({
+    const job: DeliveryJob = {
       v: 1,
       syncId: sync.id,
       projectId: record.projectId,
@@ -91,7 +130,13 @@ export function routeRecord(
       userKey: record.userKey,
       receivedAt: record.receivedAt,
       payload,
-    });
+    };
+    if (limits.maxJobBytes !== undefined && jobBytes(job, bytes) > limits.maxJobBytes) {
+      discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'too large for NATS' });
+      return false;
+    }
+    jobs.push(job);
+    return true;
   };
 
   if (!isGroupIdentify) {
@@ -104,12 +149,14 @@ export function routeRecord(
         profile: properties,
       };
       if (sync.sendUsers) {
-        const fingerprint = JSON.stringify([userId ?? null, deviceId ?? null, pickAllowed(properties, sync.userProperties) ?? null]);
+        const traits = pickAllowed(properties, sync.userProperties);
+        const fingerprint = identifyFingerprint(userId, deviceId, traits);
         if (isIdentify || profile.identified[sync.id] !== fingerprint) {
           // The identify carries the whole pairing, so Movable Ink can merge anonymous activity.
           const paired = { ...event, user_id: userId, device_id: deviceId };
-          emit(sync, buildIdentifyPayload({ ...source, event: paired }, sync));
-          if (profile.identified[sync.id] !== fingerprint) {
+          const queued = emit(sync, buildIdentifyPayload({ ...source, event: paired }, sync));
+          // A discarded identify (too old, too large) was not sent: the next event tries again.
+          if (queued && profile.identified[sync.id] !== fingerprint) {
             profile.identified[sync.id] = fingerprint;
             changed = true;
           }
@@ -120,6 +167,20 @@ export function routeRecord(
       }
     }
   }
-  if (changed) profile.lastSeq = Math.max(before.lastSeq, streamSeq);
-  return { profile, changed, jobs, discards };
+  if (!changed) return { profile, changed, jobs, discards, droppedTraits };
+  profile.lastSeq = Math.max(before.lastSeq, streamSeq);
+  const bounded = boundProfile(profile, maxProfileBytes);
+  return {
+    profile: bounded.profile,
+    changed,
+    serialized: bounded.serialized,
+    jobs,
+    discards,
+    droppedTraits: [...droppedTraits, ...bounded.droppedTraits],
+  };
+}
+
+/** Bytes of the job's JSON, given its payload's, without serializing the payload again. */
+function jobBytes(job: DeliveryJob, payloadBytes: number): number {
+  return Buffer.byteLength(JSON.stringify({ ...job, payload: 0 })) - 1 + payloadBytes;
 }

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { BaseEnvironment, Port, loadEnvironment } from '@inkstream/service-kit';
+import { DEFAULT_MAX_PROFILE_BYTES } from '@inkstream/sync-routing';
 
 export const FilterEnvironment = Type.Object({
   ...BaseEnvironment,
@@ -8,9 +9,19 @@ export const FilterEnvironment = Type.Object({
     default: 512,
     minimum: 1,
     maximum: 10_000,
-    description: 'Ingested events buffered per partition consumer',
+    description: 'Ingested events a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
   }),
   FILTER_PROFILE_CACHE_SIZE: Type.Integer({ default: 100_000, minimum: 0, description: 'User profiles kept in memory' }),
+  FILTER_PROFILE_CACHE_BYTES: Type.Integer({
+    default: 32 * 1024 * 1024,
+    minimum: 0,
+    description: 'Bytes of user profiles kept in memory, counted as their JSON size',
+  }),
+  FILTER_PROFILE_MAX_BYTES: Type.Integer({
+    default: DEFAULT_MAX_PROFILE_BYTES,
+    minimum: 4_096,
+    description: "Largest stored user profile (JSON bytes); must fit the NATS server's max_payload less 4 KiB",
+  }),
 });
 
 export const loadFilterEnvironment = () => loadEnvironment('filter', FilterEnvironment);

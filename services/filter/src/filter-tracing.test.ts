@@ -51,7 +51,7 @@ describe('filter tracing', () => {
       bus,
       topology,
       config,
-      profiles: new ProfileStore(await bus.kvm.create(topology.buckets.profiles.name, { history: 1 }), 100),
+      profiles: new ProfileStore(await bus.kvm.create(topology.buckets.profiles.name, { history: 1 }), { maxEntries: 100, maxBytes: 1024 * 1024 }),
       metrics: createFilterMetrics(createMetricsRegistry('filter')),
       logger,
       maxInFlight: 16,

@@ -85,7 +85,7 @@ describe('filter worker through real NATS', () => {
       bus,
       topology,
       config,
-      profiles: new ProfileStore(profilesKv, 1000),
+      profiles: new ProfileStore(profilesKv, { maxEntries: 1000, maxBytes: 64 * 1024 * 1024 }),
       metrics,
       logger,
       maxInFlight: 64,
@@ -228,7 +228,7 @@ describe('filter worker through real NATS', () => {
   });
 
   it('keeps profiles in KV across processes', async () => {
-    const store = new ProfileStore(profilesKv, 10);
+    const store = new ProfileStore(profilesKv, { maxEntries: 10, maxBytes: 1024 * 1024 });
     const entry = await store.load('p1', 'restart-user-3');
     expect(entry.properties).toEqual({ visits: 20 });
     expect(published).toBeGreaterThan(0);

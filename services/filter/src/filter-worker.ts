@@ -17,9 +17,18 @@ import {
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
 import { activeTraceId, tracePublish, traceProcess } from '@inkstream/telemetry';
+import {
+  compileFilters,
+  forgetIdentifies,
+  routeRecord,
+  type CompiledSync,
+  type Discard,
+  type ProfileEntry,
+  type RoutedRecord,
+} from '@inkstream/sync-routing';
+import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
-import { compileFilters, routeRecord, type CompiledSync, type Discard } from '@inkstream/sync-routing';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -28,10 +37,44 @@ export interface FilterWorkerDeps {
   profiles: ProfileStore;
   metrics: FilterMetrics;
   logger: Logger;
+  /**
+   * Ingested events a partition consumer holds at once (received, not yet acked): set as the
+   * consumer's max_ack_pending, so JetStream itself stops handing out more.
+   */
   maxInFlight: number;
+  /** Bound on a stored profile (JSON bytes). Default DEFAULT_MAX_PROFILE_BYTES. */
+  maxProfileBytes?: number;
   /** Bucket of partition leases shared by the filter replicas. */
   leases: KV;
   replicaId: string;
+}
+
+/** One partition worked by this replica; `stopping` once its lease is being given up. */
+interface PartitionWork {
+  runner: ConsumerRunner;
+  durable: string;
+  stopping: boolean;
+  /**
+   * Users one of whose records was left unacked (a step still failing while the partition is
+   * given up, or an unexpected error), with that record's stream sequence: the user's later
+   * records are left unacked too until it has been processed, so none passes it.
+   */
+  held: Map<string, number>;
+}
+
+type Step = 'load' | 'publish' | 'save';
+
+/**
+ * Delay before JetStream hands back a record left unprocessed. The records of one user are
+ * naked in stream order with the same delay, so they come back in that order.
+ */
+const HELD_REDELIVERY_DELAY_MS = 5_000;
+
+/** Thrown out of a step retry when the partition is being given up: the message stays unacked. */
+class PartitionStopping extends Error {
+  constructor() {
+    super('partition stopping');
+  }
 }
 
 /**
@@ -43,10 +86,9 @@ export interface FilterWorkerDeps {
  */
 export class FilterWorker {
   private readonly compiled = new Map<string, CompiledSync>();
-  private readonly runners = new Map<string, ConsumerRunner>();
+  private readonly runners = new Map<string, PartitionWork>();
   private leaseManager: LeaseManager | undefined;
   private readonly lanes = new KeyedLanes();
-  private stopping = false;
 
   constructor(private readonly deps: FilterWorkerDeps) {
     // Filters are compiled once per config change, never per event.
@@ -85,7 +127,11 @@ export class FilterWorker {
   async start(): Promise<void> {
     const { bus, topology } = this.deps;
     for (let partition = 0; partition < PARTITIONS; partition++) {
-      await declareConsumer(bus.jsm, topology.streams.ingest.name, topology.consumers.filter(partition));
+      // max_ack_pending is what bounds the events in flight: JetStream hands out no more.
+      await declareConsumer(bus.jsm, topology.streams.ingest.name, {
+        ...topology.consumers.filter(partition),
+        max_ack_pending: this.deps.maxInFlight,
+      });
     }
     const names = Array.from({ length: PARTITIONS }, (_, p) => String(p).padStart(2, '0'));
     this.leaseManager = new LeaseManager({
@@ -113,26 +159,28 @@ export class FilterWorker {
       durable,
       maxMessages: this.deps.maxInFlight,
       logger,
-      onMessage: (msg) => this.onMessage(msg, durable),
+      onMessage: (msg) => this.onMessage(msg, work),
       // Events a crashed owner was working on come back first, in order.
       awaitForeignAcksMs: ACK_WAIT_MS + 5_000,
     });
+    const work: PartitionWork = { runner, durable, stopping: false, held: new Map() };
     runner.start();
-    this.runners.set(name, runner);
+    this.runners.set(name, work);
     logger.info({ partition: name }, 'partition acquired');
   }
 
   private async stopPartition(name: string): Promise<void> {
-    const runner = this.runners.get(name);
+    const work = this.runners.get(name);
     this.runners.delete(name);
-    await runner?.stop();
+    if (work) work.stopping = true;
+    await work?.runner.stop();
     this.deps.logger.info({ partition: name }, 'partition released');
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
+    for (const work of this.runners.values()) work.stopping = true;
     await this.leaseManager?.stop();
-    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    await Promise.all([...this.runners.values()].map((w) => w.runner.stop()));
   }
 
   /** The ingest consumers this replica works now, for the lag gauge. */
@@ -141,46 +189,114 @@ export class FilterWorker {
     return this.partitions.map((name) => ({ stream: topology.streams.ingest.name, durable: topology.consumers.filter(Number(name)).durable_name }));
   }
 
-  private onMessage(msg: JsMsg, durable: string): Promise<void> {
+  /** Events this replica holds now (handed to it and not yet acked), across its partitions. */
+  get inFlight(): number {
+    let n = 0;
+    for (const work of this.runners.values()) n += work.runner.pending;
+    return n;
+  }
+
+  private onMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
     let record: IngestedRecord;
     try {
       record = decodeJson<IngestedRecord>(msg.data);
     } catch (err) {
       // Only ingest writes this stream; an unreadable message can never become readable.
       this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'unreadable ingest message terminated');
+      this.deps.metrics.recordsDropped.inc({ reason: 'unreadable' });
       msg.term('unreadable');
       return Promise.resolve();
     }
     // One user's records run one after another; other users run alongside.
-    return this.lanes.run(`${record.projectId}\u0000${record.userKey}`, () =>
+    const lane = `${record.projectId}\u0000${record.userKey}`;
+    return this.lanes.run(lane, () =>
       traceProcess(
         {
           subject: msg.subject,
           template: this.deps.topology.subjectTemplates.ingest,
-          consumer: durable,
+          consumer: work.durable,
           headers: msg.headers,
           deliveryCount: msg.info.deliveryCount,
         },
-        () => this.process(msg, record),
+        () => this.process(msg, record, work, lane),
       ),
     );
   }
 
-  private async process(msg: JsMsg, record: IngestedRecord): Promise<void> {
-    const { profiles, metrics } = this.deps;
-    const before = await profiles.load(record.projectId, record.userKey);
-    const routed = routeRecord(record, msg.seq, before, this.activeSyncs(record.projectId), Date.now());
-    metrics.records.inc({ kind: record.kind });
-    for (const d of routed.discards) {
-      metrics.payloads.inc({ sync: d.syncId, type: d.payloadType, outcome: 'discarded', reason: d.reason });
-      this.publishDiscard(d, record);
+  /**
+   * One record, start to ack. Every step that touches NATS (reading the profile, publishing the
+   * jobs, writing the profile) is retried in place while the user's lane is held, so a later
+   * event of the user never passes a failed one. Records already handed out are drained on
+   * shutdown; one is given back (naked) only when a step still fails while its partition is
+   * being given up (or on an unexpected error), and then the user's later records are given back
+   * too, in stream order with the same delay, so they come back after it.
+   */
+  private async process(msg: JsMsg, record: IngestedRecord, work: PartitionWork, lane: string): Promise<void> {
+    const held = work.held.get(lane);
+    if (held !== undefined && msg.seq > held) {
+      msg.nak(HELD_REDELIVERY_DELAY_MS);
+      return;
     }
-    await this.untilDone(msg, () => this.publish(routed.jobs));
-    for (const job of routed.jobs) {
-      metrics.payloads.inc({ sync: job.syncId, type: job.payloadType, outcome: 'queued', reason: '' });
+    const { profiles, metrics, logger } = this.deps;
+    try {
+      const before = await this.untilDone(msg, work, 'load', () => profiles.load(record.projectId, record.userKey));
+      const routed = this.route(msg, record, before);
+      if (!routed) {
+        if (held === msg.seq) work.held.delete(lane);
+        return;
+      }
+      metrics.records.inc({ kind: record.kind });
+      if (routed.droppedTraits.length > 0) {
+        metrics.traitsDropped.inc(routed.droppedTraits.length);
+        logger.warn(
+          { seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
+          'profile over its byte bound: largest user properties dropped',
+        );
+      }
+      for (const d of routed.discards) this.discard(d, record);
+      const done = new Set<string>();
+      const refused: DeliveryJob[] = [];
+      await this.untilDone(msg, work, 'publish', () => this.publish(routed.jobs, done, refused, record));
+      // An identify NATS refused was not sent: do not remember it as sent.
+      const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
+      const profile = forgetIdentifies(routed.profile, before, unsent);
+      if (routed.changed) {
+        const serialized = profile === routed.profile ? routed.serialized : JSON.stringify(profile);
+        await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, profile, serialized));
+      }
+      msg.ack();
+      if (held === msg.seq) work.held.delete(lane);
+    } catch (err) {
+      work.held.set(lane, Math.min(held ?? Infinity, msg.seq));
+      msg.nak(HELD_REDELIVERY_DELAY_MS);
+      if (!(err instanceof PartitionStopping)) {
+        logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record failed: left unacked, the user waits for its redelivery');
+      }
     }
-    if (routed.changed) await this.untilDone(msg, () => profiles.save(record.projectId, record.userKey, routed.profile));
-    msg.ack();
+  }
+
+  /**
+   * The pure decision. It does not fail on any input ingest accepts; should it throw all the
+   * same, the record would throw again on every delivery, so it is terminated and counted
+   * rather than holding its user (and then its partition) forever.
+   */
+  private route(msg: JsMsg, record: IngestedRecord, before: ProfileEntry): RoutedRecord | undefined {
+    try {
+      return routeRecord(record, msg.seq, before, this.activeSyncs(record.projectId), Date.now(), {
+        ...(this.deps.maxProfileBytes !== undefined ? { maxProfileBytes: this.deps.maxProfileBytes } : {}),
+        maxJobBytes: maxJobBytes(this.deps.bus.nc.info?.max_payload),
+      });
+    } catch (err) {
+      this.deps.logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: terminated');
+      this.deps.metrics.recordsDropped.inc({ reason: 'routing failed' });
+      msg.term('routing failed');
+      return undefined;
+    }
+  }
+
+  private discard(d: Discard, record: IngestedRecord): void {
+    this.deps.metrics.payloads.inc({ sync: d.syncId, type: d.payloadType, outcome: 'discarded', reason: d.reason });
+    this.publishDiscard(d, record);
   }
 
   /** A discarded payload is counted in the sync's metrics through an outcome event. */
@@ -204,35 +320,64 @@ export class FilterWorker {
     });
   }
 
-  private async publish(jobs: readonly DeliveryJob[]): Promise<void> {
-    const { bus, topology } = this.deps;
-    // Publishes from one connection are stored in the order they are sent.
+  /**
+   * Publishes the jobs, one sync's after another in their order (an identify is stored before
+   * the track of the same event even when a first try of the identify failed), syncs side by
+   * side. `done` remembers what is stored or discarded across retries, so nothing is published
+   * or counted twice. A job the server refuses for its size is discarded with a reason (and
+   * added to `refused`): it would be refused again on every retry.
+   */
+  private async publish(jobs: readonly DeliveryJob[], done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
+    const { bus, topology, metrics, logger } = this.deps;
+    const bySync = new Map<string, DeliveryJob[]>();
+    for (const job of jobs) {
+      if (done.has(job.messageId)) continue;
+      const list = bySync.get(job.syncId);
+      if (list) list.push(job);
+      else bySync.set(job.syncId, [job]);
+    }
     await Promise.all(
-      jobs.map((job) => {
-        const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
-        const data = encodeJson(job);
-        return tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
-          bus.js.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
-        );
+      [...bySync.values()].map(async (syncJobs) => {
+        for (const job of syncJobs) {
+          const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
+          const data = encodeJson(job);
+          try {
+            await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
+              bus.js.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
+            );
+          } catch (err) {
+            if (classifyPublishFailure(err) !== 'too large') throw err;
+            logger.warn({ sync: job.syncId, messageId: job.messageId, bytes: data.length, err: String(err) }, 'delivery job refused for its size: discarded');
+            done.add(job.messageId);
+            refused.push(job);
+            this.discard({ syncId: job.syncId, payloadType: job.payloadType, messageId: job.messageId, reason: 'too large for NATS' }, record);
+            continue;
+          }
+          done.add(job.messageId);
+          metrics.payloads.inc({ sync: job.syncId, type: job.payloadType, outcome: 'queued', reason: '' });
+        }
       }),
     );
   }
 
   /**
-   * Retries a step in place (holding the user's lane, so order is kept) until it succeeds,
-   * telling JetStream the message is still being worked on. On shutdown the message is left
-   * unacknowledged and comes back later.
+   * Retries a step in place (holding the user's lane, so order is kept) until it succeeds. When
+   * the partition is being given up it stops trying: the message is naked and comes back, in
+   * order, to whichever replica works the partition next.
    */
-  private async untilDone(msg: JsMsg, step: () => Promise<void>): Promise<void> {
+  private async untilDone<T>(msg: JsMsg, work: PartitionWork, step: Step, run: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && work.stopping) throw new PartitionStopping();
       try {
-        await step();
-        return;
+        return await run();
       } catch (err) {
-        if (this.stopping) throw err;
-        this.deps.metrics.publishRetries.inc();
-        this.deps.logger.warn({ seq: msg.seq, attempt, err: String(err) }, 'filter step failed, retrying');
-        msg.working();
+        if (work.stopping) throw new PartitionStopping();
+        if (step === 'publish') this.deps.metrics.publishRetries.inc();
+        this.deps.metrics.stepRetries.inc({ step });
+        this.deps.logger.warn({ seq: msg.seq, step, attempt, err: String(err) }, 'filter step failed, retrying');
+        // No msg.working() here: the consumer runner keeps every message in hand alive at the same
+        // moments, so after a crash they expire, and come back, in stream order. Refreshing only
+        // this one would let the user's later records come back before it.
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
       }
     }

@@ -10,6 +10,7 @@ import {
   createMetricsRegistry,
   createServer,
 } from '@inkstream/service-kit';
+import { profileLimitProblem } from './bus-limits.js';
 import { loadFilterEnvironment } from './environment.js';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics } from './metrics.js';
@@ -26,6 +27,9 @@ try {
   const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-filter', logger });
   lifecycle.onShutdown('nats', () => bus.close());
   await declareStreams(bus.jsm, topology, { logger });
+  // A profile is one KV value: the bound must fit in one message of this server.
+  const tooLarge = profileLimitProblem(env.FILTER_PROFILE_MAX_BYTES, bus.nc.info?.max_payload);
+  if (tooLarge) throw new Error(tooLarge);
 
   const config = await openConfigView(bus.kvm, topology, logger);
   lifecycle.onShutdown('config view', () => config.stop());
@@ -33,14 +37,24 @@ try {
 
   const profilesKv = await openBucket(bus.kvm, topology.buckets.profiles);
   const leases = await openBucket(bus.kvm, topology.buckets.filterLeases);
+  const filterMetrics = createFilterMetrics(metrics);
+  const profiles = new ProfileStore(profilesKv, {
+    maxEntries: env.FILTER_PROFILE_CACHE_SIZE,
+    maxBytes: env.FILTER_PROFILE_CACHE_BYTES,
+    onUnreadable: (key, err) => {
+      filterMetrics.profilesUnreadable.inc();
+      logger.error({ key, err: String(err) }, 'stored profile is not JSON: started afresh');
+    },
+  });
   const worker = new FilterWorker({
     bus,
     topology,
     config,
-    profiles: new ProfileStore(profilesKv, env.FILTER_PROFILE_CACHE_SIZE),
-    metrics: createFilterMetrics(metrics),
+    profiles,
+    metrics: filterMetrics,
     logger,
     maxInFlight: env.FILTER_MAX_IN_FLIGHT,
+    maxProfileBytes: env.FILTER_PROFILE_MAX_BYTES,
     leases,
     replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   });
@@ -51,6 +65,22 @@ try {
     registers: [metrics],
     collect() {
       this.set(worker.partitions.length);
+    },
+  });
+  new Gauge({
+    name: 'inkstream_filter_in_flight',
+    help: 'Ingested events this replica holds now (handed out, not yet acked); at most FILTER_MAX_IN_FLIGHT per partition',
+    registers: [metrics],
+    collect() {
+      this.set(worker.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'inkstream_filter_profile_cache_bytes',
+    help: 'Bytes of user profiles cached (their JSON size); at most FILTER_PROFILE_CACHE_BYTES',
+    registers: [metrics],
+    collect() {
+      this.set(profiles.cache.bytes);
     },
   });
   const lag = new ConsumerLag(bus.jsm, () => worker.consumers);

@@ -21,5 +21,27 @@ export function createFilterMetrics(registry: Registry) {
       help: 'Publishes to the delivery stream that failed and were retried',
       registers: [registry],
     }),
+    stepRetries: new Counter({
+      name: 'inkstream_filter_step_retries_total',
+      help: 'Failed steps retried while holding the user, by step (load, publish, save)',
+      labelNames: ['step'] as const,
+      registers: [registry],
+    }),
+    traitsDropped: new Counter({
+      name: 'inkstream_filter_profile_traits_dropped_total',
+      help: 'User properties dropped to keep a profile within FILTER_PROFILE_MAX_BYTES (largest first)',
+      registers: [registry],
+    }),
+    recordsDropped: new Counter({
+      name: 'inkstream_filter_records_dropped_total',
+      help: 'Ingested records the filter could not process and terminated, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    profilesUnreadable: new Counter({
+      name: 'inkstream_filter_profiles_unreadable_total',
+      help: 'Stored profiles that were not JSON and were started afresh',
+      registers: [registry],
+    }),
   };
 }

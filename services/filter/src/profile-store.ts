@@ -1,49 +1,54 @@
 import type { KV } from '@inkstream/bus';
 import { emptyProfile, profileKey, type ProfileEntry } from '@inkstream/sync-routing';
+import { ProfileCache, type ProfileCacheLimits } from './profile-cache.js';
+
+export interface ProfileStoreOptions extends ProfileCacheLimits {
+  /** Called when a stored profile cannot be parsed (it is then treated as a new user's). */
+  onUnreadable?: (key: string, err: unknown) => void;
+}
 
 /**
  * Profiles live in a JetStream KV bucket (durable across restarts and replicas), with an LRU
- * cache in front: the filter replica that owns a user's partition is its only writer.
+ * cache in front bounded by count and bytes: the filter replica that owns a user's partition is
+ * its only writer. A failed read or write throws; the caller retries, holding the user's lane.
  */
 export class ProfileStore {
-  private readonly cache = new Map<string, ProfileEntry>();
+  readonly cache: ProfileCache;
 
   constructor(
     private readonly kv: KV,
-    private readonly cacheSize: number,
-  ) {}
+    private readonly options: ProfileStoreOptions,
+  ) {
+    this.cache = new ProfileCache(options);
+  }
 
   async load(projectId: string, userKey: string): Promise<ProfileEntry> {
     const key = profileKey(projectId, userKey);
     const cached = this.cache.get(key);
-    if (cached) {
-      this.cache.delete(key);
-      this.cache.set(key, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const stored = await this.kv.get(key);
-    const entry = stored && stored.operation === 'PUT' && stored.length > 0 ? stored.json<ProfileEntry>() : emptyProfile();
-    this.remember(key, entry);
+    if (!stored || stored.operation !== 'PUT' || stored.length === 0) return emptyProfile();
+    let entry: ProfileEntry;
+    try {
+      entry = stored.json<ProfileEntry>();
+    } catch (err) {
+      // Only the filter writes this bucket; a value that is not JSON can never become readable.
+      this.options.onUnreadable?.(key, err);
+      return emptyProfile();
+    }
+    this.cache.set(key, entry, stored.length);
     return entry;
   }
 
-  async save(projectId: string, userKey: string, entry: ProfileEntry): Promise<void> {
+  /** Stores a profile; `serialized` is its JSON when the caller has it already. */
+  async save(projectId: string, userKey: string, entry: ProfileEntry, serialized = JSON.stringify(entry)): Promise<void> {
     const key = profileKey(projectId, userKey);
-    await this.kv.put(key, JSON.stringify(entry));
-    this.remember(key, entry);
+    await this.kv.put(key, serialized);
+    this.cache.set(key, entry, Buffer.byteLength(serialized));
   }
 
   /** Forgets cached profiles, e.g. when a partition moves to another replica. */
   clear(): void {
     this.cache.clear();
-  }
-
-  private remember(key: string, entry: ProfileEntry): void {
-    this.cache.delete(key);
-    this.cache.set(key, entry);
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
   }
 }

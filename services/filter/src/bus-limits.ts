@@ -1,0 +1,39 @@
+/** NATS's own default max_payload, used while the server has not said otherwise. */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/** Room kept in every message for its headers (trace context, message id) and subject. */
+export const HEADER_ROOM_BYTES = 4 * 1024;
+
+/** The largest delivery job (JSON) the server can take in one message. */
+export function maxJobBytes(maxPayload: number | undefined): number {
+  return (maxPayload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+}
+
+/**
+ * Whether the profile bound fits the server: a profile is one KV value, one message. Answers the
+ * start-up error to print, or undefined when it fits.
+ */
+export function profileLimitProblem(maxProfileBytes: number, maxPayload: number | undefined): string | undefined {
+  const room = (maxPayload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+  if (maxProfileBytes <= room) return undefined;
+  return (
+    `FILTER_PROFILE_MAX_BYTES=${maxProfileBytes} does not fit the NATS server's max_payload ` +
+    `(${maxPayload ?? DEFAULT_MAX_PAYLOAD} bytes): set it to at most ${room}, or raise max_payload on the server`
+  );
+}
+
+export type PublishFailure = 'too large' | 'retry';
+
+/**
+ * What a refused publish means. A message over the server's max_payload (refused by the client
+ * before sending) or over the stream's max_msg_size (JetStream error 10054) is refused again on
+ * every retry: it is discarded with a reason. Anything else (timeouts, no responders, a full
+ * stream, a lost connection) passes and is retried.
+ */
+export function classifyPublishFailure(err: unknown): PublishFailure {
+  const e = err as { code?: unknown; api_error?: { err_code?: unknown }; message?: unknown } | undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (/max_payload|maximum payload|payload too large/i.test(message)) return 'too large';
+  if (e?.api_error?.err_code === 10054 || e?.code === 10054 || /message size exceeds maximum/i.test(message)) return 'too large';
+  return 'retry';
+}

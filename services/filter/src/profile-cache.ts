@@ -1,0 +1,66 @@
+import type { ProfileEntry } from '@inkstream/sync-routing';
+
+export interface ProfileCacheLimits {
+  /** Most profiles kept. */
+  maxEntries: number;
+  /** Most bytes kept, counted as the profiles' JSON size. */
+  maxBytes: number;
+}
+
+/**
+ * Least-recently-used profiles, bounded both by count and by bytes (the JSON size of each
+ * profile, which is what a profile costs to read again). A profile larger than a quarter of the
+ * byte budget is not kept at all: one user must not empty the cache for everyone else.
+ */
+export class ProfileCache {
+  private readonly entries = new Map<string, { profile: ProfileEntry; bytes: number }>();
+  private total = 0;
+
+  constructor(private readonly limits: ProfileCacheLimits) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** Keys held, least recently used first. */
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  get(key: string): ProfileEntry | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, hit);
+    return hit.profile;
+  }
+
+  set(key: string, profile: ProfileEntry, bytes: number): void {
+    this.delete(key);
+    if (this.limits.maxEntries <= 0 || bytes > this.limits.maxBytes / 4) return;
+    this.entries.set(key, { profile, bytes });
+    this.total += bytes;
+    while (this.entries.size > this.limits.maxEntries || this.total > this.limits.maxBytes) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    const hit = this.entries.get(key);
+    if (!hit) return;
+    this.entries.delete(key);
+    this.total -= hit.bytes;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+}
