@@ -11,6 +11,7 @@ import { hashApiKey } from '../accept-events.js';
 import { buildIngestApp, type IngestAppDeps } from '../app.js';
 import { EventPublisher } from '../event-publisher.js';
 import { createIngestMetrics } from '../metrics.js';
+import { createPushBack, DEFAULT_PUSH_BACK_SETTINGS } from '../push-back.js';
 
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The production defaults (environment.ts). */
@@ -76,6 +77,8 @@ export async function startIngestHarness(name: string, logger: Logger = createLo
       readiness: { nats: () => bus.isConnected() },
       maxBodyBytes: MAX_BODY_BYTES,
       maxBatchBodyBytes: MAX_BATCH_BODY_BYTES,
+      // The production defaults, without a backlog reader (tests that need one pass their own).
+      pushBack: createPushBack(DEFAULT_PUSH_BACK_SETTINGS, () => bus.isConnected(), () => undefined),
       ...overrides,
     });
     apps.push(app);
