@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { connect } from 'node:net';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Agent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,7 +127,7 @@ async function undiciPost(url: string, body: Buffer, headers: Record<string, str
       yield body.subarray(i, i + CHUNK);
     }
   }
-  const res = await undiciRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, body: paced(), dispatcher });
+  const res = await undiciRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, body: Readable.from(paced()), dispatcher });
   const connection = res.headers.connection;
   return { status: res.statusCode, body: await res.body.text(), connection: typeof connection === 'string' ? connection : undefined };
 }

@@ -44,9 +44,13 @@ export interface IngestHarness {
   close(): Promise<void>;
 }
 
-export async function startIngestHarness(name: string, logger: Logger = createLogger('ingest-test', 'silent')): Promise<IngestHarness> {
+export async function startIngestHarness(
+  name: string,
+  logger: Logger = createLogger('ingest-test', 'silent'),
+  natsUrl: string = NATS_URL,
+): Promise<IngestHarness> {
   const topology = createTopology({ namespace: `t_${name}_${randomBytes(4).toString('hex')}` });
-  const bus = await connectBus({ url: NATS_URL, name: `ingest-test-${name}`, logger });
+  const bus = await connectBus({ url: natsUrl, name: `ingest-test-${name}`, logger });
   await declareStreams(bus.jsm, topology);
   const apiKey = randomBytes(16).toString('hex');
   const config = new ConfigView(logger);
