@@ -158,13 +158,15 @@ describe('push-back against the real JetStream', () => {
     const MAX_REQUESTS = 16;
     const MAX_BYTES = 1_000_000;
     const pushBack = createPushBack(settings({ maxInFlightRequests: MAX_REQUESTS, maxInFlightBytes: MAX_BYTES }), () => true, () => undefined);
-    // Counts publishes under way at once: what ingest holds while JetStream acknowledges.
+    // Counts publishes under way at once (what ingest holds while JetStream acknowledges), each
+    // acknowledged 200 ms late so that requests pile up whatever the machine's speed.
     let publishing = 0;
     let peakPublishing = 0;
     class CountingPublisher extends EventPublisher {
       override async publish(records: readonly IngestedRecord[]): Promise<PublishResult> {
         peakPublishing = Math.max(peakPublishing, ++publishing);
         try {
+          await new Promise((r) => setTimeout(r, 200));
           return await super.publish(records);
         } finally {
           publishing--;
@@ -175,7 +177,8 @@ describe('push-back against the real JetStream', () => {
     const url = await h.serve(app);
 
     const FLOOD = 400;
-    const sent = Array.from({ length: FLOOD }, (_, i) => eventsOf(`flood-${i}-${randomBytes(2).toString('hex')}`, 3, 10_000));
+    // ~90 KB each: 16 of them would hold more than MAX_BYTES, so both bounds are pressed.
+    const sent = Array.from({ length: FLOOD }, (_, i) => eventsOf(`flood-${i}-${randomBytes(2).toString('hex')}`, 3, 30_000));
     const answers = await Promise.all(
       sent.map((events) => post(url(`/2/httpapi`), { api_key: h.apiKey, events }).catch((err: Error) => err)),
     );
@@ -192,6 +195,7 @@ describe('push-back against the real JetStream', () => {
     }
     expect(pushBack.inFlight.peakRequests).toBeLessThanOrEqual(MAX_REQUESTS);
     expect(pushBack.inFlight.peakBytes).toBeLessThanOrEqual(MAX_BYTES);
+    expect(pushBack.inFlight.peakBytes).toBeGreaterThan(MAX_BYTES / 2);
     expect(peakPublishing).toBeLessThanOrEqual(MAX_REQUESTS);
     await waitFor('every ticket to be given back', () => (pushBack.inFlight.requests === 0 && pushBack.inFlight.bytes === 0 ? true : undefined));
 
