@@ -4,6 +4,7 @@
  * the machine's shared server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,13 +21,23 @@ export class PrivateNats {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * Starts on a free port. The server is recognised by its name in its INFO greeting: another
+   * test's server may grab the same free port first, and must never be mistaken for this one.
+   */
   async start(): Promise<void> {
-    this.port = await freePort();
-    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
-    const deadline = Date.now() + 30_000;
-    while (!(await greets(this.port))) {
-      if (Date.now() > deadline) throw new Error('the private nats-server did not start');
-      await new Promise((r) => setTimeout(r, 100));
+    const name = `ingest-test-${randomBytes(6).toString('hex')}`;
+    for (let attempt = 0; ; attempt++) {
+      this.port = await freePort();
+      const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-n', name, '-js', '-sd', this.storeDir], { stdio: 'ignore' });
+      this.child = child;
+      const deadline = Date.now() + 30_000;
+      while (child.exitCode === null && !(await greets(this.port, name))) {
+        if (Date.now() > deadline) throw new Error('the private nats-server did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (child.exitCode === null) return;
+      if (attempt >= 4) throw new Error(`the private nats-server exited (${child.exitCode}) five times`);
     }
   }
 
@@ -62,12 +73,14 @@ function freePort(): Promise<number> {
   });
 }
 
-function greets(port: number): Promise<boolean> {
+/** True when the server greeting on the port is the one called `name`. */
+function greets(port: number, name: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     socket.once('data', (chunk) => {
       socket.destroy();
-      resolve(chunk.toString().startsWith('INFO'));
+      const greeting = chunk.toString();
+      resolve(greeting.startsWith('INFO') && greeting.includes(`"server_name":"${name}"`));
     });
     socket.once('error', () => resolve(false));
   });
