@@ -78,8 +78,10 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
 
   // Push-back before anything is read: JetStream unreachable or slow, or ingest holding as much
   // as it may. The body is discarded, not buffered, and the answer carries Retry-After.
+  // preParsing runs after every onRequest hook, so a refusal carries the CORS headers too and
+  // a browser SDK can read it.
   const tickets = new WeakMap<IncomingMessage, InFlightTicket>();
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('preParsing', async (request, reply) => {
     if (BODILESS_METHODS.has(request.method)) return;
     const admission = admit();
     if ('ticket' in admission) {

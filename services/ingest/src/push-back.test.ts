@@ -21,6 +21,7 @@ import { startIngestHarness, type IngestHarness } from './test-support/ingest-ha
 interface Answer {
   status: number;
   retryAfter: string | undefined;
+  allowOrigin: string | undefined;
   body: Record<string, unknown>;
 }
 
@@ -35,7 +36,12 @@ function post(url: string, payload: unknown): Promise<Answer> {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.once('end', () =>
-        resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        resolve({
+          status: res.statusCode!,
+          retryAfter: res.headers['retry-after'] as string | undefined,
+          allowOrigin: res.headers['access-control-allow-origin'] as string | undefined,
+          body: JSON.parse(Buffer.concat(chunks).toString()),
+        }),
       );
       res.once('error', reject);
     });
@@ -191,6 +197,7 @@ describe('push-back against the real JetStream', () => {
       if (a.status === 503) {
         expect(a.body).toEqual({ code: 503, error: 'Service unavailable' });
         expect(a.retryAfter).toBe('1');
+        expect(a.allowOrigin).toBe('*');
       }
     }
     expect(pushBack.inFlight.peakRequests).toBeLessThanOrEqual(MAX_REQUESTS);
@@ -250,6 +257,7 @@ describe('push-back when JetStream freezes (private nats-server under SIGSTOP)',
       expect(answer.status).toBe(503);
       expect(answer.body).toEqual({ code: 503, error: 'Service unavailable' });
       expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(answer.allowOrigin, 'a browser SDK can read the refusal').toBe('*');
     }
     expect(pushBack.inFlight.requests).toBe(0);
 
