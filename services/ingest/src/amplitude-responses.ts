@@ -11,7 +11,8 @@ export interface InvalidEvents {
   events_with_invalid_id_lengths: IndexLists;
 }
 
-export type AmplitudeError = { status: number; body: Record<string, unknown> };
+/** `retryAfterSeconds`: sent as `Retry-After` (429 and 503 always carry one). */
+export type AmplitudeError = { status: number; body: Record<string, unknown>; retryAfterSeconds?: number };
 
 export const amplitudeErrors = {
   missingBody: (): AmplitudeError => ({ status: 400, body: { code: 400, error: 'Missing request body' } }),
@@ -35,7 +36,28 @@ export const amplitudeErrors = {
     body: { code: 415, error: 'Unsupported Content-Type or Content-Encoding' },
   }),
   tooLarge: (): AmplitudeError => ({ status: 413, body: { code: 413, error: 'Payload too large' } }),
-  unavailable: (): AmplitudeError => ({ status: 503, body: { code: 503, error: 'Service unavailable' } }),
+  unavailable: (retryAfterSeconds: number): AmplitudeError => ({
+    status: 503,
+    body: { code: 503, error: 'Service unavailable' },
+    retryAfterSeconds,
+  }),
+  /**
+   * Amplitude's 429 shape. Every event of the request is listed in `throttled_events`: none was
+   * stored, and the SDKs hold listed events back for 30 s before retrying them (unlisted ones
+   * would be retried at the next flush).
+   */
+  throttled: (events: number, retryAfterSeconds: number): AmplitudeError => ({
+    status: 429,
+    body: {
+      code: 429,
+      error: 'Too many requests, retry later',
+      throttled_devices: {},
+      throttled_users: {},
+      throttled_events: Array.from({ length: events }, (_, i) => i),
+    },
+    retryAfterSeconds,
+  }),
+  requestTimeout: (): AmplitudeError => ({ status: 408, body: { code: 408, error: 'Request timeout' } }),
   notFound: (): AmplitudeError => ({ status: 404, body: { code: 404, error: 'Invalid request path' } }),
 };
 

@@ -28,6 +28,8 @@ export class EventPublisher {
     private readonly topology: Topology,
     /** NATS max_payload: larger messages are refused by the server. */
     private readonly maxMessageBytes: number,
+    /** A publish not acknowledged within this fails (and with it the request: 503). */
+    private readonly publishTimeoutMs = 5000,
   ) {}
 
   async publish(records: readonly IngestedRecord[]): Promise<PublishResult> {
@@ -43,7 +45,7 @@ export class EventPublisher {
         const data = encoded[i]!;
         return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: data.length }, (headers) =>
           // One headers object per message: publish adds the message id header to it.
-          this.js.publish(subject, data, { msgID, ...(headers ? { headers } : {}) }),
+          this.js.publish(subject, data, { msgID, timeout: this.publishTimeoutMs, ...(headers ? { headers } : {}) }),
         );
       }),
     );

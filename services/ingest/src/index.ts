@@ -8,7 +8,9 @@ import { Lifecycle, registerConfigGauges, createLogger, createMetricsRegistry } 
 import { buildIngestApp } from './app.js';
 import { loadIngestEnvironment } from './environment.js';
 import { EventPublisher } from './event-publisher.js';
-import { createIngestMetrics } from './metrics.js';
+import { BacklogMonitor } from './backlog-monitor.js';
+import { createIngestMetrics, registerPushBackGauges } from './metrics.js';
+import { createPushBack, pushBackSettingsFrom } from './push-back.js';
 
 const env = loadIngestEnvironment();
 const logger = createLogger('ingest', env.LOG_LEVEL);
@@ -28,15 +30,24 @@ try {
   lifecycle.onShutdown('config view', () => config.stop());
   registerConfigGauges(metrics, () => config.counts());
 
+  // Push-back: the ingest stream's backlog is read in the background, requests only look at it.
+  const settings = pushBackSettingsFrom(env);
+  const backlog = new BacklogMonitor(bus.jsm, topology, settings.backlogCheckIntervalMs, logger);
+  await backlog.start();
+  lifecycle.onShutdown('backlog monitor', () => backlog.stop());
+  const pushBack = createPushBack(settings, () => bus.isConnected(), () => backlog.snapshot);
+  registerPushBackGauges(metrics, pushBack.inFlight, () => backlog.snapshot);
+
   const app = buildIngestApp({
     logger,
     metrics,
     ingestMetrics: createIngestMetrics(metrics),
     config,
-    publisher: new EventPublisher(bus.js, topology, bus.nc.info?.max_payload ?? 1_048_576),
+    publisher: new EventPublisher(bus.js, topology, bus.nc.info?.max_payload ?? 1_048_576, env.INGEST_PUBLISH_TIMEOUT_MS),
     readiness: { nats: () => bus.isConnected() },
     maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
     maxBatchBodyBytes: env.INGEST_MAX_BATCH_BODY_BYTES,
+    pushBack,
   });
   lifecycle.onShutdown('http server', () => app.close());
   await app.listen({ port: env.INGEST_PORT, host: env.HOST });

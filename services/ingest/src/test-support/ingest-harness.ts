@@ -11,6 +11,7 @@ import { hashApiKey } from '../accept-events.js';
 import { buildIngestApp, type IngestAppDeps } from '../app.js';
 import { EventPublisher } from '../event-publisher.js';
 import { createIngestMetrics } from '../metrics.js';
+import { createPushBack, DEFAULT_PUSH_BACK_SETTINGS } from '../push-back.js';
 
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The production defaults (environment.ts). */
@@ -43,9 +44,13 @@ export interface IngestHarness {
   close(): Promise<void>;
 }
 
-export async function startIngestHarness(name: string, logger: Logger = createLogger('ingest-test', 'silent')): Promise<IngestHarness> {
+export async function startIngestHarness(
+  name: string,
+  logger: Logger = createLogger('ingest-test', 'silent'),
+  natsUrl: string = NATS_URL,
+): Promise<IngestHarness> {
   const topology = createTopology({ namespace: `t_${name}_${randomBytes(4).toString('hex')}` });
-  const bus = await connectBus({ url: NATS_URL, name: `ingest-test-${name}`, logger });
+  const bus = await connectBus({ url: natsUrl, name: `ingest-test-${name}`, logger });
   await declareStreams(bus.jsm, topology);
   const apiKey = randomBytes(16).toString('hex');
   const config = new ConfigView(logger);
@@ -76,6 +81,8 @@ export async function startIngestHarness(name: string, logger: Logger = createLo
       readiness: { nats: () => bus.isConnected() },
       maxBodyBytes: MAX_BODY_BYTES,
       maxBatchBodyBytes: MAX_BATCH_BODY_BYTES,
+      // The production defaults, without a backlog reader (tests that need one pass their own).
+      pushBack: createPushBack(DEFAULT_PUSH_BACK_SETTINGS, () => bus.isConnected(), () => undefined),
       ...overrides,
     });
     apps.push(app);
