@@ -2,6 +2,7 @@ import type { Server } from '@inkstream/service-kit';
 import { requireAdmin } from '../auth/require-admin.js';
 import type { ConfigContext } from '../context.js';
 import { response } from '../http/error-response.js';
+import { refuseOddStrings } from '../http/odd-strings.js';
 import { deadLetterRoutes } from './dead-letters.js';
 import { deliveryViewRoutes } from './delivery-views.js';
 import { projectRoutes } from './projects.js';
@@ -13,6 +14,7 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
   return async (app: Server): Promise<void> => {
     const admin = requireAdmin(adminToken);
     app.addHook('onRequest', admin);
+    app.addHook('preValidation', refuseOddStrings);
     app.setNotFoundHandler({ preHandler: admin }, async (request, reply) =>
       reply.code(404).send(response(404, `Route ${request.method} ${request.url.split('?')[0]} not found`)),
     );
