@@ -146,6 +146,42 @@ describe('the config service process', { timeout: 180_000 }, () => {
     });
   });
 
+  it('refuses to start with a SECRET_KEY that does not open the stored secrets, and rotates with SECRET_KEY_PREVIOUS', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const namespace = testNamespace();
+    const bucket = await openTestBucket(logs.logger, namespace);
+    cleanups.push(() => bucket.dispose());
+    const settings = { ...baseSettings(namespace), DATABASE_URL: database.url };
+    service = runService(settings);
+    let address = await service.listening();
+    const created = await fetch(`${address}/v1/projects`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Sealed' }) });
+    const project = (await created.json()) as { id: string; apiKey: string };
+    expect(await service.stop('SIGTERM')).toBe(0);
+
+    // Another key (secrets.env lost, a typo): exit 1 before serving anything, saying what to do.
+    const otherKey = randomBytes(32).toString('hex');
+    service = runService({ ...settings, SECRET_KEY: otherKey });
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain('cannot start: SECRET_KEY does not open any of the 1 secrets stored in the database');
+    expect(service.output()).toContain('SECRET_KEY_PREVIOUS');
+    expect(service.output()).not.toContain(otherKey);
+    expect(service.output()).not.toContain('config API listening');
+
+    // A rotation: the new key with the old one as SECRET_KEY_PREVIOUS; then the new key alone.
+    service = runService({ ...settings, SECRET_KEY: otherKey, SECRET_KEY_PREVIOUS: secretKey });
+    address = await service.listening();
+    expect(service.output()).toContain('SECRET_KEY rotation');
+    expect(await (await fetch(`${address}/v1/projects/${project.id}`, { headers: admin })).json()).toMatchObject({ apiKey: project.apiKey });
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = runService({ ...settings, SECRET_KEY: otherKey });
+    address = await service.listening();
+    expect(await (await fetch(`${address}/v1/projects`, { headers: admin })).json()).toEqual([
+      expect.objectContaining({ id: project.id, apiKey: project.apiKey }),
+    ]);
+    expect(await service.stop('SIGTERM')).toBe(0);
+  });
+
   it('exits 1 with a clear message when NATS cannot be reached', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'inkstream-config-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
