@@ -13,7 +13,7 @@ import { loadConfigEnvironment, type ConfigEnvironment } from './environment.js'
 import { createKvPublisher } from './outbox/kv-publisher.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
-import { reseedIfBucketEmpty } from './outbox/reseed.js';
+import { reconcileConfigBucket } from './outbox/reconcile.js';
 import { SecretKeyMismatchError, checkSecretKeyAtStart } from './secrets/check-at-start.js';
 import { createEndpointPolicy } from './syncs/endpoint-policy.js';
 
@@ -63,8 +63,12 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     logger,
     metrics: createOutboxMetrics(metrics),
   });
-  const reseeded = await reseedIfBucketEmpty(database.db, bucket);
-  if (reseeded > 0) logger.warn({ snapshots: reseeded }, 'config bucket was empty: republishing every project and sync');
+  // The database is the source of truth: what the bucket holds that the database does not (a
+  // fresh or restored database) goes, what it lacks (NATS lost its data) comes back.
+  const reconciled = await reconcileConfigBucket(database.db, bucket);
+  if (reconciled.published + reconciled.superseded + reconciled.removed + reconciled.skipped > 0) {
+    logger.warn(reconciled, 'config bucket made equal to the database');
+  }
   relay.start();
   lifecycle.onShutdown('outbox relay', () => relay.stop());
 
@@ -94,6 +98,7 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     bus,
     topology,
     profiles,
+    configBucket: bucket,
     sender,
     onChange: () => relay.nudge(),
     readiness: { nats: () => bus.isConnected() },

@@ -5,6 +5,7 @@ import { response } from '../http/error-response.js';
 import { refuseOddStrings } from '../http/odd-strings.js';
 import { deadLetterRoutes } from './dead-letters.js';
 import { deliveryViewRoutes } from './delivery-views.js';
+import { maintenanceRoutes } from './maintenance.js';
 import { projectRoutes } from './projects.js';
 import { syncToolRoutes } from './sync-tools.js';
 import { syncRoutes } from './syncs.js';
@@ -23,5 +24,6 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
     await app.register(syncToolRoutes(ctx));
     await app.register(deliveryViewRoutes(ctx));
     await app.register(deadLetterRoutes(ctx));
+    await app.register(maintenanceRoutes(ctx));
   };
 }
