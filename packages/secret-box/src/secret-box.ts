@@ -2,13 +2,36 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 const VERSION = 'v1';
 
+/** Which of the box's keys opens a sealed value. */
+export type SealingKey = 'current' | 'previous';
+
 /**
- * AES-256-GCM under SECRET_KEY. A sealed value is `v1.<iv>.<tag>.<ciphertext>` (base64url),
- * self-describing so the key or algorithm can be rotated later.
+ * AES-256-GCM under SECRET_KEY. A sealed value is `v1.<iv>.<tag>.<ciphertext>` (base64url).
+ * GCM authenticates: a value opens under the key that sealed it and under no other, so trying
+ * the keys in turn tells which one sealed it. That is how rotation works: with
+ * SECRET_KEY_PREVIOUS set, `open` reads values sealed under either key, `seal` always uses
+ * SECRET_KEY, and the config service re-seals what `keyOf` says is still under the previous key.
  */
 export interface SecretBox {
   seal(plaintext: string): string;
+  /** The plaintext, opened with the current key or else a previous one; UnopenableSecretError if neither. */
   open(sealed: string): string;
+  /** The key that opens the value, or undefined when none does (another key, or damaged data). */
+  keyOf(sealed: string): SealingKey | undefined;
+  /** Whether previous keys were given (a rotation is under way). */
+  readonly hasPreviousKey: boolean;
+}
+
+/** A sealed value that none of the box's keys opens. */
+export class UnopenableSecretError extends Error {
+  override readonly name = 'UnopenableSecretError';
+  constructor(reason: 'not sealed' | 'other key') {
+    super(
+      reason === 'not sealed'
+        ? 'not a sealed secret'
+        : 'the secret was sealed under another SECRET_KEY (or is damaged): it cannot be opened with SECRET_KEY or SECRET_KEY_PREVIOUS',
+    );
+  }
 }
 
 /** Reads a 32-byte key given as 64 hex characters or as base64 / base64url. */
@@ -33,9 +56,39 @@ export function secretKeyProblem(value: string): string | undefined {
   }
 }
 
-export function createSecretBox(secretKey: string): SecretBox {
+/**
+ * A box sealing with `secretKey` and opening with it or with any of `previousKeys` (each in the
+ * same notation; empty strings and undefined are ignored, so an unset variable can be passed).
+ */
+export function createSecretBox(secretKey: string, previousKeys: ReadonlyArray<string | undefined> | string = []): SecretBox {
   const key = parseSecretKey(secretKey);
+  const previous = (typeof previousKeys === 'string' ? [previousKeys] : previousKeys)
+    .filter((k): k is string => typeof k === 'string' && k.trim() !== '')
+    .map(parseSecretKey)
+    .filter((k) => !k.equals(key));
+
+  const tryOpen = (candidate: Buffer, parts: SealedParts): string | undefined => {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', candidate, parts.iv);
+      decipher.setAuthTag(parts.tag);
+      return Buffer.concat([decipher.update(parts.ciphertext), decipher.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const openWith = (sealed: string): { plaintext: string; key: SealingKey } | undefined => {
+    const parts = partsOf(sealed);
+    const current = tryOpen(key, parts);
+    if (current !== undefined) return { plaintext: current, key: 'current' };
+    for (const candidate of previous) {
+      const plaintext = tryOpen(candidate, parts);
+      if (plaintext !== undefined) return { plaintext, key: 'previous' };
+    }
+    return undefined;
+  };
+
   return {
+    hasPreviousKey: previous.length > 0,
     seal(plaintext) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
@@ -44,13 +97,33 @@ export function createSecretBox(secretKey: string): SecretBox {
       return [VERSION, iv.toString('base64url'), tag.toString('base64url'), ciphertext.toString('base64url')].join('.');
     },
     open(sealed) {
-      const [version, iv, tag, ciphertext] = sealed.split('.');
-      if (version !== VERSION || iv === undefined || tag === undefined || ciphertext === undefined) {
-        throw new Error('not a sealed secret');
+      const opened = openWith(sealed);
+      if (!opened) throw new UnopenableSecretError('other key');
+      return opened.plaintext;
+    },
+    keyOf(sealed) {
+      try {
+        return openWith(sealed)?.key;
+      } catch {
+        return undefined;
       }
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
     },
   };
+}
+
+interface SealedParts {
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+function partsOf(sealed: string): SealedParts {
+  const [version, iv, tag, ciphertext, extra] = sealed.split('.');
+  if (version !== VERSION || !iv || !tag || ciphertext === undefined || extra !== undefined) {
+    throw new UnopenableSecretError('not sealed');
+  }
+  const parts = { iv: Buffer.from(iv, 'base64url'), tag: Buffer.from(tag, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url') };
+  // GCM takes any IV length and short tags; only what `seal` writes is a sealed secret.
+  if (parts.iv.length !== 12 || parts.tag.length !== 16) throw new UnopenableSecretError('not sealed');
+  return parts;
 }

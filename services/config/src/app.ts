@@ -23,6 +23,8 @@ export interface ConfigAppDeps {
   topology: Topology;
   /** The profiles bucket the filter keeps (read by the preview). */
   profiles: KV;
+  /** The config bucket the outbox relay writes, for the on-demand reconciliation. */
+  configBucket?: KV;
   /** Sends the test payloads; closing it is the caller's business. */
   sender: HttpSender;
   /** Called after every committed change; the service wakes its outbox relay with it. */
@@ -42,6 +44,7 @@ export async function buildConfigApp(deps: ConfigAppDeps): Promise<Server> {
     bus: deps.bus,
     topology: deps.topology,
     profiles: deps.profiles,
+    configBucket: deps.configBucket,
     sender: deps.sender,
   };
   const app = createServer({

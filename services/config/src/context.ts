@@ -18,6 +18,8 @@ export interface ConfigContext {
   topology: Topology;
   /** The filter's user profiles, read by the preview. */
   profiles: KV;
+  /** The config bucket, for `POST /v1/config-bucket/reconcile` (the route exists only with it). */
+  configBucket?: KV | undefined;
   /** Sends the test payload of `POST /syncs/:id/test` (private endpoints as configured). */
   sender: HttpSender;
 }

@@ -1,14 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigView } from '@inkstream/bus';
 import { configKey } from '@inkstream/contracts';
 import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { createMetricsRegistry } from '@inkstream/service-kit';
 import { buildConfigApp } from './app.js';
 import { openPostgres } from './db/postgres.js';
+import { createKvPublisher } from './outbox/kv-publisher.js';
+import { OutboxRelay } from './outbox/relay.js';
 import { createEndpointPolicy } from './syncs/endpoint-policy.js';
 import { captureLogs } from './testing/logs.js';
 import { deliveryOutcome, publishOutcomes } from './testing/delivery-facts.js';
@@ -145,6 +148,103 @@ describe('the config service process', { timeout: 180_000 }, () => {
       expect(await service.stop('SIGTERM')).toBe(0);
     });
   });
+
+  it('refuses to start with a SECRET_KEY that does not open the stored secrets, and rotates with SECRET_KEY_PREVIOUS', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const namespace = testNamespace();
+    const bucket = await openTestBucket(logs.logger, namespace);
+    cleanups.push(() => bucket.dispose());
+    const settings = { ...baseSettings(namespace), DATABASE_URL: database.url };
+    service = runService(settings);
+    let address = await service.listening();
+    const created = await fetch(`${address}/v1/projects`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Sealed' }) });
+    const project = (await created.json()) as { id: string; apiKey: string };
+    expect(await service.stop('SIGTERM')).toBe(0);
+
+    // Another key (secrets.env lost, a typo): exit 1 before serving anything, saying what to do.
+    const otherKey = randomBytes(32).toString('hex');
+    service = runService({ ...settings, SECRET_KEY: otherKey });
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain('cannot start: SECRET_KEY does not open any of the 1 secrets stored in the database');
+    expect(service.output()).toContain('SECRET_KEY_PREVIOUS');
+    expect(service.output()).not.toContain(otherKey);
+    expect(service.output()).not.toContain('config API listening');
+
+    // A rotation: the new key with the old one as SECRET_KEY_PREVIOUS; then the new key alone.
+    service = runService({ ...settings, SECRET_KEY: otherKey, SECRET_KEY_PREVIOUS: secretKey });
+    address = await service.listening();
+    expect(service.output()).toContain('SECRET_KEY rotation');
+    expect(await (await fetch(`${address}/v1/projects/${project.id}`, { headers: admin })).json()).toMatchObject({ apiKey: project.apiKey });
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = runService({ ...settings, SECRET_KEY: otherKey });
+    address = await service.listening();
+    expect(await (await fetch(`${address}/v1/projects`, { headers: admin })).json()).toEqual([
+      expect.objectContaining({ id: project.id, apiKey: project.apiKey }),
+    ]);
+    expect(await service.stop('SIGTERM')).toBe(0);
+  });
+
+  it.each(['pglite', 'postgres'] as const)(
+    'starting on a fresh %s database removes the projects and syncs NATS still remembers',
+    async (driver) => {
+      const namespace = testNamespace();
+      const bucket = await openTestBucket(logs.logger, namespace);
+      cleanups.push(() => bucket.dispose());
+      const view = new ConfigView(logs.logger);
+      await view.start(bucket.kv);
+      cleanups.push(async () => view.stop());
+
+      // A config database that filled the bucket, then was replaced (new PGlite dir, restored backup).
+      const old = await createTestDatabase();
+      cleanups.push(() => old.drop());
+      const handle = await openPostgres({ url: old.url, logger: logs.logger });
+      const nats = await openTestNats(logs.logger, namespace);
+      const sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 1 });
+      const app = await buildConfigApp({
+        logger: logs.logger,
+        metrics: createMetricsRegistry('config'),
+        database: handle,
+        secretBox: createSecretBox(secretKey),
+        adminToken,
+        endpointPolicy: createEndpointPolicy({ allowPrivateEndpoints: true }),
+        bus: nats.bus,
+        topology: nats.topology,
+        profiles: nats.profiles,
+        sender,
+      });
+      const project = (await app.inject({ method: 'POST', url: '/v1/projects', headers: admin, payload: { name: 'Old' } })).json<{ id: string; apiKey: string }>();
+      const body = { name: 'MI', endpointUrl: 'http://127.0.0.1:9/x', authorization: 'Basic dGVzdDp0ZXN0', enabled: true };
+      const sync = (await app.inject({ method: 'POST', url: `/v1/projects/${project.id}/syncs`, headers: admin, payload: body })).json<{ id: string }>();
+      await new OutboxRelay({ db: handle.db, publisher: createKvPublisher(bucket.kv), logger: logs.logger }).drain();
+      await app.close();
+      await sender.close();
+      await handle.close();
+      await expect.poll(() => view.activeSyncsOf(project.id).map((s) => s.id), { timeout: 10_000 }).toEqual([sync.id]);
+
+      let settings: Record<string, string>;
+      if (driver === 'pglite') {
+        const dir = await mkdtemp(join(tmpdir(), 'inkstream-config-'));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+        settings = { ...baseSettings(namespace), PGLITE_DIR: join(dir, 'pglite') };
+      } else {
+        const fresh = await createTestDatabase();
+        cleanups.push(() => fresh.drop());
+        settings = { ...baseSettings(namespace), DATABASE_URL: fresh.url };
+      }
+      service = runService(settings);
+      await service.listening();
+      // Ingest no longer knows the api key; filter and delivery no longer have the sync.
+      await expect.poll(() => view.projectForKeyHash(createHash('sha256').update(project.apiKey).digest('hex')), { timeout: 10_000 }).toBeUndefined();
+      expect(view.activeSyncsOf(project.id)).toEqual([]);
+      expect(view.counts()).toEqual({ projects: 0, syncs: 1, activeSyncs: 0 });
+      expect(await bucket.read(configKey.project(project.id))).toBeUndefined();
+      expect(await bucket.read(configKey.sync(sync.id))).toBeUndefined();
+      expect(service.output()).toContain('config bucket made equal to the database');
+      expect(await service.stop('SIGTERM')).toBe(0);
+      await nats.dispose();
+    },
+  );
 
   it('exits 1 with a clear message when NATS cannot be reached', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'inkstream-config-'));

@@ -13,14 +13,15 @@ import { loadConfigEnvironment, type ConfigEnvironment } from './environment.js'
 import { createKvPublisher } from './outbox/kv-publisher.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
-import { reseedIfBucketEmpty } from './outbox/reseed.js';
+import { reconcileConfigBucket } from './outbox/reconcile.js';
+import { SecretKeyMismatchError, checkSecretKeyAtStart } from './secrets/check-at-start.js';
 import { createEndpointPolicy } from './syncs/endpoint-policy.js';
 
 export { buildConfigApp, type ConfigAppDeps } from './app.js';
 
 /**
  * The life of the config service: settings → logger and metrics → Postgres or PGlite (migrated)
- * → NATS (streams, config and profiles buckets) → outbox relay → projection of the delivery
+ * → SECRET_KEY checked against the stored secrets (re-sealed during a rotation) → NATS (streams, config and profiles buckets) → outbox relay → projection of the delivery
  * outcomes → HTTP API; on SIGTERM/SIGINT the same in reverse: stop the server, let the
  * projection write what it holds and the relay finish its pass, close NATS, close the database.
  */
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     await start(env, logger, lifecycle);
   } catch (err) {
     if (err instanceof BusUnavailableError) logger.fatal({ err: { message: err.message } }, 'cannot start without NATS');
+    else if (err instanceof SecretKeyMismatchError) logger.fatal(`cannot start: ${err.message}`);
     else logger.fatal({ err }, 'config service failed to start');
     await lifecycle.shutdown();
     process.exit(1);
@@ -44,6 +46,8 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   const database = await openDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR, logger });
   lifecycle.onShutdown('database', () => database.close());
   logger.info({ driver: database.driver }, 'database ready, migrations applied');
+  const secretBox = createSecretBox(env.SECRET_KEY, [env.SECRET_KEY_PREVIOUS]);
+  await checkSecretKeyAtStart(database.db, secretBox, logger);
 
   const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'config', replicas: env.NATS_REPLICAS });
   const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-config', logger });
@@ -59,8 +63,12 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     logger,
     metrics: createOutboxMetrics(metrics),
   });
-  const reseeded = await reseedIfBucketEmpty(database.db, bucket);
-  if (reseeded > 0) logger.warn({ snapshots: reseeded }, 'config bucket was empty: republishing every project and sync');
+  // The database is the source of truth: what the bucket holds that the database does not (a
+  // fresh or restored database) goes, what it lacks (NATS lost its data) comes back.
+  const reconciled = await reconcileConfigBucket(database.db, bucket);
+  if (reconciled.published + reconciled.superseded + reconciled.removed + reconciled.skipped > 0) {
+    logger.warn(reconciled, 'config bucket made equal to the database');
+  }
   relay.start();
   lifecycle.onShutdown('outbox relay', () => relay.stop());
 
@@ -84,12 +92,13 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     logger,
     metrics,
     database,
-    secretBox: createSecretBox(env.SECRET_KEY),
+    secretBox,
     adminToken: env.ADMIN_TOKEN,
     endpointPolicy: createEndpointPolicy({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS }),
     bus,
     topology,
     profiles,
+    configBucket: bucket,
     sender,
     onChange: () => relay.nudge(),
     readiness: { nats: () => bus.isConnected() },

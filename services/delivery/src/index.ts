@@ -24,7 +24,7 @@ const lifecycle = new Lifecycle(logger, env.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
 // SECRET_KEY was checked with the rest of the environment.
-const secrets = createSecretBox(env.SECRET_KEY);
+const secrets = createSecretBox(env.SECRET_KEY, [env.SECRET_KEY_PREVIOUS]);
 
 try {
   const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'delivery', replicas: env.NATS_REPLICAS });

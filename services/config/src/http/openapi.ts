@@ -27,6 +27,7 @@ export async function registerOpenApi(app: Server): Promise<void> {
         { name: 'projects', description: 'A project owns an api key that SDKs send events with' },
         { name: 'syncs', description: 'A Movable Ink destination of a project, and tools to try it' },
         { name: 'delivery', description: 'How delivery to a sync goes: metrics, failed attempts, dead letters and redrive' },
+        { name: 'operations', description: 'What the service does at start, on demand' },
       ],
       components: {
         securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } },

@@ -39,7 +39,8 @@ function heldVersion(read: () => unknown): number {
   }
 }
 
-function isWrongLastSequence(err: unknown): boolean {
+/** A write refused because the key's revision is not the one it was conditional on. */
+export function isWrongLastSequence(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return (
     (typeof code === 'number' && WRONG_LAST_SEQUENCE.has(code)) ||

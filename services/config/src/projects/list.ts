@@ -1,7 +1,7 @@
 import { asc, isNull } from 'drizzle-orm';
 import type { ConfigContext } from '../context.js';
 import { projects } from '../db/schema.js';
-import { toProject, type Project } from './resource.js';
+import { toReadableProject, type Project } from './resource.js';
 
 /** Every project that has not been deleted, oldest first. */
 export async function listProjects(ctx: ConfigContext): Promise<Project[]> {
@@ -10,5 +10,5 @@ export async function listProjects(ctx: ConfigContext): Promise<Project[]> {
     .from(projects)
     .where(isNull(projects.deletedAt))
     .orderBy(asc(projects.createdAt), asc(projects.id));
-  return rows.map((row) => toProject(row, ctx.secretBox.open(row.apiKeySealed)));
+  return rows.map((row) => toReadableProject(row, ctx.secretBox));
 }

@@ -1,10 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { SecretBox } from '@inkstream/secret-box';
 import type { ProjectRow } from '../db/schema.js';
 
 export const ProjectSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.String(),
-  apiKey: Type.String({ description: 'What SDKs send as `api_key`: 32 lowercase hex characters' }),
+  apiKey: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'What SDKs send as `api_key`: 32 lowercase hex characters. `null` when the stored key cannot be opened with ' +
+      'SECRET_KEY (sealed under another key): ingest still accepts it; `rotate-key` issues a readable one',
+  }),
   version: Type.Integer({ minimum: 1 }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
@@ -17,8 +22,8 @@ export const ProjectCreateSchema = Type.Object(
 );
 export type ProjectCreateInput = Static<typeof ProjectCreateSchema>;
 
-/** A project as admins see it; `apiKey` is the key opened from its sealed copy. */
-export function toProject(row: ProjectRow, apiKey: string): Project {
+/** A project as admins see it; `apiKey` is the key opened from its sealed copy (null if it cannot be). */
+export function toProject(row: ProjectRow, apiKey: string | null): Project {
   return {
     id: row.id,
     name: row.name,
@@ -27,4 +32,19 @@ export function toProject(row: ProjectRow, apiKey: string): Project {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/**
+ * The project with its api key opened, or `apiKey: null` when SECRET_KEY cannot open it: one
+ * unreadable row never fails a whole list (the config service refuses to start when the key
+ * opens none of the stored secrets, see src/secrets).
+ */
+export function toReadableProject(row: ProjectRow, secretBox: SecretBox): Project {
+  let apiKey: string | null;
+  try {
+    apiKey = secretBox.open(row.apiKeySealed);
+  } catch {
+    apiKey = null;
+  }
+  return toProject(row, apiKey);
 }

@@ -42,7 +42,7 @@ export function syncToolRoutes(ctx: ConfigContext) {
             'authorization and timeout (also while disabled), and answers what came back. A network failure is an ' +
             'answer too (`ok: false` with the error), not an error of this request.',
           params: SyncParams,
-          response: { 200: TestSendResultSchema, ...errorResponses(400, 404) },
+          response: { 200: TestSendResultSchema, ...errorResponses(400, 404, 409) },
         },
       },
       async (request) => sendTestPayload(ctx, request.params),

@@ -2,8 +2,10 @@ import type { Server } from '@inkstream/service-kit';
 import { requireAdmin } from '../auth/require-admin.js';
 import type { ConfigContext } from '../context.js';
 import { response } from '../http/error-response.js';
+import { refuseOddStrings } from '../http/odd-strings.js';
 import { deadLetterRoutes } from './dead-letters.js';
 import { deliveryViewRoutes } from './delivery-views.js';
+import { maintenanceRoutes } from './maintenance.js';
 import { projectRoutes } from './projects.js';
 import { syncToolRoutes } from './sync-tools.js';
 import { syncRoutes } from './syncs.js';
@@ -13,6 +15,7 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
   return async (app: Server): Promise<void> => {
     const admin = requireAdmin(adminToken);
     app.addHook('onRequest', admin);
+    app.addHook('preValidation', refuseOddStrings);
     app.setNotFoundHandler({ preHandler: admin }, async (request, reply) =>
       reply.code(404).send(response(404, `Route ${request.method} ${request.url.split('?')[0]} not found`)),
     );
@@ -21,5 +24,6 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
     await app.register(syncToolRoutes(ctx));
     await app.register(deliveryViewRoutes(ctx));
     await app.register(deadLetterRoutes(ctx));
+    await app.register(maintenanceRoutes(ctx));
   };
 }

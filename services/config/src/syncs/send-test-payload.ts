@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { buildIdentifyPayload, buildRequest, classifyResponse } from '@inkstream/movable-ink';
+import { UnopenableSecretError } from '@inkstream/secret-box';
 import type { ConfigContext } from '../context.js';
+import { ConflictError } from '../errors.js';
 import { excerpt } from '../excerpt.js';
 import { MovableInkPayloadSchema } from '../http/payload-schema.js';
 import { findLiveSync } from './find.js';
@@ -38,7 +40,7 @@ export async function sendTestPayload(ctx: ConfigContext, input: { syncId: strin
     { syncId: sync.id, event: { event_type: '$identify', user_id: TEST_USER_ID }, eventKey: `test:${TEST_USER_ID}`, receivedAt: now, profile: {} },
     { eventProperties: [], userProperties: [] },
   );
-  const request = buildRequest([payload], ctx.secretBox.open(sync.authorizationSealed));
+  const request = buildRequest([payload], openAuthorization(ctx, sync.id, sync.authorizationSealed));
   const result = await ctx.sender.send(sync.endpointUrl, request, sync.delivery.requestTimeoutMs);
   const verdict = classifyResponse(result);
   const failed = result.error !== undefined;
@@ -52,4 +54,16 @@ export async function sendTestPayload(ctx: ConfigContext, input: { syncId: strin
     requestId: result.requestId ?? null,
     payload,
   };
+}
+
+function openAuthorization(ctx: ConfigContext, syncId: string, sealed: string): string {
+  try {
+    return ctx.secretBox.open(sealed);
+  } catch (err) {
+    if (!(err instanceof UnopenableSecretError)) throw err;
+    throw new ConflictError(
+      `the authorization of sync ${syncId} was sealed under another SECRET_KEY and cannot be opened; ` +
+        'set it again with PATCH /v1/syncs/:syncId {"authorization": …}',
+    );
+  }
 }

@@ -71,6 +71,7 @@ export async function startApp(database: DatabaseHandle, options: HarnessOptions
     bus: nats.bus,
     topology: nats.topology,
     profiles: nats.profiles,
+    configBucket: nats.config,
     sender,
     onChange: () => {
       changes += 1;

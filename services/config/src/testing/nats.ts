@@ -52,6 +52,8 @@ export interface TestNats {
   topology: Topology;
   /** The profiles bucket, as the filter keeps it. */
   profiles: KV;
+  /** The config bucket, as the outbox relay writes it. */
+  config: KV;
   /** Deletes the namespace's streams, buckets and consumers, and closes the connection. */
   dispose(): Promise<void>;
 }
@@ -62,10 +64,12 @@ export async function openTestNats(logger: Logger, namespace = testNamespace()):
   const bus = await connectBus({ url: TEST_NATS_URL, name: 'inkstream-config-test', logger });
   await declareStreams(bus.jsm, topology);
   const profiles = await bus.kvm.create(topology.buckets.profiles.name, { history: topology.buckets.profiles.history });
+  const config = await openConfigBucket(bus.kvm, topology);
   return {
     bus,
     topology,
     profiles,
+    config,
     async dispose() {
       await profiles.destroy().catch(() => undefined);
       for (const name of [topology.buckets.config.name, topology.buckets.configLeases.name]) {
