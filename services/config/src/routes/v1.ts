@@ -3,8 +3,10 @@ import { requireAdmin } from '../auth/require-admin.js';
 import type { ConfigContext } from '../context.js';
 import { response } from '../http/error-response.js';
 import { deadLetterRoutes } from './dead-letters.js';
+import { deliverySeriesRoutes } from './delivery-series.js';
 import { deliveryViewRoutes } from './delivery-views.js';
 import { projectRoutes } from './projects.js';
+import { recentEventRoutes } from './recent-events.js';
 import { syncToolRoutes } from './sync-tools.js';
 import { syncRoutes } from './syncs.js';
 
@@ -21,5 +23,7 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
     await app.register(syncToolRoutes(ctx));
     await app.register(deliveryViewRoutes(ctx));
     await app.register(deadLetterRoutes(ctx));
+    await app.register(recentEventRoutes(ctx));
+    await app.register(deliverySeriesRoutes(ctx));
   };
 }
