@@ -2,6 +2,7 @@ import type { Bus, KV, Topology } from '@inkstream/bus';
 import type { HttpSender } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import { createServer, type Logger, type ReadinessCheck, type Registry, type Server } from '@inkstream/service-kit';
+import { DEFAULT_CONSOLE_DIR, consoleRoutes } from './console/serve-console.js';
 import type { ConfigContext } from './context.js';
 import type { DatabaseHandle } from './db/database.js';
 import { handleError } from './http/error-handler.js';
@@ -29,6 +30,8 @@ export interface ConfigAppDeps {
   sender: HttpSender;
   /** Called after every committed change; the service wakes its outbox relay with it. */
   onChange?: () => void;
+  /** The web console's build (default: packages/console/dist of this installation). */
+  consoleDir?: string;
   /** Readiness checks besides `database`, e.g. `nats`. */
   readiness?: Record<string, ReadinessCheck>;
 }
@@ -67,6 +70,8 @@ export async function buildConfigApp(deps: ConfigAppDeps): Promise<Server> {
   app.setErrorHandler(handleError);
   await registerOpenApi(app);
   await app.register(v1Routes(ctx, deps.adminToken), { prefix: '/v1' });
+  const consoleDir = deps.consoleDir ?? DEFAULT_CONSOLE_DIR;
+  await app.register(consoleRoutes({ dir: consoleDir, onMissing: (dir) => deps.logger.warn({ dir }, 'web console not built: /console answers 404') }));
   await app.ready();
   return app;
 }

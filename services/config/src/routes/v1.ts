@@ -4,9 +4,11 @@ import type { ConfigContext } from '../context.js';
 import { response } from '../http/error-response.js';
 import { refuseOddStrings } from '../http/odd-strings.js';
 import { deadLetterRoutes } from './dead-letters.js';
+import { deliverySeriesRoutes } from './delivery-series.js';
 import { deliveryViewRoutes } from './delivery-views.js';
 import { maintenanceRoutes } from './maintenance.js';
 import { projectRoutes } from './projects.js';
+import { recentEventRoutes } from './recent-events.js';
 import { syncToolRoutes } from './sync-tools.js';
 import { syncRoutes } from './syncs.js';
 
@@ -25,5 +27,7 @@ export function v1Routes(ctx: ConfigContext, adminToken: string) {
     await app.register(deliveryViewRoutes(ctx));
     await app.register(deadLetterRoutes(ctx));
     await app.register(maintenanceRoutes(ctx));
+    await app.register(recentEventRoutes(ctx));
+    await app.register(deliverySeriesRoutes(ctx));
   };
 }
