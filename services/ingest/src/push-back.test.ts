@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { createInstance, Types } from '@amplitude/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTITIONS, declareConsumer } from '@inkstream/bus';
 import type { IngestedRecord } from '@inkstream/contracts';
@@ -137,6 +138,37 @@ describe('push-back against the real JetStream', () => {
     } finally {
       monitor.stop();
     }
+  });
+
+  it('the Amplitude Node SDK retries the events our 429 lists and each is stored once when the backlog is gone', async () => {
+    let behind = true;
+    const pushBack = createPushBack(settings({ maxBacklogMessages: 10 }), () => true, () => ({ messages: behind ? 11 : 0, streamBytes: 0, readAt: Date.now() }));
+    const app = h.buildApp({ pushBack });
+    const statuses: number[] = [];
+    app.addHook('onResponse', async (_request, reply) => {
+      statuses.push(reply.statusCode);
+      if (statuses.filter((s) => s === 429).length >= 2) behind = false;
+    });
+    const url = await h.serve(app);
+    const client = createInstance();
+    await client.init(h.apiKey, { serverUrl: url('/2/httpapi'), flushIntervalMillis: 50, logLevel: Types.LogLevel.None }).promise;
+    // The SDK holds throttled events 30 s; a plugin reaches its destination to make that 300 ms.
+    await client.add({
+      name: 'short-throttle',
+      type: 'enrichment',
+      setup: async (_config: unknown, amplitude: { timeline: { plugins: Array<{ name?: string; throttleTimeout?: number }> } }) => {
+        const destination = amplitude.timeline.plugins.find((p) => p.name === 'amplitude');
+        if (destination) destination.throttleTimeout = 300;
+        return undefined;
+      },
+      execute: async (event: Types.Event) => event,
+    } as never).promise;
+
+    const results = await Promise.all([1, 2, 3].map((n) => client.track('Throttled', { n }, { user_id: 'user-12345' }).promise));
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(2);
+    for (const result of results) expect(result).toMatchObject({ code: 200 });
+    const stored = countOf(await storedIds(h));
+    for (const result of results) expect(stored.get(result.event.insert_id!)).toBe(1);
   });
 
   it('a stream over its byte bound is answered 429 too', async () => {
