@@ -85,10 +85,10 @@ describe('filter limits through real NATS', () => {
 
   function worker(
     config: ConfigView,
-    options: { profiles?: ProfileStore; maxInFlight?: number; maxProfileBytes?: number; metrics?: FilterMetrics } = {},
+    options: { profiles?: ProfileStore; maxInFlight?: number; maxProfileBytes?: number; metrics?: FilterMetrics; bus?: Bus } = {},
   ): FilterWorker {
     const w = new FilterWorker({
-      bus,
+      bus: options.bus ?? bus,
       topology,
       config,
       profiles: options.profiles ?? new ProfileStore(profilesKv, { maxEntries: 1000, maxBytes: 64 * 1024 * 1024 }),
@@ -338,6 +338,29 @@ describe('filter limits through real NATS', () => {
       [2, 3],
       [3, 4],
     ]);
+  });
+
+  it('an identify whose first publish fails still reaches the delivery stream before its track', async () => {
+    let failures = 1;
+    const js = new Proxy(bus.js, {
+      get(target, prop, receiver) {
+        if (prop === 'publish') {
+          return async (subject: string, data: Uint8Array, opts?: unknown) => {
+            if (decodeJson<DeliveryJob>(data).payloadType === 'identify' && failures-- > 0) throw new Error('injected: publish failed');
+            return target.publish(subject, data, opts as never);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker(configWith('p-order', [sync('order-1', 'p-order', { userProperties: ['plan'] })]), { bus: { ...bus, js }, metrics });
+    await w.start();
+    await ingest('p-order', [{ event_type: 'Tick', user_id: 'order-user-1', time: Date.now(), event_properties: { n: 0 }, user_properties: { plan: 'pro' } }], 'order');
+    await waitFor(ingestFullyAcked, 'the event acked', 90_000);
+    expect((await jobsOf('p-order')).map((j) => j.payloadType)).toEqual(['identify', 'track']);
+    expect((await metrics.publishRetries.get()).values[0]?.value).toBe(1);
   });
 
   it('an identify discarded as older than 30 days is not remembered: the next event identifies the user', async () => {
