@@ -139,6 +139,11 @@ export class ConsumerRunner {
   }
 
   private receive(msg: JsMsg): void {
+    // Stopping: give it straight back rather than keep it unacknowledged until ack_wait.
+    if (this.stopping) {
+      msg.nak();
+      return;
+    }
     if (this.restoring) {
       this.restoring.set(msg.seq, msg);
       return;

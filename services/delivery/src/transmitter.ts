@@ -17,10 +17,21 @@ export interface TryReport {
   verdict: ResponseClass;
   /** 1-based try number within this transmission. */
   tryNumber: number;
+  /** Epoch ms when the request was sent. */
+  sentAt: number;
+}
+
+export interface SendOptions {
+  /** Tries for retryable answers (408, 5xx, network): the quick tries of a first transmission, else 1. */
+  tries: number;
+  /** The sync batches (`batchSize` > 1): every request is an `{"events":[…]}` envelope. */
+  batched: boolean;
 }
 
 export interface Transmission {
   job: DeliveryJob;
+  /** Epoch ms when the last request of this transmission was sent. */
+  sentAt: number;
   verdict: ResponseClass;
   result: SendResult;
   tries: number;
@@ -28,7 +39,7 @@ export interface Transmission {
 
 /**
  * Sends payloads — one per request, or several in one `{"events":[…]}` request — with the
- * quick in-process tries of the policy (up to 3 within about 4 s for retryable answers), and
+ * quick in-process tries of the policy (up to 3 within about 4 s for 408/5xx/network errors), and
  * splits a batch refused with 413 in halves. Every HTTP try is reported for the outcome log,
  * and numbered on its HTTP client span (`inkstream.attempt`: the payload's attempt number; for
  * a batch, the highest among its payloads).
@@ -43,17 +54,19 @@ export class Transmitter {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
-  async send(jobs: readonly DeliveryJob[], target: () => Target): Promise<Transmission[]> {
-    let last: { result: SendResult; verdict: ResponseClass } | undefined;
+  async send(jobs: readonly DeliveryJob[], target: () => Target, options: SendOptions = { tries: QUICK_TRIES, batched: false }): Promise<Transmission[]> {
+    let last: { result: SendResult; verdict: ResponseClass; sentAt: number } | undefined;
     let tries = 0;
     const earlier = jobs.reduce((most, job) => Math.max(most, this.earlierAttempts(job)), 0);
-    for (let quick = 0; quick < QUICK_TRIES; quick++) {
+    for (let quick = 0; quick < Math.max(1, options.tries); quick++) {
       const { endpointUrl, authorization, requestTimeoutMs } = target();
       const request = buildRequest(
         jobs.map((j) => j.payload),
         authorization,
+        { batched: options.batched },
       );
       await this.semaphore.acquire();
+      const sentAt = Date.now();
       let result: SendResult;
       try {
         result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, request, requestTimeoutMs));
@@ -62,20 +75,19 @@ export class Transmitter {
       }
       const verdict = classifyResponse(result);
       tries++;
-      last = { result, verdict };
-      for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries });
+      last = { result, verdict, sentAt };
+      for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries, sentAt });
       if (verdict.kind === 'too-large' && jobs.length > 1) {
         const middle = Math.ceil(jobs.length / 2);
-        const [left, right] = await Promise.all([this.send(jobs.slice(0, middle), target), this.send(jobs.slice(middle), target)]);
+        const [left, right] = await Promise.all([this.send(jobs.slice(0, middle), target, options), this.send(jobs.slice(middle), target, options)]);
         return [...left, ...right].map((t) => ({ ...t, tries: t.tries + tries }));
       }
+      // Only plain failures are tried again at once; a 429 means slow down (the sync pauses).
       const quickRetry =
-        (verdict.kind === 'retry' || verdict.kind === 'throttled') &&
-        quick < QUICK_TRIES - 1 &&
-        (verdict.retryAfterMs === undefined || verdict.retryAfterMs <= 1_000);
+        verdict.kind === 'retry' && quick < options.tries - 1 && (verdict.retryAfterMs === undefined || verdict.retryAfterMs <= 1_000);
       if (!quickRetry) break;
-      await this.sleep(verdict.retryAfterMs ?? quickRetryDelayMs(quick));
+      await this.sleep(verdict.retryAfterMs ? verdict.retryAfterMs : quickRetryDelayMs(quick));
     }
-    return jobs.map((job) => ({ job, verdict: last!.verdict, result: last!.result, tries }));
+    return jobs.map((job) => ({ job, verdict: last!.verdict, result: last!.result, sentAt: last!.sentAt, tries }));
   }
 }
