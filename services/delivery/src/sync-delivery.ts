@@ -114,6 +114,11 @@ export class SyncDelivery {
       this.semaphore,
       (report) => this.onTry(report),
       (job) => this.attemptBase.get(job.messageId)?.base ?? 0,
+      undefined,
+      {
+        enter: () => this.gate.enter(this.stopping.signal),
+        answered: (verdict, probe, sentAt) => this.onAnswer(verdict, probe, sentAt),
+      },
     );
     this.batcher = new Batcher(
       () => ({ batchSize: this.sync.delivery.batchSize, maxRequestBytes: this.sync.delivery.maxRequestBytes, lingerMs: 1_000 }),
@@ -251,14 +256,8 @@ export class SyncDelivery {
         if (!(await sleepUnlessAborted(state.nextAttemptAt - Date.now(), signal))) return this.giveBack(msg);
         continue;
       }
-      const ticket = await this.gate.enter(signal);
-      if (!ticket) return this.giveBack(msg);
-      if (state && Date.now() - state.firstAttemptAt >= windowMs) {
-        if (ticket.probe) this.gate.probeAbandoned();
-        continue;
-      }
-
-      const { transmission, decision } = await this.transmitOne(msg, job, state, traceId, ticket.probe);
+      const { transmission, decision } = await this.transmitOne(msg, job, state, traceId);
+      if (transmission.aborted) return this.giveBack(msg);
       const { verdict, result, tries } = transmission;
       const after = Date.now();
 
@@ -320,7 +319,6 @@ export class SyncDelivery {
     job: DeliveryJob,
     state: StoredAttempts | undefined,
     traceId: string | undefined,
-    probe: boolean,
   ): Promise<{ transmission: Transmission; decision: ReturnType<typeof decide> }> {
     const run = async () => {
       this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, headers: msg.headers });
@@ -335,17 +333,9 @@ export class SyncDelivery {
       }
       const { verdict, tries, result } = transmission;
       const after = Date.now();
-      let throttleMs: number | undefined;
-      if (verdict.kind === 'throttled') {
-        // Once per round trip, like AIMD: concurrent 429s are one signal, not a streak.
-        if (transmission.sentAt >= this.lastThrottleAt) {
-          this.throttleStreak++;
-          this.lastThrottleAt = after;
-        }
-        throttleMs = throttleDelayMs(verdict.retryAfterMs, this.throttleStreak, Math.random, throttleBackoffOf(this.deps.backoff));
-      }
-      else if (verdict.kind === 'delivered') this.throttleStreak = 0;
-      this.gate.answered(verdict.kind, probe, throttleMs);
+      if (transmission.aborted) return { transmission, decision: { action: 'retry' as const, delayMs: 0, countsAttempt: false } };
+      // A 429 holds the payload as long as it holds the sync (the gate's pause).
+      const throttleMs = verdict.kind === 'throttled' ? Math.max(1, this.gate.snapshot.pausedUntil - after) : undefined;
       const counted = (state?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
       const firstAttemptAt = state?.firstAttemptAt ?? after - result.latencyMs;
       const decision = decide(
@@ -403,12 +393,31 @@ export class SyncDelivery {
     );
   }
 
-  private onTry({ job, result, verdict, tryNumber, sentAt }: TryReport): void {
+  /**
+   * Every answer, once per request: AIMD, the 429 backoff streak and the gate (pause, failing,
+   * probe). Concurrent 429s are one signal, like AIMD: only a 429 to a request sent after the
+   * last pause began makes the streak (and the next pause) longer.
+   */
+  private onAnswer(verdict: ResponseClass, probe: boolean, sentAt: number): void {
+    const now = Date.now();
+    let throttleMs: number | undefined;
+    if (verdict.kind === 'throttled') {
+      this.semaphore.setLimit(this.aimd.onThrottled(now, sentAt));
+      if (sentAt >= this.lastThrottleAt) {
+        this.throttleStreak++;
+        this.lastThrottleAt = now;
+      }
+      throttleMs = throttleDelayMs(verdict.retryAfterMs, this.throttleStreak, Math.random, throttleBackoffOf(this.deps.backoff));
+    } else if (verdict.kind === 'delivered') {
+      this.throttleStreak = 0;
+      this.semaphore.setLimit(this.aimd.onSuccess(now));
+    }
+    this.gate.answered(verdict.kind, probe, throttleMs);
+  }
+
+  private onTry({ job, result, verdict, tryNumber }: TryReport): void {
     const attempt = (this.attemptBase.get(job.messageId)?.base ?? 0) + tryNumber;
     const traceId = this.attemptBase.get(job.messageId)?.traceId;
-    const now = Date.now();
-    if (verdict.kind === 'throttled') this.semaphore.setLimit(this.aimd.onThrottled(now, sentAt));
-    else if (verdict.kind === 'delivered') this.semaphore.setLimit(this.aimd.onSuccess(now));
     this.deps.metrics.attempts.inc({ sync: this.sync.id, status_class: statusClass(result.status) });
     const delivered = verdict.kind === 'delivered';
     this.log.info(

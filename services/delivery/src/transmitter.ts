@@ -21,6 +21,20 @@ export interface TryReport {
   sentAt: number;
 }
 
+/**
+ * What decides whether a request may go now (the sync's send gate). Entered while holding a
+ * concurrency permit, right before the request is built, so a request never goes out with stale
+ * credentials or after the sync started to fail.
+ */
+export interface RequestGate {
+  /** Resolves when the request may go; `undefined` when the sync is stopping (nothing is sent). */
+  enter(): Promise<{ probe: boolean } | undefined>;
+  /** The answer to a request that entered. */
+  answered(verdict: ResponseClass, probe: boolean, sentAt: number): void;
+}
+
+const OPEN: RequestGate = { enter: async () => ({ probe: false }), answered: () => undefined };
+
 export interface SendOptions {
   /** Tries for retryable answers (408, 5xx, network): the quick tries of a first transmission, else 1. */
   tries: number;
@@ -35,6 +49,8 @@ export interface Transmission {
   verdict: ResponseClass;
   result: SendResult;
   tries: number;
+  /** Nothing (more) was sent: the sync stopped while this waited at its gate. */
+  aborted?: boolean;
 }
 
 /**
@@ -52,6 +68,7 @@ export class Transmitter {
     /** Attempts a payload already had in earlier deliveries of its message. */
     private readonly earlierAttempts: (job: DeliveryJob) => number = () => 0,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly gate: RequestGate = OPEN,
   ) {}
 
   async send(jobs: readonly DeliveryJob[], target: () => Target, options: SendOptions = { tries: QUICK_TRIES, batched: false }): Promise<Transmission[]> {
@@ -59,21 +76,31 @@ export class Transmitter {
     let tries = 0;
     const earlier = jobs.reduce((most, job) => Math.max(most, this.earlierAttempts(job)), 0);
     for (let quick = 0; quick < Math.max(1, options.tries); quick++) {
-      const { endpointUrl, authorization, requestTimeoutMs } = target();
-      const request = buildRequest(
-        jobs.map((j) => j.payload),
-        authorization,
-        { batched: options.batched },
-      );
       await this.semaphore.acquire();
-      const sentAt = Date.now();
       let result: SendResult;
+      let sentAt: number;
+      let probe: boolean;
       try {
+        const ticket = await this.gate.enter();
+        if (!ticket) {
+          if (last) break;
+          const stopped: SendResult = { latencyMs: 0, responseExcerpt: 'stopped before sending' };
+          return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: stopped, sentAt: Date.now(), tries: 0, aborted: true }));
+        }
+        probe = ticket.probe;
+        const { endpointUrl, authorization, requestTimeoutMs } = target();
+        const request = buildRequest(
+          jobs.map((j) => j.payload),
+          authorization,
+          { batched: options.batched },
+        );
+        sentAt = Date.now();
         result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, request, requestTimeoutMs));
       } finally {
         this.semaphore.release();
       }
       const verdict = classifyResponse(result);
+      this.gate.answered(verdict, probe, sentAt);
       tries++;
       last = { result, verdict, sentAt };
       for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries, sentAt });
@@ -88,6 +115,7 @@ export class Transmitter {
       if (!quickRetry) break;
       await this.sleep(verdict.retryAfterMs ? verdict.retryAfterMs : quickRetryDelayMs(quick));
     }
-    return jobs.map((job) => ({ job, verdict: last!.verdict, result: last!.result, sentAt: last!.sentAt, tries }));
+    const final = last!;
+    return jobs.map((job) => ({ job, verdict: final.verdict, result: final.result, sentAt: final.sentAt, tries }));
   }
 }
