@@ -127,6 +127,32 @@ describe('delivery guarantees under endpoint faults', () => {
     expect(during).toBeLessThan(80);
   });
 
+  it('holds a payload and its user while its retry state or dead letter cannot be written, losing nothing and keeping order', async () => {
+    const sync = h.newSync({ maxConcurrency: 4 });
+    // user-0's first payload fails once (its retry state must be written), user-1's first is
+    // rejected (its dead letter must be written); both writes fail a few times first.
+    let failuresLeft = 3; // the quick tries of its first transmission
+    h.standIn.respondWith((r) => {
+      const p = payloadsOf(r.json)[0]!;
+      const { user, seq } = orderOf(p);
+      if (user === 'user-1' && seq === 0) return { status: 422, body: '{"message":"unmapped"}' };
+      if (user === 'user-0' && seq === 0 && failuresLeft > 0) {
+        failuresLeft--;
+        return { status: 500 };
+      }
+      return { status: 200 };
+    });
+    h.faults.attemptWrites = 4;
+    h.faults.deadLetterWrites = 4;
+    await enqueue(sync, 3, 5);
+    await waitFor(() => new Set(deliveredIds(sync.id)).size === 14, 'all but the rejected one delivered', 60_000, 200);
+    await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
+    expect(h.faults).toEqual({ attemptWrites: 0, deadLetterWrites: 0 });
+    expect(h.standIn.orderViolations(orderOf, (user, seq) => user === 'user-1' && seq === 0)).toEqual([]);
+    const letters = await deadLetters(sync.id);
+    expect(letters.map((l) => [l.job.messageId, l.reason])).toEqual([[`${sync.id}-u1-0`, 'rejected']]);
+  });
+
   it('stops delivering a deleted sync within seconds and dead-letters its queue as `sync deleted`', async () => {
     let sync = h.newSync({ maxConcurrency: 4 });
     h.standIn.respondWith(() => ({ status: 503 }));

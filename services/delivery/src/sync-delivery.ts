@@ -118,6 +118,9 @@ export class SyncDelivery {
       {
         enter: () => this.gate.enter(this.stopping.signal),
         answered: (verdict, probe, sentAt) => this.onAnswer(verdict, probe, sentAt),
+        abandoned: (probe) => {
+          if (probe) this.gate.probeAbandoned();
+        },
       },
     );
     this.batcher = new Batcher(
@@ -214,8 +217,24 @@ export class SyncDelivery {
       msg.term('unreadable');
       return Promise.resolve();
     }
-    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.handle(msg, job));
-    return this.handle(msg, job);
+    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.settle(msg, job));
+    return this.settle(msg, job);
+  }
+
+  /**
+   * Handles a payload until it is settled or given back. An unexpected error does not let the
+   * user's lane move on with the payload neither acked nor given back: it is handled again.
+   */
+  private async settle(msg: JsMsg, job: DeliveryJob): Promise<void> {
+    for (;;) {
+      try {
+        await this.handle(msg, job);
+        return;
+      } catch (err) {
+        this.log.error({ messageId: job.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
+        if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(msg);
+      }
+    }
   }
 
   /** Gives a payload back to JetStream (stopping): the next owner handles it, in order. */

@@ -31,6 +31,8 @@ export interface RequestGate {
   enter(): Promise<{ probe: boolean } | undefined>;
   /** The answer to a request that entered. */
   answered(verdict: ResponseClass, probe: boolean, sentAt: number): void;
+  /** A request that entered could not be sent after all. */
+  abandoned?(probe: boolean): void;
 }
 
 const OPEN: RequestGate = { enter: async () => ({ probe: false }), answered: () => undefined };
@@ -88,14 +90,19 @@ export class Transmitter {
           return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: stopped, sentAt: Date.now(), tries: 0, aborted: true }));
         }
         probe = ticket.probe;
-        const { endpointUrl, authorization, requestTimeoutMs } = target();
-        const request = buildRequest(
-          jobs.map((j) => j.payload),
-          authorization,
-          { batched: options.batched },
-        );
+        let built: { target: Target; request: ReturnType<typeof buildRequest> };
+        try {
+          const t = target();
+          built = { target: t, request: buildRequest(jobs.map((j) => j.payload), t.authorization, { batched: options.batched }) };
+        } catch (error) {
+          // Nothing was sent (the authorization cannot be opened, say): a retry, not an answer.
+          this.gate.abandoned?.(probe);
+          const failed: SendResult = { error, latencyMs: 0, responseExcerpt: String((error as Error)?.message ?? error) };
+          return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: failed, sentAt: Date.now(), tries }));
+        }
         sentAt = Date.now();
-        result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, request, requestTimeoutMs));
+        const { endpointUrl, requestTimeoutMs } = built.target;
+        result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, built.request, requestTimeoutMs));
       } finally {
         this.semaphore.release();
       }
