@@ -83,6 +83,8 @@ export class LeaseManager {
       void this.renewAll();
       void this.nudge();
     }, this.options.renewEveryMs);
+    // Work on what was taken at once has started by the time start resolves.
+    await Promise.all([...this.held.values()].map((held) => held.work));
   }
 
   /** Runs a rebalance pass now (after a config change, for instance); one at a time. */
