@@ -15,24 +15,28 @@ describe('ConsumerRunner restoring order after a previous owner', () => {
 
   beforeAll(async () => {
     bus = await connectBus({ url: NATS_URL, name: 'runner-test', logger: quiet });
-    await bus.jsm.streams.add({ name, subjects: [subject], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+    await bus.jsm.streams.add({ name, subjects: [`${subject}.>`], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
   });
   afterAll(async () => {
     await bus.jsm.streams.delete(name).catch(() => undefined);
     await bus.close();
   });
 
-  it('hands the crashed owner’s unacknowledged messages over first, all in stream order, once they are back', async () => {
-    const durable = 'work';
+  it.each([
+    ['work', 1000],
+    // Held messages fill max_ack_pending: the dead owner's still come back (redeliveries first).
+    ['full', 16],
+  ] as const)('hands the crashed owner’s unacknowledged messages over first, all in stream order, once they are back (%s)', async (durable, maxAckPending) => {
     // A short ack_wait: the dead owner's messages come back 2 s after its last heartbeat.
     await bus.jsm.consumers.add(name, {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: 2_000_000_000,
-      max_ack_pending: 1000,
+      max_ack_pending: maxAckPending,
+      filter_subject: `${subject}.${durable}`,
     });
-    for (let i = 0; i < 40; i++) await bus.js.publish(subject, encodeJson({ i }));
+    for (let i = 0; i < 40; i++) await bus.js.publish(`${subject}.${durable}`, encodeJson({ i }));
 
     // The previous owner took 12 messages and died without answering any of them.
     const consumer = await bus.js.consumers.get(name, durable);
