@@ -153,6 +153,22 @@ describe('delivery guarantees under endpoint faults', () => {
     expect(letters.map((l) => [l.job.messageId, l.reason])).toEqual([[`${sync.id}-u1-0`, 'rejected']]);
   });
 
+  it('keeps the backlog and every user’s order across disable and enable while retries are pending', async () => {
+    let sync = h.newSync({ maxConcurrency: 4 });
+    let healthy = false;
+    h.standIn.respondWith(() => (healthy ? { status: 200 } : { status: 503 }));
+    await enqueue(sync, 6, 5);
+    await waitFor(async () => (await outcomes(sync.id)).filter((o) => o.result === 'retry').length >= 6, 'retries under way', 60_000, 200);
+    sync = h.change(sync, { enabled: false });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const sent = h.standIn.requests.length;
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(h.standIn.requests.length).toBe(sent);
+    healthy = true;
+    sync = h.change(sync, { enabled: true });
+    await expectAllInOrder(sync, 30, 'disable and enable');
+  });
+
   it('stops delivering a deleted sync within seconds and dead-letters its queue as `sync deleted`', async () => {
     let sync = h.newSync({ maxConcurrency: 4 });
     h.standIn.respondWith(() => ({ status: 503 }));
