@@ -191,6 +191,20 @@ describe('delivery guarantees under endpoint faults', () => {
     expect((await h.bus.jsm.streams.info(h.topology.streams.delivery.name)).config.max_age).toBe(0);
   });
 
+  it('drains the queue of a sync whose project was deleted into `sync deleted` dead letters', async () => {
+    const sync = h.newSync({ maxConcurrency: 2 });
+    h.standIn.respondWith(() => ({ status: 503 }));
+    await enqueue(sync, 4, 2);
+    await waitFor(async () => (await outcomes(sync.id)).some((o) => o.result === 'retry'), 'retries under way', 60_000, 200);
+    h.config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 99, deleted: true, updatedAt: new Date().toISOString() });
+    const letters = await waitFor(async () => {
+      const d = await deadLetters(sync.id);
+      return d.length >= 8 ? d : undefined;
+    }, 'eight dead letters', 60_000, 200);
+    expect(letters.every((l) => l.reason === 'sync deleted')).toBe(true);
+    expect(new Set(letters.map((l) => l.job.messageId)).size).toBe(8);
+  });
+
   it('sends a one-payload flush of a batching sync in the envelope, and discards a single payload refused with 413', async () => {
     const batching = h.newSync({ batchSize: 10 });
     h.standIn.respondWith((r) => (payloadsOf(r.json).some((p) => (p.properties as { seq: number }).seq === 1) ? { status: 413 } : { status: 200 }));
