@@ -111,7 +111,9 @@ export function createTopology(options: TopologyOptions = {}) {
       storage: StorageType.File,
       // Refuse new payloads rather than silently dropping old ones when a limit is hit.
       discard: DiscardPolicy.New,
-      max_age: 7 * DAY_NS,
+      // No age limit: a disabled sync keeps its backlog until it is enabled or deleted (then
+      // dead-lettered); nothing leaves this stream without a delivery or a dead letter.
+      max_age: 0,
       duplicate_window: PAYLOAD_DEDUP_WINDOW_NS,
       num_replicas: replicas,
     },

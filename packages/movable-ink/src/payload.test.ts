@@ -96,5 +96,8 @@ describe('authorization and request', () => {
     expect(single.headers).toMatchObject({ 'content-type': 'application/json', authorization: 'Basic x' });
     expect(single.headers['user-agent']).toMatch(/^inkstream\//);
     expect(JSON.parse(buildRequest([a, a], 'Basic x').body)).toEqual({ events: [a, a] });
+    // A batching sync (batchSize > 1) flushing a single payload still sends the envelope.
+    expect(JSON.parse(buildRequest([a], 'Basic x', { batched: true }).body)).toEqual({ events: [a] });
+    expect(JSON.parse(buildRequest([a], 'Basic x', { batched: false }).body)).toEqual(a);
   });
 });

@@ -8,13 +8,24 @@ export interface MovableInkRequest {
   body: string;
 }
 
+export interface RequestShape {
+  /**
+   * The sync batches (`batchSize` > 1): every request is a `{"events":[…]}` envelope, also when a
+   * flush carries one payload, so the endpoint sees one format. Default: envelope only for
+   * several payloads.
+   */
+  batched?: boolean;
+}
+
 /**
- * One request to a sync's endpoint. A single payload is sent as itself (what Movable Ink asks
- * for); several go in a `{"events":[…]}` envelope. Single and batch share the payloads.
+ * One request to a sync's endpoint. With `batchSize` 1 a payload is sent as itself (what Movable
+ * Ink asks for); a batching sync sends `{"events":[…]}` envelopes. Single and batch share the
+ * payloads.
  */
-export function buildRequest(payloads: readonly MovableInkPayload[], authorization: string): MovableInkRequest {
+export function buildRequest(payloads: readonly MovableInkPayload[], authorization: string, shape: RequestShape = {}): MovableInkRequest {
   if (payloads.length === 0) throw new Error('a request needs at least one payload');
-  const body = payloads.length === 1 ? JSON.stringify(payloads[0]) : JSON.stringify({ events: payloads });
+  const envelope = shape.batched === true || payloads.length > 1;
+  const body = envelope ? JSON.stringify({ events: payloads }) : JSON.stringify(payloads[0]);
   return {
     method: 'POST',
     headers: {

@@ -10,6 +10,8 @@ export interface RecordedRequest {
   json: unknown;
   /** What the stand-in answered (undefined for resets and hangs). */
   status?: number;
+  /** When the answer was written (undefined for resets and hangs). */
+  answeredAt?: number;
 }
 
 export interface StandInResponse {
@@ -31,6 +33,18 @@ export interface StandInOptions {
   record?: boolean;
   /** Called with each payload of a 2xx answer (batches flattened) and the time it arrived. */
   onPayload?: (payload: Record<string, unknown>, at: number) => void;
+  /**
+   * Which user a payload belongs to, for the in-flight check (`overlaps`): default its
+   * `user_id ?? anonymous_id`.
+   */
+  userOf?: (payload: Record<string, unknown>) => string | undefined;
+}
+
+/** The payloads of a request body: a single payload or the `events` of an envelope. */
+export function payloadsOf(json: unknown): Array<Record<string, unknown>> {
+  if (!json || typeof json !== 'object') return [];
+  const events = (json as { events?: unknown[] }).events;
+  return (Array.isArray(events) ? events : [json]) as Array<Record<string, unknown>>;
 }
 
 /**
@@ -41,6 +55,12 @@ export class MovableInkStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Requests answered so far (also when not recording). */
   count = 0;
+  /**
+   * A request that arrived while another request for the same user was still open (not yet
+   * answered, reset or given up by the client): inkstream promises at most one per user.
+   */
+  readonly overlaps: Array<{ user: string; at: number }> = [];
+  private readonly openPerUser = new Map<string, number>();
   private responder: Responder = () => ({ status: 200, body: '{}' });
   private server: Server | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
@@ -66,6 +86,23 @@ export class MovableInkStandIn {
         const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
         const index = this.count++;
         if (this.options.record !== false) this.requests.push(recorded);
+        const users = new Set(payloadsOf(json).map((p) => (this.options.userOf ?? defaultUser)(p)).filter((u): u is string => !!u));
+        for (const user of users) {
+          const open = this.openPerUser.get(user) ?? 0;
+          if (open > 0) this.overlaps.push({ user, at: recorded.at });
+          this.openPerUser.set(user, open + 1);
+        }
+        let closed = false;
+        const close = () => {
+          if (closed) return;
+          closed = true;
+          for (const user of users) {
+            const open = (this.openPerUser.get(user) ?? 1) - 1;
+            if (open <= 0) this.openPerUser.delete(user);
+            else this.openPerUser.set(user, open);
+          }
+        };
+        res.on('close', close);
         const answer = this.responder(recorded, index);
         const onPayload = this.options.onPayload;
         if (onPayload && answer.status >= 200 && answer.status < 300 && !answer.reset && !answer.hang) {
@@ -79,6 +116,9 @@ export class MovableInkStandIn {
             return;
           }
           recorded.status = answer.status;
+          recorded.answeredAt = Date.now();
+          // The user's next request may come as soon as this answer is out.
+          close();
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(answer.body ?? '{}');
         };
@@ -106,8 +146,110 @@ export class MovableInkStandIn {
     return out;
   }
 
+  /**
+   * Where a user's order was broken, by the rule of spec/pipeline.md: a request carrying a user's
+   * payload B arrived before some request carrying an earlier payload A of that user had been
+   * answered 2xx (A and B together in one request, A first, is fine; repeats of A after B are
+   * duplicates, allowed). `orderOf` gives a payload's user and its position in that user's
+   * sequence (undefined: not part of the check); `skipped` names positions that will never be
+   * delivered (dead-lettered), which release their successors.
+   */
+  orderViolations(
+    orderOf: (payload: Record<string, unknown>) => { user: string; seq: number } | undefined,
+    skipped: (user: string, seq: number) => boolean = () => false,
+  ): string[] {
+    const deliveredAt = new Map<string, number>();
+    const key = (user: string, seq: number) => `${user}\u0000${seq}`;
+    for (const r of this.requests) {
+      if (r.status === undefined || r.status < 200 || r.status >= 300 || r.answeredAt === undefined) continue;
+      for (const p of payloadsOf(r.json)) {
+        const o = orderOf(p);
+        if (!o) continue;
+        const k = key(o.user, o.seq);
+        deliveredAt.set(k, Math.min(deliveredAt.get(k) ?? Infinity, r.answeredAt));
+      }
+    }
+    const violations: string[] = [];
+    for (const r of this.requests) {
+      const inRequest = payloadsOf(r.json).map(orderOf).filter((o): o is { user: string; seq: number } => !!o);
+      for (const [i, o] of inRequest.entries()) {
+        for (let earlier = 0; earlier < o.seq; earlier++) {
+          if (skipped(o.user, earlier)) continue;
+          if (inRequest.slice(0, i).some((x) => x.user === o.user && x.seq === earlier)) continue;
+          const at = deliveredAt.get(key(o.user, earlier));
+          if (at === undefined || at > r.at) {
+            violations.push(`${o.user}: #${o.seq} sent at ${r.at} before #${earlier} was delivered (${at ?? 'never'})`);
+            break;
+          }
+        }
+      }
+    }
+    return violations;
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+function defaultUser(payload: Record<string, unknown>): string | undefined {
+  const id = payload.user_id ?? payload.anonymous_id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** A way a real endpoint misbehaves. */
+export type Misbehaviour =
+  | '429'
+  | '429 Retry-After: 1'
+  | '429 Retry-After: 0'
+  | '429 Retry-After: date'
+  | '500'
+  | '503'
+  | 'reset'
+  | 'hang'
+  | 'slow';
+
+/**
+ * A responder for storms: each request misbehaves with probability `rate`, in one of `kinds`
+ * (picked by a seeded generator, so a run can be repeated), else answers 200. `slow` answers 200
+ * after `slowMs`; `hang` never answers (the client's timeout ends it).
+ */
+export function stormResponder(options: { kinds: readonly Misbehaviour[]; rate: number; seed?: number; slowMs?: number }): Responder {
+  let state = options.seed ?? 1;
+  const random = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => {
+    if (random() >= options.rate) return { status: 200 };
+    const kind = options.kinds[Math.floor(random() * options.kinds.length)]!;
+    return misbehaviour(kind, options.slowMs ?? 300);
+  };
+}
+
+export function misbehaviour(kind: Misbehaviour, slowMs = 300): StandInResponse {
+  switch (kind) {
+    case '429':
+      return { status: 429, body: '{"message":"slow down"}' };
+    case '429 Retry-After: 1':
+      return { status: 429, headers: { 'retry-after': '1' } };
+    case '429 Retry-After: 0':
+      return { status: 429, headers: { 'retry-after': '0' } };
+    case '429 Retry-After: date':
+      return { status: 429, headers: { 'retry-after': new Date(Date.now() + 1_000).toUTCString() } };
+    case '500':
+      return { status: 500, body: '{"message":"internal error"}' };
+    case '503':
+      return { status: 503, body: '{"message":"unavailable"}' };
+    case 'reset':
+      return { status: 200, reset: true };
+    case 'hang':
+      return { status: 200, hang: true };
+    case 'slow':
+      return { status: 200, delayMs: slowMs };
   }
 }

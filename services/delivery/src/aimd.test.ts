@@ -17,6 +17,17 @@ describe('AimdConcurrency', () => {
     for (let i = 0; i < 30; i++, t += 1000) c.onSuccess(t);
     expect(c.limit).toBe(16);
   });
+
+  it('decreases at most once per round trip: 429s to requests sent before the last decrease do not count', () => {
+    const c = new AimdConcurrency(16, 1000);
+    // 16 requests sent at t=0..15, all answered 429 at t=100..115.
+    const limits = Array.from({ length: 16 }, (_, i) => c.onThrottled(100 + i, i));
+    expect(limits.every((l) => l === 8)).toBe(true);
+    // A request sent after the decrease and throttled again halves once more.
+    expect(c.onThrottled(300, 150)).toBe(4);
+    expect(c.onThrottled(310, 120)).toBe(4);
+  });
+
   it('follows a lowered maximum', () => {
     const c = new AimdConcurrency(16);
     c.setMax(4);

@@ -1,10 +1,15 @@
 /**
  * Additive-increase / multiplicative-decrease concurrency for one sync: halve on 429 (never
- * below 1), add one after each healthy interval without throttling, never above the maximum.
+ * below 1) at most once per round trip, add one after each healthy interval without
+ * throttling, never above the maximum.
+ *
+ * "Once per round trip": a 429 to a request sent before the last decrease says nothing new —
+ * it was already in flight at the old concurrency — so 16 concurrent 429s halve once, not to 1.
  */
 export class AimdConcurrency {
   private current: number;
   private lastChange = 0;
+  private lastDecrease = Number.NEGATIVE_INFINITY;
 
   constructor(
     private max: number,
@@ -22,9 +27,12 @@ export class AimdConcurrency {
     this.current = Math.min(this.current, this.max);
   }
 
-  onThrottled(now: number): number {
+  /** A 429 arrived at `now` for a request sent at `sentAt`. */
+  onThrottled(now: number, sentAt: number = now): number {
+    if (sentAt < this.lastDecrease) return this.current;
     this.current = Math.max(1, Math.floor(this.current / 2));
     this.lastChange = now;
+    this.lastDecrease = now;
     return this.current;
   }
 

@@ -16,7 +16,7 @@ function harness(batchSize: number, maxRequestBytes: number, lingerMs = 20) {
     () => ({ batchSize, maxRequestBytes, lingerMs }),
     async (jobs) => {
       requests.push(jobs);
-      return jobs.map((j): Transmission => ({ job: j, verdict: { kind: 'delivered' }, result: { status: 200, latencyMs: 1, responseExcerpt: '' }, tries: 1 }));
+      return jobs.map((j): Transmission => ({ job: j, verdict: { kind: 'delivered' }, result: { status: 200, latencyMs: 1, responseExcerpt: '' }, sentAt: 0, tries: 1 }));
     },
   );
   return { requests, batcher };

@@ -18,7 +18,7 @@ export function createDeliveryMetrics(registry: Registry) {
     }),
     payloads: new Counter({
       name: 'inkstream_delivery_payloads_total',
-      help: 'Payloads by sync and result (delivered, retry_scheduled, held, dead_lettered)',
+      help: 'Payloads by sync and result (delivered, retry_scheduled, throttled, discarded, dead_lettered)',
       labelNames: ['sync', 'result'] as const,
       registers: [registry],
     }),

@@ -17,15 +17,17 @@ import type { Logger } from '@inkstream/service-kit';
 import { annotateActiveSpan, traceBatchProcess, traceProcess } from '@inkstream/telemetry';
 import { AimdConcurrency } from './aimd.js';
 import type { AttemptStore, StoredAttempts } from './attempt-store.js';
+import { QUICK_TRIES } from './backoff.js';
 import { Batcher } from './batcher.js';
+import { durably, sleepUnlessAborted } from './durably.js';
 import type { HttpSender } from '@inkstream/movable-ink';
 import { statusClass, type DeliveryMetrics } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
-import { decide } from './retry-policy.js';
+import { decide, throttleBackoffOf, throttleDelayMs } from './retry-policy.js';
 import type { DurableBackoff } from './backoff.js';
+import { SendGate } from './send-gate.js';
 import { Semaphore } from './semaphore.js';
 import { Transmitter, type Target, type Transmission, type TryReport } from './transmitter.js';
-import { UserBarrier } from './user-barrier.js';
 
 export interface SyncDeliveryDeps {
   bus: Bus;
@@ -45,36 +47,55 @@ const ATTR_DECISION = 'inkstream.delivery.decision';
 const ATTR_ATTEMPTS = 'inkstream.delivery.attempts';
 const ATTR_RETRY_DELAY = 'inkstream.delivery.retry_delay_ms';
 
+/** How long a new owner holds messages back at most while the previous owner's come back. */
+export const RESTORE_ORDER_LIMIT_MS = 2 * ACK_WAIT_MS + 5_000;
+
 const RESULT_OF: Record<ResponseClass['kind'], OutcomeResult> = {
   delivered: 'delivered',
   retry: 'retry',
   throttled: 'throttled',
   failing: 'failing',
-  'too-large': 'rejected',
+  'too-large': 'discarded',
   rejected: 'rejected',
 };
 
+type DeadLetterReason = 'rejected' | 'expired' | 'too large' | 'sync deleted';
+
 /**
  * Delivery of one sync (spec/pipeline.md, delivery): its own durable consumer, concurrency
- * (AIMD on 429) and metrics, so a slow or failing endpoint never holds up another sync. A
- * payload leaves the delivery stream only when delivered or stored as a dead letter.
+ * (AIMD on 429), send gate and metrics, so a slow or failing endpoint never holds up another
+ * sync. A payload leaves the delivery stream only when delivered or stored as a dead letter.
+ *
+ * Order (`preserveUserOrder`): a payload is acknowledged only once it is settled (delivered,
+ * dead-lettered, discarded), and a user's payloads are handled one after another in stream
+ * order, so a user has at most one request in flight and a payload waiting for its retry holds
+ * the user's later payloads behind it — unacknowledged, in JetStream. What that rests on is
+ * durable: the stream order of the messages (a new owner, after a crash or hand-over, restores
+ * it before sending anything: see ConsumerRunner.restoreOrderMs) and the retry state of every
+ * payload that failed (attempts, first attempt, next attempt time, in the attempts bucket), read
+ * by the same code whether the message comes back after a crash or not.
+ *
+ * Pauses (Retry-After, a failing endpoint) are the sync's send gate: nothing is sent, payloads
+ * stay where they are, in order; a failing sync lets one probe through at a time.
  *
  * Tracing: a payload sent alone is delivered in a span of the trace its event started (the
- * context is in the message headers, which survive a nak, so every retry joins that trace); a
- * batch request gets a span of its own with a link to each payload's trace. The HTTP client
- * spans of the requests are children of those.
+ * context is in the message headers, so every retry joins that trace); a batch request gets a
+ * span of its own with a link to each payload's trace. The HTTP client spans are children.
  */
 export class SyncDelivery {
   private runner: ConsumerRunner | undefined;
   private readonly lanes = new KeyedLanes();
-  private readonly barrier = new UserBarrier();
+  private readonly gate = new SendGate();
+  private readonly stopping = new AbortController();
   private readonly semaphore: Semaphore;
   private readonly aimd: AimdConcurrency;
   private readonly transmitter: Transmitter;
   private readonly batcher: Batcher;
   private authorization: { sealed: string; header: string } | undefined;
-  /** While set, payloads are put back without an attempt (429 Retry-After, failing endpoint). */
-  private pausedUntil = 0;
+  /** Pauses for 429s in a row (no delivery between): the exponent of the throttle backoff. */
+  private throttleStreak = 0;
+  /** When the last 429 pause began: 429s to requests sent before it belong to that pause. */
+  private lastThrottleAt = Number.NEGATIVE_INFINITY;
   /** Attempt numbers already used by each payload in flight, and its trace, for outcomes and spans. */
   private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined; headers: MsgHdrs | undefined }>();
   private readonly log: Logger;
@@ -93,6 +114,14 @@ export class SyncDelivery {
       this.semaphore,
       (report) => this.onTry(report),
       (job) => this.attemptBase.get(job.messageId)?.base ?? 0,
+      undefined,
+      {
+        enter: () => this.gate.enter(this.stopping.signal),
+        answered: (verdict, probe, sentAt) => this.onAnswer(verdict, probe, sentAt),
+        abandoned: (probe) => {
+          if (probe) this.gate.probeAbandoned();
+        },
+      },
     );
     this.batcher = new Batcher(
       () => ({ batchSize: this.sync.delivery.batchSize, maxRequestBytes: this.sync.delivery.maxRequestBytes, lingerMs: 1_000 }),
@@ -113,47 +142,56 @@ export class SyncDelivery {
     return this.aimd.limit;
   }
 
+  /** True while the sync's endpoint refused its credentials (401/403/404) and it is probing. */
+  get failing(): boolean {
+    return this.gate.snapshot.failing;
+  }
+
   update(sync: SyncSnapshot): void {
-    const credentialsChanged =
+    const endpointChanged =
       sync.endpointUrl !== this.sync.endpointUrl || sync.authorizationSealed !== this.sync.authorizationSealed;
     this.sync = sync;
     this.aimd.setMax(sync.delivery.maxConcurrency);
-    this.setLimit(this.aimd.limit);
-    // A fixed endpoint or credential is tried at once instead of at the next probe.
-    if (credentialsChanged) this.pausedUntil = 0;
+    this.semaphore.setLimit(this.aimd.limit);
+    // A fixed endpoint or credential is probed at once instead of at the next probe time.
+    if (endpointChanged) this.gate.endpointChanged();
   }
 
   async start(): Promise<void> {
     const { bus, topology } = this.deps;
     const { batchSize, maxConcurrency } = this.sync.delivery;
-    const maxAckPending = Math.min(20_000, Math.max(256, batchSize * maxConcurrency * 2));
+    const maxAckPending = Math.min(20_000, Math.max(1_024, batchSize * maxConcurrency * 4));
     const consumer = topology.consumers.delivery(this.sync.id, maxAckPending);
     await declareConsumer(bus.jsm, topology.streams.delivery.name, consumer);
-    this.setLimit(this.aimd.limit);
+    this.semaphore.setLimit(this.aimd.limit);
     this.runner = new ConsumerRunner({
       js: bus.js,
       stream: topology.streams.delivery.name,
       durable: consumer.durable_name,
-      maxMessages: Math.min(maxAckPending, Math.max(32, batchSize * maxConcurrency)),
+      maxMessages: Math.min(maxAckPending, Math.max(64, batchSize * maxConcurrency * 2)),
       logger: this.log,
       onMessage: (msg) => this.onMessage(msg),
-      // A crashed owner's in-flight payloads come back before anything newer of their users.
-      ...(this.sync.delivery.preserveUserOrder ? { awaitForeignAcksMs: ACK_WAIT_MS + 5_000 } : {}),
+      // A previous owner's unacknowledged payloads are handled before anything newer.
+      ...(this.sync.delivery.preserveUserOrder ? { restoreOrderMs: RESTORE_ORDER_LIMIT_MS } : {}),
     });
     this.runner.start();
   }
 
+  /**
+   * Stops at once: no new request starts; payloads waiting (for a retry, behind their user, at
+   * the gate) are given back to JetStream unacknowledged, and the next owner restores their
+   * order. Resolves when requests in flight have been answered and settled.
+   */
   async stop(): Promise<void> {
+    const runnerStopped = this.runner?.stop();
+    this.stopping.abort();
+    this.gate.close();
     this.batcher.flush();
-    await this.runner?.stop();
+    await runnerStopped;
   }
 
   get inFlight(): number {
     return this.semaphore.inFlight;
-  }
-
-  private setLimit(limit: number): void {
-    this.semaphore.setLimit(limit);
   }
 
   private target(): Target {
@@ -167,6 +205,10 @@ export class SyncDelivery {
   }
 
   private onMessage(msg: JsMsg): Promise<void> {
+    if (this.stopping.signal.aborted) {
+      msg.nak();
+      return Promise.resolve();
+    }
     let job: DeliveryJob;
     try {
       job = decodeJson<DeliveryJob>(msg.data);
@@ -175,35 +217,173 @@ export class SyncDelivery {
       msg.term('unreadable');
       return Promise.resolve();
     }
-    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.handle(msg, job));
-    return this.handle(msg, job);
+    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.settle(msg, job));
+    return this.settle(msg, job);
   }
 
-  private async handle(msg: JsMsg, job: DeliveryJob): Promise<void> {
-    const now = Date.now();
-    const { metrics } = this.deps;
-    if (this.pausedUntil > now) {
-      msg.nak(this.pausedUntil - now + Math.floor(Math.random() * 1_000));
-      metrics.payloads.inc({ sync: this.sync.id, result: 'held' });
-      return;
-    }
-    if (this.sync.delivery.preserveUserOrder) {
-      const blocked = this.barrier.blockedUntil(job.userKey, now);
-      if (blocked !== undefined) {
-        msg.nak(blocked - now + 50);
-        metrics.payloads.inc({ sync: this.sync.id, result: 'held' });
+  /**
+   * Handles a payload until it is settled or given back. An unexpected error does not let the
+   * user's lane move on with the payload neither acked nor given back: it is handled again.
+   */
+  private async settle(msg: JsMsg, job: DeliveryJob): Promise<void> {
+    for (;;) {
+      try {
+        await this.handle(msg, job);
         return;
+      } catch (err) {
+        this.log.error({ messageId: job.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
+        if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(msg);
       }
+    }
+  }
+
+  /** Gives a payload back to JetStream (stopping): the next owner handles it, in order. */
+  private giveBack(msg: JsMsg): void {
+    msg.nak();
+  }
+
+  /**
+   * One payload, from its first try to settled: tries, waits for its retries (holding its user's
+   * later payloads behind it), and is acked only when delivered, discarded or dead-lettered.
+   */
+  private async handle(msg: JsMsg, job: DeliveryJob): Promise<void> {
+    const signal = this.stopping.signal;
+    const { metrics, attempts } = this.deps;
+    const traceId = traceIdOf(msg.headers);
+    // Only a payload that came back can have retry state: the happy path reads nothing.
+    let state: StoredAttempts | undefined;
+    if (msg.info.redelivered) {
+      const read = await durably(() => attempts.get(job.messageId), signal, this.log, 'reading retry state');
+      if (!read.ok) return this.giveBack(msg);
+      state = read.value;
     }
     try {
       this.target();
     } catch (err) {
+      // Not a property of the payload: hold it (and its user) until the key is right.
       this.log.error({ err: String(err) }, 'cannot decrypt the sync authorization (is SECRET_KEY the config service one?)');
-      msg.nak(60_000);
-      return;
+      await sleepUnlessAborted(60_000, signal);
+      return this.giveBack(msg);
     }
-    // Held payloads above make no span: a long outage would otherwise add one per redelivery.
-    if (this.sync.delivery.batchSize > 1) return this.deliver(msg, job);
+    for (;;) {
+      const windowMs = this.sync.delivery.retryWindowSeconds * 1000;
+      if (state && Date.now() - state.firstAttemptAt >= windowMs) {
+        await this.deadLetter(msg, job, 'expired', state, traceId);
+        return;
+      }
+      if (state?.nextAttemptAt !== undefined && state.nextAttemptAt > Date.now()) {
+        if (!(await sleepUnlessAborted(state.nextAttemptAt - Date.now(), signal))) return this.giveBack(msg);
+        continue;
+      }
+      const { transmission, decision } = await this.transmitOne(msg, job, state, traceId);
+      if (transmission.aborted) return this.giveBack(msg);
+      const { verdict, result, tries } = transmission;
+      const after = Date.now();
+
+      switch (decision.action) {
+        case 'ack':
+          msg.ack();
+          if (state) void attempts.forget(job.messageId).catch(() => undefined);
+          metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
+          metrics.latency.observe({ sync: this.sync.id }, Math.max(0, after - job.receivedAt) / 1000);
+          return;
+        case 'discard':
+          // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
+          msg.ack();
+          if (state) void attempts.forget(job.messageId).catch(() => undefined);
+          metrics.payloads.inc({ sync: this.sync.id, result: 'discarded' });
+          return;
+        case 'dead-letter': {
+          const attemptsSoFar = (state?.attempts ?? 0) + tries;
+          await this.deadLetter(msg, job, decision.reason, this.stateAfter(state, attemptsSoFar, after, result, after), traceId);
+          return;
+        }
+        case 'retry': {
+          const counted = (state?.attempts ?? 0) + (decision.countsAttempt ? tries : 0);
+          const next = this.stateAfter(state, counted, after, result, after + decision.delayMs);
+          // The retry state is stored before the payload waits: a crash from here on resumes it.
+          const stored = await durably(() => attempts.put(job.messageId, next), signal, this.log, 'storing retry state');
+          if (!stored.ok) return this.giveBack(msg);
+          state = next;
+          metrics.payloads.inc({ sync: this.sync.id, result: verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled' });
+          continue;
+        }
+      }
+    }
+  }
+
+  private stateAfter(
+    state: StoredAttempts | undefined,
+    attempts: number,
+    at: number,
+    result: Transmission['result'],
+    nextAttemptAt: number,
+  ): StoredAttempts {
+    return {
+      attempts,
+      firstAttemptAt: state?.firstAttemptAt ?? at - result.latencyMs,
+      lastAttemptAt: at,
+      nextAttemptAt,
+      ...(result.status !== undefined ? { lastStatus: result.status } : {}),
+      lastError: result.responseExcerpt,
+    };
+  }
+
+  /**
+   * One transmission of a payload (its quick tries, or one durable retry), in a span of the
+   * payload's trace (batching syncs: in the batch's span), with what the policy decides.
+   */
+  private async transmitOne(
+    msg: JsMsg,
+    job: DeliveryJob,
+    state: StoredAttempts | undefined,
+    traceId: string | undefined,
+  ): Promise<{ transmission: Transmission; decision: ReturnType<typeof decide> }> {
+    const run = async () => {
+      this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, headers: msg.headers });
+      let transmission: Transmission;
+      try {
+        transmission =
+          this.sync.delivery.batchSize > 1
+            ? await this.batcher.submit(job)
+            : (await this.transmitter.send([job], () => this.target(), { tries: state ? 1 : QUICK_TRIES, batched: false }))[0]!;
+      } finally {
+        this.attemptBase.delete(job.messageId);
+      }
+      const { verdict, tries, result } = transmission;
+      const after = Date.now();
+      if (transmission.aborted) return { transmission, decision: { action: 'retry' as const, delayMs: 0, countsAttempt: false } };
+      // A 429 holds the payload as long as it holds the sync (the gate's pause).
+      const throttleMs = verdict.kind === 'throttled' ? Math.max(1, this.gate.snapshot.pausedUntil - after) : undefined;
+      const counted = (state?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
+      const firstAttemptAt = state?.firstAttemptAt ?? after - result.latencyMs;
+      const decision = decide(
+        verdict,
+        { attempts: counted, firstAttemptAt },
+        this.sync.delivery.retryWindowSeconds * 1000,
+        after,
+        Math.random,
+        this.deps.backoff,
+        Math.max(1, this.throttleStreak),
+      );
+      // The payload itself waits at least as long as the sync's pause.
+      const final =
+        decision.action === 'retry' && throttleMs !== undefined
+          ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
+          : decision;
+      annotateActiveSpan(
+        { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
+        final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
+      );
+      if (final.action === 'discard') {
+        this.publishOutcome(job, 'discarded', counted, traceId, {
+          reason: final.reason,
+          ...(result.status !== undefined ? { status: result.status } : {}),
+        });
+      }
+      return { transmission, decision: final };
+    };
+    if (this.sync.delivery.batchSize > 1) return run();
     return traceProcess(
       {
         subject: msg.subject,
@@ -213,13 +393,14 @@ export class SyncDelivery {
         messageId: job.messageId,
         deliveryCount: msg.info.deliveryCount,
       },
-      () => this.deliver(msg, job),
+      run,
     );
   }
 
   /** One request for several payloads: a span of its own, linked to each payload's trace. */
   private sendBatch(jobs: DeliveryJob[]): Promise<Transmission[]> {
     const { topology } = this.deps;
+    const firstTransmission = jobs.every((job) => (this.attemptBase.get(job.messageId)?.base ?? 0) === 0);
     return traceBatchProcess(
       {
         subject: topology.subjects.deliveryOfSync(this.sync.id),
@@ -227,76 +408,30 @@ export class SyncDelivery {
         consumer: this.durable,
         headers: jobs.map((job) => this.attemptBase.get(job.messageId)?.headers),
       },
-      () => this.transmitter.send(jobs, () => this.target()),
+      () => this.transmitter.send(jobs, () => this.target(), { tries: firstTransmission ? QUICK_TRIES : 1, batched: true }),
     );
   }
 
-  private async deliver(msg: JsMsg, job: DeliveryJob): Promise<void> {
+  /**
+   * Every answer, once per request: AIMD, the 429 backoff streak and the gate (pause, failing,
+   * probe). Concurrent 429s are one signal, like AIMD: only a 429 to a request sent after the
+   * last pause began makes the streak (and the next pause) longer.
+   */
+  private onAnswer(verdict: ResponseClass, probe: boolean, sentAt: number): void {
     const now = Date.now();
-    const { metrics } = this.deps;
-    const stored = msg.info.deliveryCount > 1 ? await this.deps.attempts.get(job.messageId) : undefined;
-    const firstAttemptAt = stored?.firstAttemptAt ?? now;
-    const windowMs = this.sync.delivery.retryWindowSeconds * 1000;
-    const traceId = traceIdOf(msg.headers);
-    if (stored && now - firstAttemptAt >= windowMs) {
-      annotateActiveSpan({ [ATTR_DECISION]: 'dead-letter', [ATTR_ATTEMPTS]: stored.attempts }, 'dead-lettered: expired');
-      await this.deadLetter(msg, job, 'expired', stored, traceId);
-      return;
-    }
-
-    this.attemptBase.set(job.messageId, { base: stored?.attempts ?? 0, traceId, headers: msg.headers });
-    let transmission: Transmission;
-    try {
-      transmission =
-        this.sync.delivery.batchSize > 1
-          ? await this.batcher.submit(job)
-          : (await this.transmitter.send([job], () => this.target()))[0]!;
-    } finally {
-      this.attemptBase.delete(job.messageId);
-    }
-
-    const { verdict, result, tries } = transmission;
-    const attempts = (stored?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
-    const after = Date.now();
-    const decision = decide(verdict, { attempts, firstAttemptAt }, windowMs, after, Math.random, this.deps.backoff);
-    annotateActiveSpan(
-      { [ATTR_DECISION]: decision.action, [ATTR_ATTEMPTS]: attempts, ...(decision.action === 'retry' ? { [ATTR_RETRY_DELAY]: decision.delayMs } : {}) },
-      decision.action === 'dead-letter' ? `dead-lettered: ${decision.reason}` : undefined,
-    );
-    const state: StoredAttempts = {
-      attempts,
-      firstAttemptAt,
-      lastAttemptAt: after,
-      ...(result.status !== undefined ? { lastStatus: result.status } : {}),
-      lastError: result.responseExcerpt,
-    };
-
+    let throttleMs: number | undefined;
     if (verdict.kind === 'throttled') {
-      this.setLimit(this.aimd.onThrottled(after));
-      if (verdict.retryAfterMs !== undefined) this.pausedUntil = Math.max(this.pausedUntil, after + verdict.retryAfterMs);
+      this.semaphore.setLimit(this.aimd.onThrottled(now, sentAt));
+      if (sentAt >= this.lastThrottleAt) {
+        this.throttleStreak++;
+        this.lastThrottleAt = now;
+      }
+      throttleMs = throttleDelayMs(verdict.retryAfterMs, this.throttleStreak, Math.random, throttleBackoffOf(this.deps.backoff));
     } else if (verdict.kind === 'delivered') {
-      this.setLimit(this.aimd.onSuccess(after));
+      this.throttleStreak = 0;
+      this.semaphore.setLimit(this.aimd.onSuccess(now));
     }
-
-    switch (decision.action) {
-      case 'ack':
-        msg.ack();
-        this.barrier.clear(job.userKey);
-        if (stored) void this.deps.attempts.forget(job.messageId).catch(() => undefined);
-        metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
-        metrics.latency.observe({ sync: this.sync.id }, Math.max(0, after - job.receivedAt) / 1000);
-        return;
-      case 'retry':
-        if (verdict.kind === 'failing') this.pausedUntil = Math.max(this.pausedUntil, after + decision.delayMs);
-        await this.deps.attempts.put(job.messageId, state);
-        if (this.sync.delivery.preserveUserOrder) this.barrier.block(job.userKey, after + decision.delayMs);
-        msg.nak(decision.delayMs);
-        metrics.payloads.inc({ sync: this.sync.id, result: 'retry_scheduled' });
-        return;
-      case 'dead-letter':
-        await this.deadLetter(msg, job, decision.reason, state, traceId);
-        return;
-    }
+    this.gate.answered(verdict.kind, probe, throttleMs);
   }
 
   private onTry({ job, result, verdict, tryNumber }: TryReport): void {
@@ -316,6 +451,8 @@ export class SyncDelivery {
       },
       'attempt',
     );
+    // A single payload refused with 413 is reported once, as discarded, when it is settled.
+    if (verdict.kind === 'too-large') return;
     this.publishOutcome(job, RESULT_OF[verdict.kind], attempt, traceId, {
       ...(result.status !== undefined ? { status: result.status } : {}),
       requestMs: result.latencyMs,
@@ -350,69 +487,73 @@ export class SyncDelivery {
     });
   }
 
+  /**
+   * Stores the dead letter (trying until it is stored), then acks. Stopped meanwhile: the
+   * payload is given back instead, and its next owner decides again.
+   */
   private async deadLetter(
     msg: JsMsg,
     job: DeliveryJob,
-    reason: 'rejected' | 'expired' | 'too large' | 'sync deleted',
+    reason: DeadLetterReason,
     state: StoredAttempts | undefined,
     traceId: string | undefined,
   ): Promise<void> {
-    const deadAt = Date.now();
-    await this.deps.outcomes.deadLetter({
+    const stored = await storeDeadLetter(this.deps, msg, job, reason, state, traceId, this.stopping.signal, this.log);
+    if (!stored) return this.giveBack(msg);
+    this.deps.metrics.payloads.inc({ sync: this.sync.id, result: 'dead_lettered' });
+  }
+}
+
+/**
+ * A dead letter, then the ack, then the outcome: the payload is in the delivery stream or in the
+ * dead letters at every moment. False when stopped before the dead letter was stored.
+ */
+export async function storeDeadLetter(
+  deps: Pick<SyncDeliveryDeps, 'outcomes' | 'attempts' | 'metrics'>,
+  msg: JsMsg,
+  job: DeliveryJob,
+  reason: DeadLetterReason,
+  state: StoredAttempts | undefined,
+  traceId: string | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<boolean> {
+  const deadAt = Date.now();
+  const stored = await durably(
+    () =>
+      deps.outcomes.deadLetter({
+        v: 1,
+        job,
+        reason,
+        attempts: state?.attempts ?? 0,
+        deadAt,
+        ...(state?.lastStatus !== undefined ? { lastStatus: state.lastStatus } : {}),
+        ...(state?.lastError !== undefined ? { lastResponse: state.lastError } : {}),
+        ...(state?.firstAttemptAt !== undefined ? { firstAttemptAt: state.firstAttemptAt } : {}),
+        ...(state?.lastAttemptAt !== undefined ? { lastAttemptAt: state.lastAttemptAt } : {}),
+        ...(traceId ? { traceId } : {}),
+      }),
+    signal,
+    log,
+    'storing a dead letter',
+  );
+  if (!stored.ok) return false;
+  msg.ack();
+  void deps.attempts.forget(job.messageId).catch(() => undefined);
+  if (reason === 'expired' || reason === 'sync deleted') {
+    deps.outcomes.outcome({
       v: 1,
-      job,
+      syncId: job.syncId,
+      messageId: job.messageId,
+      payloadType: job.payloadType,
+      result: reason === 'expired' ? 'expired' : 'dropped',
+      attempt: state?.attempts ?? 0,
+      at: Date.now(),
+      receivedAt: job.receivedAt,
       reason,
-      attempts: state?.attempts ?? 0,
-      deadAt,
-      ...(state?.lastStatus !== undefined ? { lastStatus: state.lastStatus } : {}),
-      ...(state?.lastError !== undefined ? { lastResponse: state.lastError } : {}),
-      ...(state?.firstAttemptAt !== undefined ? { firstAttemptAt: state.firstAttemptAt } : {}),
-      ...(state?.lastAttemptAt !== undefined ? { lastAttemptAt: state.lastAttemptAt } : {}),
       ...(traceId ? { traceId } : {}),
     });
-    msg.ack();
-    this.barrier.clear(job.userKey);
-    void this.deps.attempts.forget(job.messageId).catch(() => undefined);
-    if (reason === 'expired' || reason === 'sync deleted') {
-      this.publishOutcome(job, reason === 'expired' ? 'expired' : 'dropped', state?.attempts ?? 0, traceId, { reason });
-    }
-    this.deps.metrics.payloads.inc({ sync: this.sync.id, result: 'dead_lettered' });
-    this.deps.metrics.deadLetters.inc({ sync: this.sync.id, reason });
   }
-
-  /**
-   * For a deleted sync: every payload still queued becomes a dead letter with reason
-   * `sync deleted`, then the consumer is removed. Resolves when the queue is empty.
-   */
-  async drainToDeadLetters(): Promise<number> {
-    const { bus, topology } = this.deps;
-    const stream = topology.streams.delivery.name;
-    const consumer = topology.consumers.delivery(this.sync.id);
-    await declareConsumer(bus.jsm, stream, consumer);
-    let drained = 0;
-    const c = await bus.js.consumers.get(stream, consumer.durable_name);
-    for (;;) {
-      const batch = await c.fetch({ max_messages: 256, expires: 2_000 });
-      let got = 0;
-      for await (const msg of batch) {
-        got++;
-        let job: DeliveryJob;
-        try {
-          job = decodeJson<DeliveryJob>(msg.data);
-        } catch {
-          msg.term('unreadable');
-          continue;
-        }
-        const stored = await this.deps.attempts.get(job.messageId).catch(() => undefined);
-        await this.deadLetter(msg, job, 'sync deleted', stored, traceIdOf(msg.headers));
-        drained++;
-      }
-      if (got === 0) {
-        const info = await c.info();
-        if (info.num_pending === 0 && info.num_ack_pending === 0) break;
-      }
-    }
-    await bus.jsm.consumers.delete(stream, consumer.durable_name).catch(() => undefined);
-    return drained;
-  }
+  deps.metrics.deadLetters.inc({ sync: job.syncId, reason });
+  return true;
 }

@@ -17,18 +17,47 @@ export interface TryReport {
   verdict: ResponseClass;
   /** 1-based try number within this transmission. */
   tryNumber: number;
+  /** Epoch ms when the request was sent. */
+  sentAt: number;
+}
+
+/**
+ * What decides whether a request may go now (the sync's send gate). Entered while holding a
+ * concurrency permit, right before the request is built, so a request never goes out with stale
+ * credentials or after the sync started to fail.
+ */
+export interface RequestGate {
+  /** Resolves when the request may go; `undefined` when the sync is stopping (nothing is sent). */
+  enter(): Promise<{ probe: boolean } | undefined>;
+  /** The answer to a request that entered. */
+  answered(verdict: ResponseClass, probe: boolean, sentAt: number): void;
+  /** A request that entered could not be sent after all. */
+  abandoned?(probe: boolean): void;
+}
+
+const OPEN: RequestGate = { enter: async () => ({ probe: false }), answered: () => undefined };
+
+export interface SendOptions {
+  /** Tries for retryable answers (408, 5xx, network): the quick tries of a first transmission, else 1. */
+  tries: number;
+  /** The sync batches (`batchSize` > 1): every request is an `{"events":[…]}` envelope. */
+  batched: boolean;
 }
 
 export interface Transmission {
   job: DeliveryJob;
+  /** Epoch ms when the last request of this transmission was sent. */
+  sentAt: number;
   verdict: ResponseClass;
   result: SendResult;
   tries: number;
+  /** Nothing (more) was sent: the sync stopped while this waited at its gate. */
+  aborted?: boolean;
 }
 
 /**
  * Sends payloads — one per request, or several in one `{"events":[…]}` request — with the
- * quick in-process tries of the policy (up to 3 within about 4 s for retryable answers), and
+ * quick in-process tries of the policy (up to 3 within about 4 s for 408/5xx/network errors), and
  * splits a batch refused with 413 in halves. Every HTTP try is reported for the outcome log,
  * and numbered on its HTTP client span (`inkstream.attempt`: the payload's attempt number; for
  * a batch, the highest among its payloads).
@@ -41,41 +70,59 @@ export class Transmitter {
     /** Attempts a payload already had in earlier deliveries of its message. */
     private readonly earlierAttempts: (job: DeliveryJob) => number = () => 0,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly gate: RequestGate = OPEN,
   ) {}
 
-  async send(jobs: readonly DeliveryJob[], target: () => Target): Promise<Transmission[]> {
-    let last: { result: SendResult; verdict: ResponseClass } | undefined;
+  async send(jobs: readonly DeliveryJob[], target: () => Target, options: SendOptions = { tries: QUICK_TRIES, batched: false }): Promise<Transmission[]> {
+    let last: { result: SendResult; verdict: ResponseClass; sentAt: number } | undefined;
     let tries = 0;
     const earlier = jobs.reduce((most, job) => Math.max(most, this.earlierAttempts(job)), 0);
-    for (let quick = 0; quick < QUICK_TRIES; quick++) {
-      const { endpointUrl, authorization, requestTimeoutMs } = target();
-      const request = buildRequest(
-        jobs.map((j) => j.payload),
-        authorization,
-      );
+    for (let quick = 0; quick < Math.max(1, options.tries); quick++) {
       await this.semaphore.acquire();
       let result: SendResult;
+      let sentAt: number;
+      let probe: boolean;
       try {
-        result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, request, requestTimeoutMs));
+        const ticket = await this.gate.enter();
+        if (!ticket) {
+          if (last) break;
+          const stopped: SendResult = { latencyMs: 0, responseExcerpt: 'stopped before sending' };
+          return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: stopped, sentAt: Date.now(), tries: 0, aborted: true }));
+        }
+        probe = ticket.probe;
+        let built: { target: Target; request: ReturnType<typeof buildRequest> };
+        try {
+          const t = target();
+          built = { target: t, request: buildRequest(jobs.map((j) => j.payload), t.authorization, { batched: options.batched }) };
+        } catch (error) {
+          // Nothing was sent (the authorization cannot be opened, say): a retry, not an answer.
+          this.gate.abandoned?.(probe);
+          const failed: SendResult = { error, latencyMs: 0, responseExcerpt: String((error as Error)?.message ?? error) };
+          return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: failed, sentAt: Date.now(), tries }));
+        }
+        sentAt = Date.now();
+        const { endpointUrl, requestTimeoutMs } = built.target;
+        result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, built.request, requestTimeoutMs));
       } finally {
         this.semaphore.release();
       }
       const verdict = classifyResponse(result);
+      this.gate.answered(verdict, probe, sentAt);
       tries++;
-      last = { result, verdict };
-      for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries });
+      last = { result, verdict, sentAt };
+      for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries, sentAt });
       if (verdict.kind === 'too-large' && jobs.length > 1) {
         const middle = Math.ceil(jobs.length / 2);
-        const [left, right] = await Promise.all([this.send(jobs.slice(0, middle), target), this.send(jobs.slice(middle), target)]);
+        const [left, right] = await Promise.all([this.send(jobs.slice(0, middle), target, options), this.send(jobs.slice(middle), target, options)]);
         return [...left, ...right].map((t) => ({ ...t, tries: t.tries + tries }));
       }
+      // Only plain failures are tried again at once; a 429 means slow down (the sync pauses).
       const quickRetry =
-        (verdict.kind === 'retry' || verdict.kind === 'throttled') &&
-        quick < QUICK_TRIES - 1 &&
-        (verdict.retryAfterMs === undefined || verdict.retryAfterMs <= 1_000);
+        verdict.kind === 'retry' && quick < options.tries - 1 && (verdict.retryAfterMs === undefined || verdict.retryAfterMs <= 1_000);
       if (!quickRetry) break;
-      await this.sleep(verdict.retryAfterMs ?? quickRetryDelayMs(quick));
+      await this.sleep(verdict.retryAfterMs ? verdict.retryAfterMs : quickRetryDelayMs(quick));
     }
-    return jobs.map((job) => ({ job, verdict: last!.verdict, result: last!.result, tries }));
+    const final = last!;
+    return jobs.map((job) => ({ job, verdict: final.verdict, result: final.result, sentAt: final.sentAt, tries }));
   }
 }

@@ -81,6 +81,16 @@ describe('projectOutcomes', () => {
     expect(batch.statuses).toEqual([]);
   });
 
+  it('counts a payload delivery discarded (413 on its own) and settles it if it was pending', () => {
+    const batch = projectOutcomes(
+      [outcome({ result: 'retry', status: 503 }), outcome({ result: 'discarded', status: 413, attempt: 2, reason: 'too large' })],
+      new Set(),
+    );
+    expect(batch.minutes).toEqual([minute({ retried: 1, discarded: 1, attempts5xx: 1, attempts4xx: 1 })]);
+    expect(batch.pendingUpserts).toEqual([]);
+    expect(batch.pendingDeletes).toEqual([{ syncId: SYNC, messageId: 'm1' }]);
+  });
+
   it('keeps a payload pending with its latest failure, from when it first failed', () => {
     const batch = projectOutcomes(
       [

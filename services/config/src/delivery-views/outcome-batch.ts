@@ -153,7 +153,9 @@ export function projectOutcomes(outcomes: readonly DeliveryOutcome[], pendingBef
       samples.push(errorSample(outcome));
     }
     if (PENDING.has(outcome.result) && !failedHere.has(key)) failedHere.set(key, new Date(outcome.at));
-    if (outcome.result !== 'discarded') finals.set(key, outcome);
+    // A filter discard (attempt 0) never had payload state; delivery's (a single payload refused
+    // with 413) settles a payload that may have been pending.
+    if (outcome.result !== 'discarded' || outcome.attempt > 0) finals.set(key, outcome);
 
     const status = statusFromOutcome(outcome);
     const current = statuses.get(outcome.syncId);

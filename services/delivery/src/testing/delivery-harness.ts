@@ -5,7 +5,8 @@ import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { MovableInkStandIn } from '@inkstream/testing';
-import { AttemptStore } from '../attempt-store.js';
+import { AttemptStore, type StoredAttempts } from '../attempt-store.js';
+import type { DeadLetter } from '@inkstream/contracts';
 import type { DurableBackoff } from '../backoff.js';
 import { DeliveryService } from '../delivery-service.js';
 import { createDeliveryMetrics } from '../metrics.js';
@@ -33,6 +34,8 @@ export class DeliveryHarness {
   private attemptsKv!: KV;
   private counter = 0;
   private version = 1;
+  /** Faults to inject: how many of the next writes of each kind fail (a KV or stream outage). */
+  readonly faults = { attemptWrites: 0, deadLetterWrites: 0 };
 
   constructor(private readonly backoff: DurableBackoff) {}
 
@@ -59,8 +62,8 @@ export class DeliveryHarness {
         secrets: this.secrets,
         metrics: createDeliveryMetrics(createMetricsRegistry('delivery')),
         logger,
-        attempts: new AttemptStore(this.attemptsKv),
-        outcomes: new OutcomePublisher(bus, topology, logger),
+        attempts: new FlakyAttemptStore(this.attemptsKv, this.faults),
+        outcomes: new FlakyOutcomePublisher(bus, topology, logger, this.faults),
         backoff: this.backoff,
       },
       logger,
@@ -131,5 +134,41 @@ export class DeliveryHarness {
     const { jsm } = this.bus;
     const info = await jsm.consumers.info(this.topology.streams.delivery.name, this.topology.consumers.delivery(syncId).durable_name).catch(() => null);
     return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
+  }
+}
+
+class FlakyAttemptStore extends AttemptStore {
+  constructor(
+    kv: KV,
+    private readonly faults: { attemptWrites: number },
+  ) {
+    super(kv);
+  }
+
+  override async put(messageId: string, state: StoredAttempts): Promise<void> {
+    if (this.faults.attemptWrites > 0) {
+      this.faults.attemptWrites--;
+      throw new Error('injected: attempts bucket unavailable');
+    }
+    return super.put(messageId, state);
+  }
+}
+
+class FlakyOutcomePublisher extends OutcomePublisher {
+  constructor(
+    bus: Bus,
+    topology: ReturnType<typeof createTopology>,
+    logger: ReturnType<typeof createLogger>,
+    private readonly faults: { deadLetterWrites: number },
+  ) {
+    super(bus, topology, logger);
+  }
+
+  override async deadLetter(letter: DeadLetter): Promise<void> {
+    if (this.faults.deadLetterWrites > 0) {
+      this.faults.deadLetterWrites--;
+      throw new Error('injected: dead letter stream unavailable');
+    }
+    return super.deadLetter(letter);
   }
 }
