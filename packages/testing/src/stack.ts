@@ -146,6 +146,11 @@ export class Stack {
     });
   }
 
+  /** Changes the environment of the services spawned from now on (e.g. a new SECRET_KEY before restarts). */
+  setEnv(overrides: Record<string, string>): void {
+    this.env = { ...this.env, ...overrides };
+  }
+
   /** Stops one service: SIGTERM (graceful) or SIGKILL (crash). */
   async stopService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const child = this.children.get(service);
