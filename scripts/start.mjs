@@ -139,24 +139,27 @@ async function main() {
     });
   }
 
-  const deadline = Date.now() + 60_000;
+  // A first start on a busy machine (PGlite initialising, migrations) can take a while: after a
+  // minute say who is still starting, and keep waiting until they are ready or one exits.
+  const slowAfter = Date.now() + 60_000;
+  let saidSlow = false;
   const pending = new Set(services.map((s) => s.name));
-  while (pending.size > 0 && Date.now() < deadline && !stopping) {
+  while (pending.size > 0 && !stopping) {
     for (const name of [...pending]) {
       try {
-        const res = await fetch(`http://127.0.0.1:${ports[name]}/readyz`);
+        const res = await fetch(`http://127.0.0.1:${ports[name]}/readyz`, { signal: AbortSignal.timeout(2_000) });
         if (res.ok) pending.delete(name);
       } catch {
         /* not listening yet */
       }
     }
+    if (pending.size > 0 && !saidSlow && Date.now() > slowAfter) {
+      saidSlow = true;
+      console.error(paint(33, `not ready after 60 s: ${[...pending].join(', ')}; still waiting (Ctrl-C stops everything)`));
+    }
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 300));
   }
   if (stopping) return;
-  if (pending.size > 0) {
-    console.error(paint(31, `not ready after 60 s: ${[...pending].join(', ')}`));
-    return;
-  }
   const line = '─'.repeat(72);
   console.log(
     [

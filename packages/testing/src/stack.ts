@@ -181,6 +181,11 @@ export class Stack {
     });
   }
 
+  /** Changes the environment of the services spawned from now on (e.g. a new SECRET_KEY before restarts). */
+  setEnv(overrides: Record<string, string>): void {
+    this.env = { ...this.env, ...overrides };
+  }
+
   /** Stops one replica of a service (the first by default): SIGTERM (graceful) or SIGKILL (crash). */
   async stopService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM', replica = 0): Promise<number | null> {
     const child = this.children.get(key(service, replica));

@@ -47,6 +47,12 @@ describe('config environment', () => {
     });
   });
 
+  it('takes SECRET_KEY_PREVIOUS for a rotation, and nothing when it is empty', () => {
+    const previous = randomBytes(32).toString('hex');
+    expect(parseConfigEnvironment({ ...valid, SECRET_KEY_PREVIOUS: previous }).SECRET_KEY_PREVIOUS).toBe(previous);
+    expect(parseConfigEnvironment({ ...valid, SECRET_KEY_PREVIOUS: '' }).SECRET_KEY_PREVIOUS).toBeUndefined();
+  });
+
   it('accepts a base64 SECRET_KEY', () => {
     expect(() => parseConfigEnvironment({ ...valid, SECRET_KEY: randomBytes(32).toString('base64') })).not.toThrow();
   });
@@ -57,6 +63,7 @@ describe('config environment', () => {
     [{ SECRET_KEY: undefined }, /^SECRET_KEY: .*not set/],
     [{ SECRET_KEY: 'not-a-key' }, /^SECRET_KEY: must be 32 bytes.*given \(hidden\)/],
     [{ SECRET_KEY: randomBytes(16).toString('hex') }, /^SECRET_KEY: must be 32 bytes/],
+    [{ SECRET_KEY_PREVIOUS: 'old-key-typo' }, /^SECRET_KEY_PREVIOUS: must be 32 bytes.*given \(hidden\)/],
     [{ CONFIG_PORT: 'eighty' }, /^CONFIG_PORT: /],
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
     [{ ALLOW_PRIVATE_ENDPOINTS: 'maybe' }, /^ALLOW_PRIVATE_ENDPOINTS: /],

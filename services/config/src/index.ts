@@ -21,8 +21,9 @@ export { buildConfigApp, type ConfigAppDeps } from './app.js';
 
 /**
  * The life of the config service: settings → logger and metrics → Postgres or PGlite (migrated)
- * → SECRET_KEY checked against the stored secrets (re-sealed during a rotation) → NATS (streams, config and profiles buckets) → outbox relay → projection of the delivery
- * outcomes → HTTP API; on SIGTERM/SIGINT the same in reverse: stop the server, let the
+ * → SECRET_KEY checked against the stored secrets (re-sealed during a rotation) → NATS (streams,
+ * config and profiles buckets) → config bucket made equal to the database → outbox relay →
+ * projection of the delivery outcomes → HTTP API; on SIGTERM/SIGINT the same in reverse: stop the server, let the
  * projection write what it holds and the relay finish its pass, close NATS, close the database.
  */
 async function main(): Promise<void> {

@@ -55,6 +55,7 @@ describe('OpenAPI document', () => {
         'POST /v1/projects',
         'POST /v1/projects/{projectId}/rotate-key',
         'POST /v1/projects/{projectId}/syncs',
+        'POST /v1/config-bucket/reconcile',
       ].sort(),
     );
   });

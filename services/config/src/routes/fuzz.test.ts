@@ -59,6 +59,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/syncs/:sync/errors', query: { limit: '5' } },
   { method: 'GET', path: '/v1/syncs/:sync/dead-letters', query: { limit: '5' } },
   { method: 'POST', path: '/v1/syncs/:sync/dead-letters/redrive', body: { ids: ['1'] } },
+  { method: 'POST', path: '/v1/config-bucket/reconcile' },
   { method: 'DELETE', path: '/v1/syncs/:sync' },
   { method: 'DELETE', path: '/v1/projects/:project' },
 ];
