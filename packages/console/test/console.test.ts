@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,7 @@ describe('web console', () => {
     await browser?.close();
     await stack.stop();
     await standIn.stop();
+    if (!process.env.UPDATE_SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
   it('is served with a strict policy, and the API answers it', async () => {
