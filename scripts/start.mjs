@@ -168,6 +168,7 @@ async function main() {
       ' inkstream is running',
       `   ingest (Amplitude API)  http://127.0.0.1:${ports.ingest}/2/httpapi   /batch   /identify`,
       `   config API              http://127.0.0.1:${ports.config}/v1   docs: http://127.0.0.1:${ports.config}/docs`,
+      `   web console             http://127.0.0.1:${ports.config}/console`,
       `   filter                  http://127.0.0.1:${ports.filter}/metrics`,
       `   delivery                http://127.0.0.1:${ports.delivery}/metrics`,
       `   ADMIN_TOKEN             ${secrets.ADMIN_TOKEN}`,

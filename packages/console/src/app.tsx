@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, tokenStore } from './api/client.js';
 import { ApiContext, Link, useRoute } from './components/navigation.js';
 import { hrefOf } from './lib/routes.js';
@@ -17,6 +17,16 @@ export function App() {
   };
   const api = useMemo(() => (token ? new Api(token, () => signOut('expired')) : null), [token]);
   const route = useRoute();
+  // After an in-app navigation, start the keyboard and screen reader at the new page's content.
+  const firstRoute = useRef(true);
+  const routeKey = JSON.stringify(route);
+  useEffect(() => {
+    if (firstRoute.current) {
+      firstRoute.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [routeKey]);
 
   if (!api) {
     return (

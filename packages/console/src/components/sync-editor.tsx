@@ -319,7 +319,7 @@ export function SyncEditor(props: { projectId: string; sync?: Sync; onSaved: (sy
         />
       </details>
 
-      <div class="actions sticky">
+      <div class="actions save-bar">
         <button type="submit" disabled={saving}>
           {saving ? 'Saving…' : props.sync ? 'Save' : 'Create sync'}
         </button>
