@@ -3,7 +3,8 @@
 export interface Project {
   id: string;
   name: string;
-  apiKey: string;
+  /** null when the config service's SECRET_KEY cannot open the stored key: rotate it. */
+  apiKey: string | null;
   createdAt: string;
 }
 

@@ -8,6 +8,14 @@ import { ConfirmDialog, Copyable, Notice } from './ui.js';
 /** The api key to copy and how to point the Amplitude SDKs at inkstream with it. */
 export function ProjectKey({ project }: { project: Project }) {
   const [ingestUrl, setIngestUrl] = useState(readIngestUrl);
+  if (project.apiKey === null) {
+    return (
+      <Notice kind="error">
+        The stored API key cannot be opened with the config service's SECRET_KEY (set SECRET_KEY_PREVIOUS to the old key, or
+        rotate this project's key).
+      </Notice>
+    );
+  }
   return (
     <div class="project-key">
       <div class="field">

@@ -78,7 +78,7 @@ export function ProjectsPage() {
                   <Link href={hrefOf({ page: 'project', projectId: p.id })}>{p.name}</Link>
                 </h2>
                 <p class="meta">
-                  Created {formatTime(p.createdAt)} · key <code>…{p.apiKey.slice(-6)}</code>
+                  Created {formatTime(p.createdAt)} · {p.apiKey === null ? <>key unreadable with this SECRET_KEY: rotate it</> : <>key <code>…{p.apiKey.slice(-6)}</code></>}
                 </p>
               </div>
               <ProjectActions
