@@ -82,6 +82,12 @@ describe('scale out on a 3-node NATS cluster', () => {
       for (const bucket of Object.values(upgraded.buckets)) {
         expect((await jsm.streams.info(`KV_${bucket.name}`)).config.num_replicas, bucket.name).toBe(3);
       }
+      // A replica still on the old setting (a rolling upgrade) does not take the copies back down.
+      await declareStreams(jsm, createTopology({ namespace, service: 'ingest', replicas: 1 }));
+      await openBucket(kvm, createTopology({ namespace, service: 'filter', replicas: 1 }).buckets.profiles);
+      expect((await jsm.streams.info(upgraded.streams.ingest.name)).config.num_replicas).toBe(3);
+      expect((await jsm.streams.info(`KV_${upgraded.buckets.profiles.name}`)).config.num_replicas).toBe(3);
+
       // The data is still there, and now on three servers.
       await waitFor(async () => {
         const info = await jsm.streams.info(upgraded.streams.ingest.name);
