@@ -82,6 +82,12 @@ describe('scale out on a 3-node NATS cluster', () => {
       for (const bucket of Object.values(upgraded.buckets)) {
         expect((await jsm.streams.info(`KV_${bucket.name}`)).config.num_replicas, bucket.name).toBe(3);
       }
+      // A replica still on the old setting (a rolling upgrade) does not take the copies back down.
+      await declareStreams(jsm, createTopology({ namespace, service: 'ingest', replicas: 1 }));
+      await openBucket(kvm, createTopology({ namespace, service: 'filter', replicas: 1 }).buckets.profiles);
+      expect((await jsm.streams.info(upgraded.streams.ingest.name)).config.num_replicas).toBe(3);
+      expect((await jsm.streams.info(`KV_${upgraded.buckets.profiles.name}`)).config.num_replicas).toBe(3);
+
       // The data is still there, and now on three servers.
       await waitFor(async () => {
         const info = await jsm.streams.info(upgraded.streams.ingest.name);
@@ -178,29 +184,28 @@ describe('scale out on a 3-node NATS cluster', () => {
       /** Payloads of every event accepted so far (each event goes to both syncs). */
       const accepted = () => chunks.slice(0, sent).reduce((n, c) => n + c.length, 0) * SYNCS.length;
 
-      // 1. Flowing on the whole cluster: both replicas of filter and of delivery do work.
-      await send(8);
-      await waitFor(() => distinctDelivered() >= accepted(), 'the first events to be delivered', 180_000, 250);
+      // 1. Flowing on the whole cluster. The replicas first settle their shares (the first to
+      // start takes everything, then gives back above ⌈work / replicas⌉): the 16 partitions are
+      // split over both filter replicas, the two syncs over both delivery replicas.
+      const perReplica = (service: 'filter' | 'delivery', metric: string, labels: Record<string, string> = {}) =>
+        Promise.all([0, 1].map((r) => stack.metric(service, metric, labels, r)));
       await waitFor(
         async () => {
-          const filter = await Promise.all([0, 1].map((r) => stack.metric('filter', 'inkstream_filter_records_total', {}, r)));
-          const delivery = await Promise.all([0, 1].map((r) => stack.metric('delivery', 'inkstream_delivery_payloads_total', { result: 'delivered' }, r)));
-          return filter.every((n) => n > 0) && delivery.every((n) => n > 0);
+          const partitions = await perReplica('filter', 'inkstream_filter_partitions_owned');
+          // One series per sync a delivery replica works.
+          const syncs = await perReplica('delivery', 'inkstream_delivery_concurrency_limit');
+          return partitions.every((n) => n > 0) && partitions[0]! + partitions[1]! === 16 && syncs.every((n) => n > 0);
         },
-        'both filter replicas and both delivery replicas to have worked',
+        'the partitions and syncs to be shared by both replicas of filter and delivery',
         120_000,
         500,
       );
-      // The 16 ingest partitions are shared, each worked by one filter replica.
-      await waitFor(
-        async () => {
-          const owned = await Promise.all([0, 1].map((r) => stack.metric('filter', 'inkstream_filter_partitions_owned', {}, r)));
-          return owned.every((n) => n > 0) && owned[0]! + owned[1]! === 16;
-        },
-        'the partitions to be shared by both filter replicas',
-        60_000,
-        500,
-      );
+      await send(8);
+      await waitFor(() => distinctDelivered() >= accepted(), 'the first events to be delivered', 180_000, 250);
+      const filterRecords = await perReplica('filter', 'inkstream_filter_records_total');
+      const deliveredBy = await perReplica('delivery', 'inkstream_delivery_payloads_total', { result: 'delivered' });
+      expect(filterRecords.every((n) => n > 0), `events filtered per replica: ${filterRecords}`).toBe(true);
+      expect(deliveredBy.every((n) => n > 0), `payloads delivered per replica: ${deliveredBy}`).toBe(true);
 
       // 2. The node leading the ingest stream dies; events keep coming and keep being delivered.
       const ingestStream = createTopology({ namespace: stack.namespace }).streams.ingest.name;

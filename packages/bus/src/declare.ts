@@ -213,6 +213,13 @@ function report(result: DeclareResult, logger: BusLogger | undefined): void {
       'kept the larger existing retention: shrinking it would delete stored data; change it by hand (nats stream edit) if that is meant',
     );
   }
+  const copies = result.kept.filter((k) => k.why === 'copies');
+  if (copies.length > 0) {
+    logger.warn(
+      { stream: result.name, kept: copies },
+      'kept the existing copies: NATS_REPLICAS is lower than the stream has (set it the same in every service); lower them by hand (nats stream edit --replicas) if that is meant',
+    );
+  }
   const notOwned = result.kept.filter((k) => k.why === 'not-owner');
   if (notOwned.length > 0) {
     logger.info({ stream: result.name, differs: notOwned }, 'settings differ from this service\'s defaults; the owning service sets them');

@@ -9,8 +9,11 @@
  *   how much stored data is kept: those never shrink by themselves (a shorter `max_age` or a
  *   smaller `max_msgs_per_subject` would delete data on the spot). The larger existing value is
  *   kept and reported; shrinking is an operator's deliberate act (`nats stream edit`).
+ * - Copies (`num_replicas`) only ever grow by themselves (JetStream copies the stored data to the
+ *   new peers). A replica still running with an older setting, during a rolling upgrade say,
+ *   must not take the copies back down; fewer copies is an operator's `nats stream edit` too.
  * - Settings JetStream cannot change on an existing stream (name, retention, storage) are never
- *   sent; `num_replicas` is (JetStream moves the data to new peers without loss).
+ *   sent.
  */
 
 /** Stream settings that say how much stored data is kept. */
@@ -26,8 +29,11 @@ export interface SettingDifference {
 }
 
 export interface KeptSetting extends SettingDifference {
-  /** `not-owner`: another service sets it; `retention`: the declared value would delete stored data. */
-  why: 'not-owner' | 'retention';
+  /**
+   * `not-owner`: another service sets it; `retention`: the declared value would delete stored
+   * data; `copies`: the declared value would keep fewer copies.
+   */
+  why: 'not-owner' | 'retention' | 'copies';
 }
 
 export interface StreamUpdatePlan {
@@ -56,6 +62,7 @@ export function planStreamUpdate(current: object, declared: object, rules: PlanR
     const difference = { setting, current: cur[setting], declared: value };
     if (!rules.owned) kept.push({ ...difference, why: 'not-owner' });
     else if (protectedLimits.has(setting) && shrinks(cur[setting], value)) kept.push({ ...difference, why: 'retention' });
+    else if (setting === 'num_replicas' && limitOf(value) < limitOf(cur[setting])) kept.push({ ...difference, why: 'copies' });
     else changes.push(difference);
   }
   // JetStream refuses a duplicate window longer than max_age (a lease bucket's shorter TTL).
