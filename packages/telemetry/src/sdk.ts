@@ -55,7 +55,10 @@ export function samplerFor(sampling: 'from-env' | 'record' | 'propagate-only'): 
     case 'from-env':
       return undefined;
     case 'record':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOnSampler(), localParentNotSampled: new AlwaysOnSampler() });
+      // The SDK's own default (parentbased_always_on), spelled out: a client's unsampled
+      // `traceparent` is respected. Every service should export alike — one without an exporter
+      // marks its messages "not sampled", and the services after it follow that mark.
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
     case 'propagate-only':
       return new AlwaysOffSampler();
   }

@@ -18,9 +18,9 @@ export interface TelemetrySettings {
   /**
    * Which spans are recorded:
    * - `from-env`: OTEL_TRACES_SAMPLER is set, the SDK's own sampler from the environment;
-   * - `record`: spans are exported, so every span is recorded, also under a parent marked "not
-   *   sampled" (a message from a service that exports nothing carries that flag), so that one
-   *   trace per event stays reachable in the collector;
+   * - `record`: spans are exported, so every span is recorded (one trace per event reachable in
+   *   the collector), except under a parent marked "not sampled" (a client's `traceparent`
+   *   saying so is respected: parentbased_always_on, the SDK's default);
    * - `propagate-only`: nothing is exported, so nothing is recorded — spans are non-recording
    *   (no attributes, events or processors), yet each has real trace and span ids that reach
    *   the message headers, outcomes, dead letters and logs.
