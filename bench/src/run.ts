@@ -68,7 +68,9 @@ async function main(): Promise<void> {
   let outage = false;
   standIn.respondWith(() => (outage ? { status: 503 } : { status: 200 }));
   const endpoint = await standIn.start();
-  const stack = new Stack({ env: { LOG_LEVEL: 'warn' } });
+  // BENCH_NODE_OPTIONS reaches the services, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for profiles.
+  const nodeOptions = process.env.BENCH_NODE_OPTIONS;
+  const stack = new Stack({ env: { LOG_LEVEL: 'warn', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
   await stack.start();
   try {
     const project = await stack.admin('POST', '/v1/projects', { name: 'Bench' });
