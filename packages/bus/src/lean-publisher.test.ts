@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,11 +105,23 @@ class OwnNats {
   signal(sig: NodeJS.Signals): void {
     this.child?.kill(sig);
   }
+  /** SIGSTOP, returning once the kernel reports the process stopped (state T). */
+  async freeze(): Promise<void> {
+    this.signal('SIGSTOP');
+    const pid = this.child?.pid;
+    await waitUntil('the nats-server to be stopped', () => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('T') ?? false;
+      } catch {
+        return false;
+      }
+    });
+  }
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGCONT');
+    // SIGKILL ends a stopped process too; a SIGCONT first would let it answer what waits.
     child.kill('SIGKILL');
     await exited;
   }
@@ -156,7 +168,7 @@ describe('LeanPublisher when the server stalls or goes away (a private nats-serv
   it('fails a publish the frozen server never acknowledges at its timeout, and works again after', async () => {
     const publisher = new LeanPublisher(nc, 800);
     expect((await publisher.publish('lean.a', bytes('before'), { msgID: 'b' })).duplicate).toBe(false);
-    server.signal('SIGSTOP');
+    await server.freeze();
     try {
       const started = Date.now();
       const outcomes = await Promise.allSettled([
@@ -184,7 +196,7 @@ describe('LeanPublisher when the server stalls or goes away (a private nats-serv
   it('fails waiting publishes at once when the connection drops, and publishes again after the reconnect', async () => {
     const publisher = new LeanPublisher(nc, 60_000);
     await publisher.publish('lean.b', bytes('x'), { msgID: 'r0' });
-    server.signal('SIGSTOP');
+    await server.freeze();
     const waiting = publisher.publish('lean.b', bytes('lost ack'), { msgID: 'r1' }).catch((e: unknown) => e);
     await waitUntil('the publish to be in flight', () => publisher.inFlight === 1);
     await server.stop(); // killed while frozen: the client sees the socket close
@@ -208,7 +220,7 @@ describe('LeanPublisher when the server stalls or goes away (a private nats-serv
 
   it('fails what waits, and refuses new publishes, once closed', async () => {
     const publisher = new LeanPublisher(nc, 60_000);
-    server.signal('SIGSTOP');
+    await server.freeze();
     try {
       const waiting = publisher.publish('lean.c', bytes('x')).catch((e: unknown) => e);
       publisher.close();
