@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MovableInkStandIn, Stack, waitFor, type ServiceName } from '@inkstream/testing';
 import { bareFastifyEventsPerSecond, rawJetStreamMessagesPerSecond } from './baselines.js';
 import { eventBatch, requestBody } from './events.js';
@@ -10,6 +10,7 @@ import { messageIdFor } from '@inkstream/movable-ink';
  * `npm run bench`: the performance targets of spec/operations.md, each printed beside a baseline
  * measured in the same run on the same machine, so the ratio means something on a noisy box.
  * Sizes can be shrunk for a quick look: BENCH_SCALE=0.2, BENCH_OUTAGE_SECONDS=60.
+ * BENCH_CPU_PROFILE_DIR=<dir>: a CPU profile of each service's run is written there.
  */
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 const outageSeconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? '600');
@@ -68,7 +69,12 @@ async function main(): Promise<void> {
   let outage = false;
   standIn.respondWith(() => (outage ? { status: 503 } : { status: 200 }));
   const endpoint = await standIn.start();
-  const stack = new Stack({ env: { LOG_LEVEL: 'warn' } });
+  // BENCH_CPU_PROFILE_DIR: every service writes a CPU profile of its run there (cpu-profile.ts).
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const profiling: Record<string, string> = profileDir
+    ? { NODE_OPTIONS: `--import ${new URL('./cpu-profile.js', import.meta.url).href}`, INKSTREAM_CPU_PROFILE_DIR: resolve(profileDir) }
+    : {};
+  const stack = new Stack({ env: { LOG_LEVEL: 'warn', ...profiling } });
   await stack.start();
   try {
     const project = await stack.admin('POST', '/v1/projects', { name: 'Bench' });

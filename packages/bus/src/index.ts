@@ -14,3 +14,4 @@ export type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstrea
 export type { KV } from '@nats-io/kv';
 export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 export * from './lease-manager.js';
+export * from './lean-publisher.js';

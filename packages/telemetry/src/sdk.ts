@@ -1,7 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { NoopSpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, AlwaysOnSampler, NoopSpanProcessor, ParentBasedSampler, type Sampler } from '@opentelemetry/sdk-trace';
 import { defaultInstrumentations } from './instrumentations.js';
 import { runningTelemetry, setRunningTelemetry, type RunningTelemetry } from './running.js';
 import { telemetrySettings } from './settings.js';
@@ -16,9 +16,10 @@ export interface StartTelemetryOptions {
  * instrumentations of the services (http, fastify, undici, pg) and, when an exporter is
  * configured (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
  * `OTEL_TRACES_EXPORTER`), a batching exporter chosen by the SDK (protocol from
- * `OTEL_EXPORTER_OTLP_PROTOCOL`, timing from `OTEL_BSP_*`). Without one, spans are still
- * recorded — trace ids reach the messages, outcomes, dead letters and logs — and dropped when
- * they end. Metrics are Prometheus (`/metrics`) and logs pino, so the SDK's own metric and log
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, timing from `OTEL_BSP_*`) and every span recorded. Without
+ * one, spans are not recorded (a sampler that records nothing, so a span costs little more than
+ * its ids) but their trace context still propagates — trace ids reach the messages, outcomes,
+ * dead letters and logs (settings.ts `sampling`). OTEL_TRACES_SAMPLER, when set, wins. Metrics are Prometheus (`/metrics`) and logs pino, so the SDK's own metric and log
  * pipelines stay off. Idempotent.
  */
 export function startTelemetry(options: StartTelemetryOptions = {}): RunningTelemetry | undefined {
@@ -31,6 +32,7 @@ export function startTelemetry(options: StartTelemetryOptions = {}): RunningTele
     ...(settings.serviceName ? { serviceName: settings.serviceName } : {}),
     instrumentations: options.instrumentations ?? defaultInstrumentations(),
     ...(settings.exportTraces ? {} : { spanProcessors: [new NoopSpanProcessor()] }),
+    ...(samplerFor(settings.sampling) ? { sampler: samplerFor(settings.sampling) } : {}),
     metricReaders: [],
     logRecordProcessors: [],
   });
@@ -45,4 +47,19 @@ export function startTelemetry(options: StartTelemetryOptions = {}): RunningTele
   };
   setRunningTelemetry(running);
   return running;
+}
+
+/** The sampler for a sampling mode; undefined: the SDK reads OTEL_TRACES_SAMPLER itself. */
+export function samplerFor(sampling: 'from-env' | 'record' | 'propagate-only'): Sampler | undefined {
+  switch (sampling) {
+    case 'from-env':
+      return undefined;
+    case 'record':
+      // The SDK's own default (parentbased_always_on), spelled out: a client's unsampled
+      // `traceparent` is respected. Every service should export alike — one without an exporter
+      // marks its messages "not sampled", and the services after it follow that mark.
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'propagate-only':
+      return new AlwaysOffSampler();
+  }
 }

@@ -15,6 +15,17 @@ export interface TelemetrySettings {
    * exporter. Otherwise tracing stays on without an exporter, so trace ids are still real.
    */
   exportTraces: boolean;
+  /**
+   * Which spans are recorded:
+   * - `from-env`: OTEL_TRACES_SAMPLER is set, the SDK's own sampler from the environment;
+   * - `record`: spans are exported, so every span is recorded (one trace per event reachable in
+   *   the collector), except under a parent marked "not sampled" (a client's `traceparent`
+   *   saying so is respected: parentbased_always_on, the SDK's default);
+   * - `propagate-only`: nothing is exported, so nothing is recorded — spans are non-recording
+   *   (no attributes, events or processors), yet each has real trace and span ids that reach
+   *   the message headers, outcomes, dead letters and logs.
+   */
+  sampling: 'from-env' | 'record' | 'propagate-only';
 }
 
 type Env = Record<string, string | undefined>;
@@ -35,6 +46,7 @@ export function telemetrySettings(env: Env, entryScript: string | undefined): Te
     disabled: (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true',
     serviceName: named ? undefined : defaultServiceName(entryScript, env.npm_package_name),
     exportTraces,
+    sampling: set(env.OTEL_TRACES_SAMPLER) ? 'from-env' : exportTraces ? 'record' : 'propagate-only',
   };
 }
 

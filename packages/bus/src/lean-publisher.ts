@@ -1,0 +1,135 @@
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  interpretPubAckReply,
+  PublishInterruptedError,
+  PublishTimeoutError,
+  type LeanPubAck,
+} from './lean-publisher-reply.js';
+
+export * from './lean-publisher-reply.js';
+
+export interface LeanPublishOptions {
+  /** `Nats-Msg-Id`: JetStream drops a second message with the same id (reported as duplicate). */
+  msgID?: string;
+  /** More headers (trace context…). The message id is added to this object. */
+  headers?: MsgHdrs;
+  /** Overrides the publisher's timeout for this publish. */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  subject: string;
+  deadline: number;
+  timeoutMs: number;
+  resolve: (ack: LeanPubAck) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * JetStream publishing without `js.publish()`'s per-call cost (a request with its own timer,
+ * deferred and Error objects): every message is a plain `nc.publish` whose reply subject is a
+ * token under one inbox this publisher subscribes to once; acknowledgements are matched to
+ * their publish by that token. One timer sweeps expired publishes. The answers are those of
+ * `js.publish()`: a `PubAck` (`duplicate` set when the message id was already stored), a
+ * `JetStreamApiError` for a refusal (its `code` is JetStream's error code), a
+ * `NoStreamForSubjectError` ("no responders") when no stream stores the subject, a
+ * `PublishTimeoutError` (name `TimeoutError`) when no answer comes in time, and a
+ * `PublishInterruptedError` when the connection drops while the acknowledgement is awaited
+ * (that acknowledgement would go to the old connection and never arrive). No publish waits
+ * longer than its timeout. Publishing the same message id again after any error is safe.
+ */
+export class LeanPublisher {
+  private readonly inbox = createInbox();
+  private readonly pending = new Map<string, Pending>();
+  private readonly sub: Subscription;
+  private next = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    /** Default per-publish timeout. */
+    private readonly timeoutMs = 5000,
+  ) {
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err.message) : this.answered(msg)) });
+    void this.watchConnection();
+    void nc.closed().then(() => this.close('connection closed'));
+  }
+
+  /** Publishes acknowledged so far are not counted; this is what still waits. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  publish(subject: string, data: Uint8Array, options: LeanPublishOptions = {}): Promise<LeanPubAck> {
+    if (this.closed) return Promise.reject(new PublishInterruptedError(subject, 'publisher closed'));
+    let hdrs = options.headers;
+    if (options.msgID !== undefined) {
+      hdrs ??= natsHeaders();
+      hdrs.set('Nats-Msg-Id', options.msgID);
+    }
+    const token = (this.next++).toString(36);
+    const reply = `${this.inbox}.${token}`;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    return new Promise<LeanPubAck>((resolve, reject) => {
+      // Throws at once for a message over max_payload or a closed connection: nothing pends.
+      this.nc.publish(subject, data, hdrs ? { reply, headers: hdrs } : { reply });
+      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject });
+      this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, Math.max(10, timeoutMs / 5)));
+      this.sweeper.unref?.();
+    });
+  }
+
+  /** Fails what still waits and stops listening. */
+  close(reason = 'publisher closed'): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(reason);
+    if (!this.nc.isClosed()) this.sub.unsubscribe();
+  }
+
+  private answered(msg: Msg): void {
+    const token = msg.subject.slice(this.inbox.length + 1);
+    const p = this.pending.get(token);
+    if (!p) return; // Late: timed out or interrupted already.
+    this.pending.delete(token);
+    const h = msg.headers;
+    const status = h && h.code >= 300 ? { code: h.code, description: h.description } : undefined;
+    const verdict = interpretPubAckReply(p.subject, msg.data, status);
+    if ('ack' in verdict) p.resolve(verdict.ack);
+    else p.reject(verdict.error);
+    this.stopSweeperIfIdle();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [token, p] of this.pending) {
+      if (p.deadline > now) continue;
+      this.pending.delete(token);
+      p.reject(new PublishTimeoutError(p.subject, p.timeoutMs));
+    }
+    this.stopSweeperIfIdle();
+  }
+
+  private stopSweeperIfIdle(): void {
+    if (this.pending.size > 0 || !this.sweeper) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private failAll(reason: string): void {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of waiting) p.reject(new PublishInterruptedError(p.subject, reason));
+    this.stopSweeperIfIdle();
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.closed) return;
+      // The server sends acknowledgements to the connection that published: after a disconnect
+      // they are lost, so what waits now fails at once instead of at its timeout.
+      if (s.type === 'disconnect') this.failAll('NATS connection lost');
+    }
+  }
+}
