@@ -3,7 +3,6 @@ import {
   ACK_WAIT_MS,
   ConsumerRunner,
   KeyedLanes,
-  LeanPublisher,
   LeaseManager,
   PARTITIONS,
   decodeJson,
@@ -90,11 +89,8 @@ export class FilterWorker {
   private readonly runners = new Map<string, PartitionWork>();
   private leaseManager: LeaseManager | undefined;
   private readonly lanes = new KeyedLanes();
-  /** Delivery jobs go out as plain publishes sharing one reply inbox (bus LeanPublisher). */
-  private readonly jobPublisher: LeanPublisher;
 
   constructor(private readonly deps: FilterWorkerDeps) {
-    this.jobPublisher = new LeanPublisher(deps.bus.nc);
     // Filters are compiled once per config change, never per event.
     deps.config.onChange((next) => {
       if (next.kind === 'sync') this.compile(next);
@@ -347,7 +343,7 @@ export class FilterWorker {
           const data = encodeJson(job);
           try {
             await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
-              this.jobPublisher.publish(subject, data, headers ? { msgID: job.messageId, headers } : { msgID: job.messageId }),
+              bus.js.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
             );
           } catch (err) {
             if (classifyPublishFailure(err) !== 'too large') throw err;

@@ -1,5 +1,5 @@
 import type { IngestedRecord } from '@inkstream/contracts';
-import { encodeJson, LeanPublisher, partitionOf, type NatsConnection, type Topology } from '@inkstream/bus';
+import { encodeJson, partitionOf, type JetStreamClient, type Topology } from '@inkstream/bus';
 import { tracePublish } from '@inkstream/telemetry';
 import { streamMessageId } from './event-key.js';
 
@@ -20,24 +20,17 @@ export interface PublishResult {
  * the user's partition, and resolves only once JetStream has acknowledged every one of them.
  * Any failure rejects the whole call: the client is told 503 and retries, and the message ids
  * make the retry idempotent. Each publish is a PRODUCER span of the request's trace, whose
- * context the message carries in its headers to the filter. Messages go out through a
- * LeanPublisher (plain publishes sharing one reply inbox, several times cheaper than
- * `js.publish()`); its errors (timeout, no responders, a lost connection, a refusal) all fail
- * the request alike.
+ * context the message carries in its headers to the filter.
  */
 export class EventPublisher {
-  private readonly lean: LeanPublisher;
-
   constructor(
-    nc: NatsConnection,
+    private readonly js: JetStreamClient,
     private readonly topology: Topology,
     /** NATS max_payload: larger messages are refused by the server. */
     private readonly maxMessageBytes: number,
     /** A publish not acknowledged within this fails (and with it the request: 503). */
-    publishTimeoutMs = 5000,
-  ) {
-    this.lean = new LeanPublisher(nc, publishTimeoutMs);
-  }
+    private readonly publishTimeoutMs = 5000,
+  ) {}
 
   async publish(records: readonly IngestedRecord[]): Promise<PublishResult> {
     // Checked before anything is published: the request is stored whole or not at all.
@@ -52,7 +45,7 @@ export class EventPublisher {
         const data = encoded[i]!;
         return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: data.length }, (headers) =>
           // One headers object per message: publish adds the message id header to it.
-          this.lean.publish(subject, data, headers ? { msgID, headers } : { msgID }),
+          this.js.publish(subject, data, { msgID, timeout: this.publishTimeoutMs, ...(headers ? { headers } : {}) }),
         );
       }),
     );

@@ -77,7 +77,7 @@ export async function startIngestHarness(
       metrics,
       ingestMetrics: createIngestMetrics(metrics),
       config,
-      publisher: new EventPublisher(bus.nc, target, maxPayload),
+      publisher: new EventPublisher(bus.js, target, maxPayload),
       readiness: { nats: () => bus.isConnected() },
       maxBodyBytes: MAX_BODY_BYTES,
       maxBatchBodyBytes: MAX_BATCH_BODY_BYTES,
