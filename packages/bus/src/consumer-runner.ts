@@ -19,12 +19,16 @@ export interface ConsumerRunnerOptions {
    */
   heartbeatMs?: number;
   /**
-   * Keep stream order across a change of owner. A previous owner (crashed, or handed over) may
-   * have left messages unacknowledged: they come back only after its ack_wait or nak, and must
-   * be handled before anything newer or a user's order would break. When set, the runner starts
-   * by holding every message it receives until the consumer has no unacknowledged message
-   * outside its hands (`num_ack_pending` = messages held), then hands them over in stream
-   * order. This is the most it waits (default none: no restoring).
+   * Keep stream order across a change of owner and across deliveries lost in transit. A
+   * previous owner (crashed, or handed over) may have left messages unacknowledged, and a
+   * delivery the server made to this runner can be lost on the way (a reconnect, a consumer
+   * leader change, a pull re-issued): such messages come back only after ack_wait or a nak,
+   * and must be handled before anything newer or a user's order would break. When set, the
+   * runner holds every message it receives until the consumer has no unacknowledged message
+   * outside its hands (`num_ack_pending` = messages held + handed out and not yet answered),
+   * then hands the held ones over in stream order. It does so on every attach where the
+   * consumer has unacknowledged messages it does not hold, and whenever a delivery sequence
+   * is skipped or goes back. This is the most it waits each time (default none: no restoring).
    */
   restoreOrderMs?: number;
   /** Former name of restoreOrderMs. */
@@ -47,6 +51,12 @@ export class ConsumerRunner {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The consumer attached now (set only when restoring order is on). */
+  private consumer: Consumer | undefined;
+  /** Highest consumer delivery sequence seen since the last attach (restoring order only). */
+  private lastDelivery: number | undefined;
+  /** Times order was restored after the first attach (a gap or a re-attach). */
+  private restores = 0;
 
   constructor(private readonly options: ConsumerRunnerOptions) {}
 
@@ -60,6 +70,28 @@ export class ConsumerRunner {
     return this.restoring !== undefined;
   }
 
+  /** How many times order was restored after a lost delivery or a re-attach (not the first attach). */
+  get orderRestores(): number {
+    return this.restores;
+  }
+
+  private get restoreLimitMs(): number | undefined {
+    return this.options.restoreOrderMs ?? this.options.awaitForeignAcksMs;
+  }
+
+  /**
+   * Unacknowledged messages in our hands (held, or handed out and not yet answered) that the
+   * server had delivered by its delivery sequence `delivered`: what it counts in
+   * num_ack_pending for us in a consumer info taken then. Messages that arrived after the info
+   * was taken are not in its count and must not be in ours.
+   */
+  private heldAt(delivered: number): number {
+    let n = 0;
+    for (const { msg } of this.inFlight.values()) if (!answered(msg) && msg.info.deliverySequence <= delivered) n++;
+    for (const msg of this.restoring?.values() ?? []) if (msg.info.deliverySequence <= delivered) n++;
+    return n;
+  }
+
   start(): void {
     this.loop = this.run();
     this.heartbeat = setInterval(() => {
@@ -71,18 +103,21 @@ export class ConsumerRunner {
 
   private async run(): Promise<void> {
     const { js, stream, durable, logger } = this.options;
-    const restoreMs = this.options.restoreOrderMs ?? this.options.awaitForeignAcksMs;
+    const restoreMs = this.restoreLimitMs;
     let first = true;
     while (!this.stopping) {
       let consumer: Consumer;
       try {
         consumer = await js.consumers.get(stream, durable);
-        if (first && restoreMs) {
+        if (restoreMs) {
           const info = await consumer.info(false);
-          if (info.num_ack_pending > 0) {
-            this.restoring = new Map();
-            void this.restoreOrder(consumer, info.num_ack_pending, restoreMs);
-          }
+          this.consumer = consumer;
+          // Deliveries from here on are checked for gaps against what the server has handed out.
+          this.lastDelivery = info.delivered.consumer_seq;
+          // Unacknowledged messages not in our hands: a previous owner's, or deliveries to an
+          // earlier consume loop of ours that never arrived. They must come back first.
+          const foreign = info.num_ack_pending - this.heldAt(info.delivered.consumer_seq);
+          if (foreign > 0) this.beginRestore(first ? 'attach' : 're-attach', info.num_ack_pending);
         }
         first = false;
         if (this.stopping) return;
@@ -104,18 +139,29 @@ export class ConsumerRunner {
     }
   }
 
+  /** Starts holding messages until every unacknowledged one is in our hands (no-op if already). */
+  private beginRestore(cause: 'attach' | 're-attach' | 'delivery gap', unacknowledged: number): void {
+    const consumer = this.consumer;
+    const limitMs = this.restoreLimitMs;
+    if (this.restoring || !consumer || !limitMs || this.stopping) return;
+    if (cause !== 'attach') this.restores++;
+    this.restoring = new Map();
+    void this.restoreOrder(consumer, cause, unacknowledged, limitMs);
+  }
+
   /**
    * Holds messages until every unacknowledged message of the consumer is in our hands (the
    * previous owner's come back as redeliveries), then hands them all over in stream order.
    */
-  private async restoreOrder(consumer: Consumer, foreign: number, limitMs: number): Promise<void> {
+  private async restoreOrder(consumer: Consumer, cause: string, unacknowledged: number, limitMs: number): Promise<void> {
     const { logger, durable } = this.options;
     const deadline = Date.now() + limitMs;
-    logger.info({ durable, unacknowledged: foreign }, 'holding messages until the previous owner’s unacknowledged ones are back');
+    const log = cause === 'attach' ? logger.info.bind(logger) : logger.warn.bind(logger);
+    log({ durable, cause, unacknowledged }, 'holding messages until every unacknowledged one is back, to keep stream order');
     while (!this.stopping && this.restoring) {
       try {
         const info = await consumer.info(false);
-        if (info.num_ack_pending <= this.restoring.size) break;
+        if (info.num_ack_pending <= this.heldAt(info.delivered.consumer_seq)) break;
       } catch (err) {
         logger.warn({ durable, err: String(err) }, 'consumer info failed while restoring order');
       }
@@ -144,8 +190,17 @@ export class ConsumerRunner {
       msg.nak();
       return;
     }
+    if (this.lastDelivery !== undefined) {
+      // Every delivery of this consumer has the next sequence: one skipped (or a sequence that
+      // goes back, after a consumer leader change) means a delivery we never saw is
+      // unacknowledged somewhere and will come back after ack_wait, behind what follows it.
+      const delivery = msg.info.deliverySequence;
+      if (delivery !== this.lastDelivery + 1) this.beginRestore('delivery gap', delivery - this.lastDelivery - 1);
+      this.lastDelivery = delivery;
+    }
     if (this.restoring) {
-      this.restoring.set(msg.seq, msg);
+      // A redelivery of a message whose handler still runs is that handler's, not held twice.
+      if (!this.inFlight.has(msg.seq)) this.restoring.set(msg.seq, msg);
       return;
     }
     this.dispatch(msg);
@@ -177,6 +232,11 @@ export class ConsumerRunner {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()].map((e) => e.done));
     if (this.heartbeat) clearInterval(this.heartbeat);
   }
+}
+
+/** True once the handler acked, naked or terminated the message (nats.js marks it `didAck`). */
+function answered(msg: JsMsg): boolean {
+  return (msg as JsMsg & { didAck?: unknown }).didAck === true;
 }
 
 function sleep(ms: number): Promise<void> {
