@@ -1,5 +1,7 @@
 // The config API's resources as the console reads them (services/config, spec/config-api.md).
 
+import type { DeliverySettings, EventFilter, FilterOperator, SyncState } from '@inkstream/contracts';
+
 export interface Project {
   id: string;
   name: string;
@@ -8,7 +10,13 @@ export interface Project {
   createdAt: string;
 }
 
-export type PropertyType = 'event' | 'user' | 'field';
+export type { DeliverySettings, EventFilter, FilterCondition, PropertyType, SyncState } from '@inkstream/contracts';
+
+/**
+ * The filter operators in the order the editor offers them. The list is kept here (not imported
+ * at run time) so the console bundle does not carry the API's schema library; the checks below
+ * fail the typecheck if it drifts from the API's own list in @inkstream/contracts.
+ */
 export const OPERATORS = [
   'is',
   'is not',
@@ -23,33 +31,13 @@ export const OPERATORS = [
   'glob match',
   'exists',
   'does not exist',
-] as const;
+] as const satisfies readonly FilterOperator[];
 export type Operator = (typeof OPERATORS)[number];
+/** Every operator the API accepts is offered. */
+const everyOperatorOffered: [Exclude<FilterOperator, Operator>] extends [never] ? true : never = true;
+void everyOperatorOffered;
 export const NUMERIC_OPERATORS: ReadonlySet<Operator> = new Set(['less', 'less or equal', 'greater', 'greater or equal']);
 export const OPERATORS_WITHOUT_VALUES: ReadonlySet<Operator> = new Set(['exists', 'does not exist']);
-
-export interface FilterCondition {
-  propertyType: PropertyType;
-  property: string;
-  operator: Operator;
-  values: Array<string | number | boolean>;
-}
-
-export interface EventFilter {
-  eventType: string;
-  where?: FilterCondition[];
-}
-
-export interface DeliverySettings {
-  batchSize: number;
-  maxRequestBytes: number;
-  maxConcurrency: number;
-  requestTimeoutMs: number;
-  retryWindowSeconds: number;
-  preserveUserOrder: boolean;
-}
-
-export type SyncState = 'healthy' | 'retrying' | 'failing' | 'disabled';
 
 export interface Sync {
   id: string;
