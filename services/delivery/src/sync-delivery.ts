@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DeliveryJob, DeliveryOutcome, OutcomeResult, SyncSnapshot } from '@inkstream/contracts';
 import {
   ACK_WAIT_MS,
@@ -113,6 +114,9 @@ export class SyncDelivery {
     this.aimd = new AimdConcurrency(sync.delivery.maxConcurrency);
     this.semaphore = new Semaphore(this.aimd.limit);
     this.log = deps.logger.child({ sync: sync.id });
+    // Every payload waiting (at the gate, for its retry) listens for the stop: as many as the
+    // sync holds, each removed when it moves on — not a leak.
+    setMaxListeners(0, this.stopping.signal);
     this.summary = new DeliverySummary(this.log, deps.summaryIntervalMs ?? SUMMARY_INTERVAL_MS);
     this.durable = deps.topology.consumers.delivery(sync.id).durable_name;
     this.transmitter = new Transmitter(
