@@ -126,7 +126,7 @@ export class SyncDelivery {
       (job) => this.attemptBase.get(job.messageId)?.base ?? 0,
       undefined,
       {
-        enter: () => this.enterGate(),
+        enter: () => this.gate.enter(this.stopping.signal),
         answered: (verdict, probe, sentAt, result) => {
           this.summary.request(result.status, result.latencyMs, verdict.kind === 'delivered' ? undefined : describeFailure(result));
           this.onAnswer(verdict, probe, sentAt);
@@ -428,12 +428,6 @@ export class SyncDelivery {
 
   private readonly targetOf = (): Target => this.target();
 
-  /** The send gate, for one request; a probe is told in the log (one at most every 30 s). */
-  private async enterGate(): Promise<{ probe: boolean } | undefined> {
-    const ticket = await this.gate.enter(this.stopping.signal);
-    if (ticket?.probe) this.log.info('sync failing: sending a probe request');
-    return ticket;
-  }
 
   /** One request for several payloads: a span of its own, linked to each payload's trace. */
   private sendBatch(jobs: DeliveryJob[], jsons: string[]): Promise<Transmission[]> {
@@ -478,14 +472,14 @@ export class SyncDelivery {
   /** Set while a 429 pause was logged and no request was answered 2xx since. */
   private pausedSince: number | undefined;
 
-  /** The sync's state changes, one line each: paused (429), failing, a refused probe, resumed. */
+  /** The sync's state changes, one line each: paused (429), failing, each probe's answer, resumed. */
   private logStateChange(before: GateState, after: GateState, verdict: ResponseClass, probe: boolean, now: number): void {
     if (!before.failing && after.failing) {
       this.log.warn({ outcome: verdict.kind }, 'sync failing: the endpoint refused the credentials (401/403/404); probing every 30 s');
     } else if (before.failing && after.failing && probe) {
-      this.log.info({ nextProbeInMs: Math.max(0, after.nextProbeAt - now) }, 'sync failing: probe refused');
+      this.log.info({ nextProbeInMs: Math.max(0, after.nextProbeAt - now) }, 'sync failing: probe request refused again');
     } else if (before.failing && !after.failing) {
-      this.log.info({ probe }, 'sync resumed: no longer failing');
+      this.log.info({ probe, outcome: verdict.kind }, probe ? 'sync resumed: probe request accepted' : 'sync resumed: no longer failing');
     }
     if (after.pausedUntil > now && before.pausedUntil <= now) {
       this.pausedSince ??= now;
