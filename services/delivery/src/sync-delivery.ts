@@ -202,8 +202,35 @@ export class SyncDelivery {
     this.gate.close();
     this.batcher.flush();
     await runnerStopped;
+    this.flushAcks();
     this.summary.stop();
   }
+
+  /** Acks waiting for the end of this turn of the event loop. */
+  private acks: JsMsg[] = [];
+  private acksScheduled = false;
+
+  /**
+   * Acks a settled payload at the end of this turn of the event loop, with every other payload
+   * settled in it, so the client writes them to the socket together instead of one write per
+   * answer. An ack is fire-and-forget either way (JetStream does not confirm it); a crash before
+   * it is written repeats the payload, like a crash just after a 2xx always could.
+   */
+  private ack(msg: JsMsg): void {
+    this.acks.push(msg);
+    if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      setImmediate(this.flushAcks);
+    }
+  }
+
+  private readonly flushAcks = (): void => {
+    this.acksScheduled = false;
+    const acks = this.acks;
+    if (acks.length === 0) return;
+    this.acks = [];
+    for (const msg of acks) msg.ack();
+  };
 
   get inFlight(): number {
     return this.semaphore.inFlight;
@@ -304,7 +331,7 @@ export class SyncDelivery {
 
       switch (decision.action) {
         case 'ack':
-          msg.ack();
+          this.ack(msg);
           if (state) void attempts.forget(job.messageId).catch(() => undefined);
           metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
           metrics.latency.observe({ sync: this.sync.id }, Math.max(0, after - job.receivedAt) / 1000);
@@ -312,7 +339,7 @@ export class SyncDelivery {
           return;
         case 'discard':
           // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
-          msg.ack();
+          this.ack(msg);
           if (state) void attempts.forget(job.messageId).catch(() => undefined);
           metrics.payloads.inc({ sync: this.sync.id, result: 'discarded' });
           this.summary.payload('discarded');
