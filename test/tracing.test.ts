@@ -40,6 +40,8 @@ describe('traces, logs and metrics across the services', () => {
         OTEL_BSP_SCHEDULE_DELAY: '100',
         DELIVERY_RETRY_BASE_MS: '50',
         DELIVERY_RETRY_MAX_MS: '200',
+        // The delivery's line per attempt is at debug (info has a summary per sync instead).
+        LOG_LEVEL: 'debug',
       },
     });
     await stack.start();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildIdentifyPayload, buildTrackPayload, discardReason, pickAllowed } from './payload.js';
 import { messageIdFor } from './message-id.js';
 import { basicAuthorization, maskAuthorization } from './authorization.js';
-import { buildRequest } from './request.js';
+import { buildRequest, ENVELOPE_BYTES, requestBody, requestHeaders } from './request.js';
 
 const event = {
   event_type: 'Product Viewed',
@@ -99,5 +99,16 @@ describe('authorization and request', () => {
     // A batching sync (batchSize > 1) flushing a single payload still sends the envelope.
     expect(JSON.parse(buildRequest([a], 'Basic x', { batched: true }).body)).toEqual({ events: [a] });
     expect(JSON.parse(buildRequest([a], 'Basic x', { batched: false }).body)).toEqual(a);
+  });
+  it('builds the same bytes from payloads serialized once', () => {
+    const a = { type: 'identify' as const, user_id: 'u-12345', timestamp: 1, message_id: 'a' };
+    const b = { type: 'track' as const, event: 'E "quoted"', user_id: 'ü', timestamp: 2, message_id: 'b' };
+    const json = [JSON.stringify(a), JSON.stringify(b)];
+    expect(requestBody(json)).toBe(buildRequest([a, b], 'Basic x').body);
+    expect(requestBody([json[0]!])).toBe(buildRequest([a], 'Basic x').body);
+    expect(requestBody([json[0]!], { batched: true })).toBe(buildRequest([a], 'Basic x', { batched: true }).body);
+    expect(Buffer.byteLength(requestBody(json))).toBe(ENVELOPE_BYTES + Buffer.byteLength(json[0]!) + 1 + Buffer.byteLength(json[1]!));
+    expect(requestHeaders('Basic x')).toEqual(buildRequest([a], 'Basic x').headers);
+    expect(() => requestBody([])).toThrow();
   });
 });

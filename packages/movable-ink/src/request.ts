@@ -26,13 +26,27 @@ export function buildRequest(payloads: readonly MovableInkPayload[], authorizati
   if (payloads.length === 0) throw new Error('a request needs at least one payload');
   const envelope = shape.batched === true || payloads.length > 1;
   const body = envelope ? JSON.stringify({ events: payloads }) : JSON.stringify(payloads[0]);
+  return { method: 'POST', headers: requestHeaders(authorization), body };
+}
+
+/** The headers of every request to an endpoint: build them once per authorization and reuse them. */
+export function requestHeaders(authorization: string): Record<string, string> {
   return {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization,
-      'user-agent': USER_AGENT,
-    },
-    body,
+    'content-type': 'application/json',
+    authorization,
+    'user-agent': USER_AGENT,
   };
 }
+
+/**
+ * The body of a request from payloads already serialized (`JSON.stringify` of each payload):
+ * the same bytes as `buildRequest`, without serializing a payload twice.
+ */
+export function requestBody(payloadJsons: readonly string[], shape: RequestShape = {}): string {
+  if (payloadJsons.length === 0) throw new Error('a request needs at least one payload');
+  const envelope = shape.batched === true || payloadJsons.length > 1;
+  return envelope ? `{"events":[${payloadJsons.join(',')}]}` : payloadJsons[0]!;
+}
+
+/** Serialized bytes of a `{"events":[…]}` envelope around payloads of these serialized sizes. */
+export const ENVELOPE_BYTES = '{"events":[]}'.length;

@@ -36,6 +36,28 @@ describe('Batcher', () => {
     expect(requests.map((r) => r.length)).toEqual([2]);
   });
 
+  it('hands each payload its own result, also when the results come back reordered', async () => {
+    const batcher = new Batcher(
+      () => ({ batchSize: 4, maxRequestBytes: 1_000_000, lingerMs: 20 }),
+      async (jobs, jsons) => {
+        expect(jsons).toEqual(jobs.map((j) => JSON.stringify(j.payload)));
+        return [...jobs].reverse().map((j): Transmission => ({ job: j, verdict: { kind: 'delivered' }, result: { status: 200, latencyMs: 1, responseExcerpt: j.messageId }, sentAt: 0, tries: 1 }));
+      },
+    );
+    const done = await Promise.all([0, 1, 2, 3].map((i) => batcher.submit(job(i))));
+    expect(done.map((t) => [t.job.messageId, t.result.responseExcerpt])).toEqual([0, 1, 2, 3].map((i) => [`m${i}`, `m${i}`]));
+  });
+
+  it('fails a payload left without a result instead of leaving it waiting', async () => {
+    const batcher = new Batcher(
+      () => ({ batchSize: 2, maxRequestBytes: 1_000_000, lingerMs: 20 }),
+      async (jobs) => jobs.slice(1).map((j): Transmission => ({ job: j, verdict: { kind: 'delivered' }, result: { status: 200, latencyMs: 1, responseExcerpt: '' }, sentAt: 0, tries: 1 })),
+    );
+    const [first, second] = await Promise.allSettled([batcher.submit(job(0)), batcher.submit(job(1))]);
+    expect(first.status).toBe('rejected');
+    expect(second.status).toBe('fulfilled');
+  });
+
   it('keeps every request strictly under maxRequestBytes', async () => {
     const max = 2_000;
     const { requests, batcher } = harness(1000, max);
@@ -46,5 +68,10 @@ describe('Batcher', () => {
       expect(Buffer.byteLength(body)).toBeLessThan(max);
     }
     expect(requests.length).toBeGreaterThan(1);
+    // Full requests: adding the next payload would have reached the limit.
+    for (let i = 0; i < requests.length - 1; i++) {
+      const withNext = JSON.stringify({ events: [...requests[i]!, requests[i + 1]![0]!].map((j) => j.payload) });
+      expect(Buffer.byteLength(withNext)).toBeGreaterThanOrEqual(max);
+    }
   });
 });

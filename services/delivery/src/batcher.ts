@@ -1,7 +1,6 @@
 import type { DeliveryJob } from '@inkstream/contracts';
+import { ENVELOPE_BYTES } from '@inkstream/movable-ink';
 import type { Transmission } from './transmitter.js';
-
-const ENVELOPE_BYTES = '{"events":[]}'.length;
 
 export interface BatchLimits {
   batchSize: number;
@@ -10,11 +9,14 @@ export interface BatchLimits {
   lingerMs: number;
 }
 
-type Pending = { job: DeliveryJob; bytes: number; resolve: (t: Transmission) => void; reject: (e: unknown) => void };
+type Pending = { job: DeliveryJob; json: string; resolve: (t: Transmission) => void; reject: (e: unknown) => void };
 
 /**
  * Collects payloads of one sync into `{"events":[…]}` requests of up to `batchSize` payloads
  * and strictly under `maxRequestBytes`, flushed when full or `lingerMs` after the first one.
+ *
+ * Linear: each payload is serialized once (its JSON is the request body's part and its size),
+ * and results are matched to payloads by position.
  */
 export class Batcher {
   private pending: Pending[] = [];
@@ -23,16 +25,17 @@ export class Batcher {
 
   constructor(
     private readonly limits: () => BatchLimits,
-    private readonly flushBatch: (jobs: DeliveryJob[]) => Promise<Transmission[]>,
+    /** Sends one request: `jsons[i]` is `JSON.stringify(jobs[i].payload)`; resolves one Transmission per job, in order. */
+    private readonly flushBatch: (jobs: DeliveryJob[], jsons: string[]) => Promise<Transmission[]>,
   ) {}
 
   submit(job: DeliveryJob): Promise<Transmission> {
-    const bytes = Buffer.byteLength(JSON.stringify(job.payload));
+    const json = JSON.stringify(job.payload);
+    const bytes = Buffer.byteLength(json);
     return new Promise<Transmission>((resolve, reject) => {
       const { batchSize, maxRequestBytes, lingerMs } = this.limits();
-      const separator = this.pending.length > 0 ? 1 : 0;
-      if (this.pending.length > 0 && this.bytes + separator + bytes >= maxRequestBytes) this.flush();
-      this.pending.push({ job, bytes, resolve, reject });
+      if (this.pending.length > 0 && this.bytes + 1 + bytes >= maxRequestBytes) this.flush();
+      this.pending.push({ job, json, resolve, reject });
       this.bytes += (this.pending.length > 1 ? 1 : 0) + bytes;
       if (this.pending.length >= batchSize) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), lingerMs);
@@ -46,9 +49,35 @@ export class Batcher {
     if (batch.length === 0) return;
     this.pending = [];
     this.bytes = ENVELOPE_BYTES;
-    this.flushBatch(batch.map((p) => p.job)).then(
-      (results) => results.forEach((t) => batch.find((p) => p.job === t.job)?.resolve(t)),
-      (err) => batch.forEach((p) => p.reject(err)),
+    const jobs = new Array<DeliveryJob>(batch.length);
+    const jsons = new Array<string>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      jobs[i] = batch[i]!.job;
+      jsons[i] = batch[i]!.json;
+    }
+    this.flushBatch(jobs, jsons).then(
+      (results) => settleInOrder(batch, results),
+      (err) => {
+        for (const p of batch) p.reject(err);
+      },
     );
+  }
+}
+
+/** Resolves each payload with its result: by position, or (results reordered) by job. */
+function settleInOrder(batch: Pending[], results: Transmission[]): void {
+  let inOrder = results.length === batch.length;
+  for (let i = 0; inOrder && i < batch.length; i++) inOrder = results[i]!.job === batch[i]!.job;
+  if (inOrder) {
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    return;
+  }
+  const byJob = new Map<DeliveryJob, Transmission>();
+  for (const t of results) byJob.set(t.job, t);
+  for (const p of batch) {
+    const t = byJob.get(p.job);
+    // A payload without a result must not wait forever: its handler treats this as unexpected.
+    if (t) p.resolve(t);
+    else p.reject(new Error(`no result for payload ${p.job.messageId} in its batch`));
   }
 }

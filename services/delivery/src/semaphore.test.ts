@@ -36,4 +36,18 @@ describe('Semaphore', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(third).toBe(true);
   });
+
+  it('keeps arrival order through thousands of waiters', async () => {
+    const s = new Semaphore(1);
+    await s.acquire();
+    const order: number[] = [];
+    const all = Array.from({ length: 5_000 }, (_, i) => s.acquire().then(() => {
+      order.push(i);
+      s.release();
+    }));
+    s.release();
+    await Promise.all(all);
+    expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
+    expect(s.inFlight).toBe(0);
+  });
 });

@@ -15,6 +15,8 @@ export interface GateState {
   probing: boolean;
 }
 
+const NOT_A_PROBE: { probe: boolean } = Object.freeze({ probe: false });
+
 export const OPEN_GATE: GateState = { pausedUntil: 0, failing: false, nextProbeAt: 0, probing: false };
 
 export type Admission =
@@ -75,6 +77,9 @@ export class SendGate {
   }
 
   async enter(signal: AbortSignal): Promise<{ probe: boolean } | undefined> {
+    // The common case, open and not failing: nothing to decide, nothing allocated.
+    const open = this.state;
+    if (!open.failing && !signal.aborted && open.pausedUntil <= this.now()) return NOT_A_PROBE;
     for (;;) {
       if (signal.aborted) return undefined;
       const [admission, next] = admit(this.state, this.now());

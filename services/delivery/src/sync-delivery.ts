@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DeliveryJob, DeliveryOutcome, OutcomeResult, SyncSnapshot } from '@inkstream/contracts';
 import {
   ACK_WAIT_MS,
@@ -11,7 +12,7 @@ import {
   type MsgHdrs,
   type Topology,
 } from '@inkstream/bus';
-import type { ResponseClass } from '@inkstream/movable-ink';
+import { requestHeaders, type ResponseClass } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Logger } from '@inkstream/service-kit';
 import { annotateActiveSpan, traceBatchProcess, traceProcess } from '@inkstream/telemetry';
@@ -19,13 +20,14 @@ import { AimdConcurrency } from './aimd.js';
 import type { AttemptStore, StoredAttempts } from './attempt-store.js';
 import { QUICK_TRIES } from './backoff.js';
 import { Batcher } from './batcher.js';
+import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
 import { durably, sleepUnlessAborted } from './durably.js';
-import type { HttpSender } from '@inkstream/movable-ink';
+import type { HttpSender, SendResult } from '@inkstream/movable-ink';
 import { statusClass, type DeliveryMetrics } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
 import { decide, throttleBackoffOf, throttleDelayMs } from './retry-policy.js';
 import type { DurableBackoff } from './backoff.js';
-import { SendGate } from './send-gate.js';
+import { SendGate, type GateState } from './send-gate.js';
 import { Semaphore } from './semaphore.js';
 import { Transmitter, type Target, type Transmission, type TryReport } from './transmitter.js';
 
@@ -40,6 +42,8 @@ export interface SyncDeliveryDeps {
   outcomes: OutcomePublisher;
   /** Durable retry backoff (base doubling to cap, full jitter). */
   backoff: DurableBackoff;
+  /** How often each sync writes its `delivery summary` line at info. Default 10 s. */
+  summaryIntervalMs?: number;
 }
 
 /** Span attributes of a payload's delivery: what was decided after the attempt. */
@@ -91,7 +95,9 @@ export class SyncDelivery {
   private readonly aimd: AimdConcurrency;
   private readonly transmitter: Transmitter;
   private readonly batcher: Batcher;
-  private authorization: { sealed: string; header: string } | undefined;
+  /** The request target of the current configuration (endpoint parsed, authorization opened). */
+  private current: { sealed: string; endpointUrl: string; requestTimeoutMs: number; target: Target } | undefined;
+  private readonly summary: DeliverySummary;
   /** Pauses for 429s in a row (no delivery between): the exponent of the throttle backoff. */
   private throttleStreak = 0;
   /** When the last 429 pause began: 429s to requests sent before it belong to that pause. */
@@ -108,6 +114,10 @@ export class SyncDelivery {
     this.aimd = new AimdConcurrency(sync.delivery.maxConcurrency);
     this.semaphore = new Semaphore(this.aimd.limit);
     this.log = deps.logger.child({ sync: sync.id });
+    // Every payload waiting (at the gate, for its retry) listens for the stop: as many as the
+    // sync holds, each removed when it moves on — not a leak.
+    setMaxListeners(0, this.stopping.signal);
+    this.summary = new DeliverySummary(this.log, deps.summaryIntervalMs ?? SUMMARY_INTERVAL_MS);
     this.durable = deps.topology.consumers.delivery(sync.id).durable_name;
     this.transmitter = new Transmitter(
       deps.sender,
@@ -117,7 +127,10 @@ export class SyncDelivery {
       undefined,
       {
         enter: () => this.gate.enter(this.stopping.signal),
-        answered: (verdict, probe, sentAt) => this.onAnswer(verdict, probe, sentAt),
+        answered: (verdict, probe, sentAt, result) => {
+          this.summary.request(result.status, result.latencyMs, verdict.kind === 'delivered' ? undefined : describeFailure(result));
+          this.onAnswer(verdict, probe, sentAt);
+        },
         abandoned: (probe) => {
           if (probe) this.gate.probeAbandoned();
         },
@@ -125,7 +138,7 @@ export class SyncDelivery {
     );
     this.batcher = new Batcher(
       () => ({ batchSize: this.sync.delivery.batchSize, maxRequestBytes: this.sync.delivery.maxRequestBytes, lingerMs: 1_000 }),
-      (jobs) => this.sendBatch(jobs),
+      (jobs, jsons) => this.sendBatch(jobs, jsons),
     );
   }
 
@@ -175,6 +188,7 @@ export class SyncDelivery {
       ...(this.sync.delivery.preserveUserOrder ? { restoreOrderMs: RESTORE_ORDER_LIMIT_MS } : {}),
     });
     this.runner.start();
+    this.summary.start();
   }
 
   /**
@@ -188,20 +202,55 @@ export class SyncDelivery {
     this.gate.close();
     this.batcher.flush();
     await runnerStopped;
+    this.flushAcks();
+    this.summary.stop();
   }
+
+  /** Acks waiting for the end of this turn of the event loop. */
+  private acks: JsMsg[] = [];
+  private acksScheduled = false;
+
+  /**
+   * Acks a settled payload at the end of this turn of the event loop, with every other payload
+   * settled in it, so the client writes them to the socket together instead of one write per
+   * answer. An ack is fire-and-forget either way (JetStream does not confirm it); a crash before
+   * it is written repeats the payload, like a crash just after a 2xx always could.
+   */
+  private ack(msg: JsMsg): void {
+    this.acks.push(msg);
+    if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      setImmediate(this.flushAcks);
+    }
+  }
+
+  private readonly flushAcks = (): void => {
+    this.acksScheduled = false;
+    const acks = this.acks;
+    if (acks.length === 0) return;
+    this.acks = [];
+    for (const msg of acks) msg.ack();
+  };
 
   get inFlight(): number {
     return this.semaphore.inFlight;
   }
 
+  /**
+   * Where requests go, built once per configuration: the endpoint URL parsed and checked, the
+   * authorization opened, the headers made; every request of that configuration shares them.
+   */
   private target(): Target {
-    const sealed = this.sync.authorizationSealed;
-    if (this.authorization?.sealed !== sealed) this.authorization = { sealed, header: this.deps.secrets.open(sealed) };
-    return {
-      endpointUrl: this.sync.endpointUrl,
-      authorization: this.authorization.header,
-      requestTimeoutMs: this.sync.delivery.requestTimeoutMs,
-    };
+    const { authorizationSealed: sealed, endpointUrl } = this.sync;
+    const { requestTimeoutMs } = this.sync.delivery;
+    const current = this.current;
+    if (current && current.sealed === sealed && current.endpointUrl === endpointUrl && current.requestTimeoutMs === requestTimeoutMs) {
+      return current.target;
+    }
+    const authorization = current?.sealed === sealed ? current.target.headers.authorization! : this.deps.secrets.open(sealed);
+    const target: Target = { endpoint: this.deps.sender.endpoint(endpointUrl), headers: requestHeaders(authorization), requestTimeoutMs };
+    this.current = { sealed, endpointUrl, requestTimeoutMs, target };
+    return target;
   }
 
   private onMessage(msg: JsMsg): Promise<void> {
@@ -282,16 +331,18 @@ export class SyncDelivery {
 
       switch (decision.action) {
         case 'ack':
-          msg.ack();
+          this.ack(msg);
           if (state) void attempts.forget(job.messageId).catch(() => undefined);
           metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
           metrics.latency.observe({ sync: this.sync.id }, Math.max(0, after - job.receivedAt) / 1000);
+          this.summary.payload('delivered', Math.max(0, after - job.receivedAt));
           return;
         case 'discard':
           // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
-          msg.ack();
+          this.ack(msg);
           if (state) void attempts.forget(job.messageId).catch(() => undefined);
           metrics.payloads.inc({ sync: this.sync.id, result: 'discarded' });
+          this.summary.payload('discarded');
           return;
         case 'dead-letter': {
           const attemptsSoFar = (state?.attempts ?? 0) + tries;
@@ -305,7 +356,9 @@ export class SyncDelivery {
           const stored = await durably(() => attempts.put(job.messageId, next), signal, this.log, 'storing retry state');
           if (!stored.ok) return this.giveBack(msg);
           state = next;
-          metrics.payloads.inc({ sync: this.sync.id, result: verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled' });
+          const scheduled = verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled';
+          metrics.payloads.inc({ sync: this.sync.id, result: scheduled });
+          this.summary.payload(scheduled);
           continue;
         }
       }
@@ -339,14 +392,14 @@ export class SyncDelivery {
     state: StoredAttempts | undefined,
     traceId: string | undefined,
   ): Promise<{ transmission: Transmission; decision: ReturnType<typeof decide> }> {
-    const run = async () => {
+    const run = async (recording: boolean) => {
       this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, headers: msg.headers });
       let transmission: Transmission;
       try {
         transmission =
           this.sync.delivery.batchSize > 1
             ? await this.batcher.submit(job)
-            : (await this.transmitter.send([job], () => this.target(), { tries: state ? 1 : QUICK_TRIES, batched: false }))[0]!;
+            : (await this.transmitter.send([job], this.targetOf, { tries: state ? 1 : QUICK_TRIES, batched: false, recording }))[0]!;
       } finally {
         this.attemptBase.delete(job.messageId);
       }
@@ -371,10 +424,12 @@ export class SyncDelivery {
         decision.action === 'retry' && throttleMs !== undefined
           ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
           : decision;
-      annotateActiveSpan(
-        { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
-        final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
-      );
+      if (recording) {
+        annotateActiveSpan(
+          { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
+          final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
+        );
+      }
       if (final.action === 'discard') {
         this.publishOutcome(job, 'discarded', counted, traceId, {
           reason: final.reason,
@@ -383,7 +438,8 @@ export class SyncDelivery {
       }
       return { transmission, decision: final };
     };
-    if (this.sync.delivery.batchSize > 1) return run();
+    // A batched payload's span is its batch's (sendBatch); its decision is on its own trace's outcome.
+    if (this.sync.delivery.batchSize > 1) return run(false);
     return traceProcess(
       {
         subject: msg.subject,
@@ -393,12 +449,15 @@ export class SyncDelivery {
         messageId: job.messageId,
         deliveryCount: msg.info.deliveryCount,
       },
-      run,
+      (span) => run(span.isRecording()),
     );
   }
 
+  private readonly targetOf = (): Target => this.target();
+
+
   /** One request for several payloads: a span of its own, linked to each payload's trace. */
-  private sendBatch(jobs: DeliveryJob[]): Promise<Transmission[]> {
+  private sendBatch(jobs: DeliveryJob[], jsons: string[]): Promise<Transmission[]> {
     const { topology } = this.deps;
     const firstTransmission = jobs.every((job) => (this.attemptBase.get(job.messageId)?.base ?? 0) === 0);
     return traceBatchProcess(
@@ -408,7 +467,8 @@ export class SyncDelivery {
         consumer: this.durable,
         headers: jobs.map((job) => this.attemptBase.get(job.messageId)?.headers),
       },
-      () => this.transmitter.send(jobs, () => this.target(), { tries: firstTransmission ? QUICK_TRIES : 1, batched: true }),
+      (span) =>
+        this.transmitter.send(jobs, this.targetOf, { tries: firstTransmission ? QUICK_TRIES : 1, batched: true, recording: span.isRecording() }, jsons),
     );
   }
 
@@ -419,6 +479,7 @@ export class SyncDelivery {
    */
   private onAnswer(verdict: ResponseClass, probe: boolean, sentAt: number): void {
     const now = Date.now();
+    const before = this.gate.snapshot;
     let throttleMs: number | undefined;
     if (verdict.kind === 'throttled') {
       this.semaphore.setLimit(this.aimd.onThrottled(now, sentAt));
@@ -432,25 +493,55 @@ export class SyncDelivery {
       this.semaphore.setLimit(this.aimd.onSuccess(now));
     }
     this.gate.answered(verdict.kind, probe, throttleMs);
+    this.logStateChange(before, this.gate.snapshot, verdict, probe, now);
+  }
+
+  /** Set while a 429 pause was logged and no request was answered 2xx since. */
+  private pausedSince: number | undefined;
+
+  /** The sync's state changes, one line each: paused (429), failing, each probe's answer, resumed. */
+  private logStateChange(before: GateState, after: GateState, verdict: ResponseClass, probe: boolean, now: number): void {
+    if (!before.failing && after.failing) {
+      this.log.warn({ outcome: verdict.kind }, 'sync failing: the endpoint refused the credentials (401/403/404); probing every 30 s');
+    } else if (before.failing && after.failing && probe) {
+      this.log.info({ nextProbeInMs: Math.max(0, after.nextProbeAt - now) }, 'sync failing: probe request refused again');
+    } else if (before.failing && !after.failing) {
+      this.log.info({ probe, outcome: verdict.kind }, probe ? 'sync resumed: probe request accepted' : 'sync resumed: no longer failing');
+    }
+    if (after.pausedUntil > now && before.pausedUntil <= now) {
+      this.pausedSince ??= now;
+      this.log.info(
+        { pauseMs: after.pausedUntil - now, throttleStreak: this.throttleStreak, concurrencyLimit: this.aimd.limit },
+        'sync paused: the endpoint answered 429',
+      );
+    } else if (verdict.kind === 'delivered' && this.pausedSince !== undefined) {
+      this.log.info({ pausedForMs: now - this.pausedSince, concurrencyLimit: this.aimd.limit }, 'sync resumed after 429 pauses');
+      this.pausedSince = undefined;
+    }
   }
 
   private onTry({ job, result, verdict, tryNumber }: TryReport): void {
-    const attempt = (this.attemptBase.get(job.messageId)?.base ?? 0) + tryNumber;
-    const traceId = this.attemptBase.get(job.messageId)?.traceId;
+    const known = this.attemptBase.get(job.messageId);
+    const attempt = (known?.base ?? 0) + tryNumber;
+    const traceId = known?.traceId;
     this.deps.metrics.attempts.inc({ sync: this.sync.id, status_class: statusClass(result.status) });
+    this.summary.attempt();
     const delivered = verdict.kind === 'delivered';
-    this.log.info(
-      {
-        messageId: job.messageId,
-        type: job.payloadType,
-        attempt,
-        status: result.status,
-        outcome: verdict.kind,
-        ms: result.latencyMs,
-        ...(delivered ? {} : { error: result.responseExcerpt.slice(0, 200) }),
-      },
-      'attempt',
-    );
+    // One line per attempt only at debug: at info, the sync's summary line tells the same.
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        {
+          messageId: job.messageId,
+          type: job.payloadType,
+          attempt,
+          status: result.status,
+          outcome: verdict.kind,
+          ms: result.latencyMs,
+          ...(delivered ? {} : { error: result.responseExcerpt.slice(0, 200) }),
+        },
+        'attempt',
+      );
+    }
     // A single payload refused with 413 is reported once, as discarded, when it is settled.
     if (verdict.kind === 'too-large') return;
     this.publishOutcome(job, RESULT_OF[verdict.kind], attempt, traceId, {
@@ -501,7 +592,14 @@ export class SyncDelivery {
     const stored = await storeDeadLetter(this.deps, msg, job, reason, state, traceId, this.stopping.signal, this.log);
     if (!stored) return this.giveBack(msg);
     this.deps.metrics.payloads.inc({ sync: this.sync.id, result: 'dead_lettered' });
+    this.summary.payload('dead_lettered');
   }
+}
+
+/** What a failed request got, for the summary line: `HTTP 503: <excerpt>` or the network error. */
+function describeFailure(result: SendResult): string {
+  const excerpt = result.responseExcerpt.length > 200 ? `${result.responseExcerpt.slice(0, 200)}…` : result.responseExcerpt;
+  return result.status === undefined ? excerpt : excerpt ? `HTTP ${result.status}: ${excerpt}` : `HTTP ${result.status}`;
 }
 
 /**

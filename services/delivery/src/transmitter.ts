@@ -1,13 +1,19 @@
 import type { DeliveryJob } from '@inkstream/contracts';
-import { buildRequest, classifyResponse, type ResponseClass } from '@inkstream/movable-ink';
+import { classifyResponse, requestBody, type Endpoint, type MovableInkRequest, type ResponseClass } from '@inkstream/movable-ink';
 import { QUICK_TRIES, quickRetryDelayMs } from './backoff.js';
 import type { HttpSender, SendResult } from '@inkstream/movable-ink';
 import { withHttpAttempt } from '@inkstream/telemetry';
 import type { Semaphore } from './semaphore.js';
 
+/**
+ * Where and how a sync's requests go, built once per configuration (endpoint URL,
+ * authorization, timeout) and shared by every request until it changes.
+ */
 export interface Target {
-  endpointUrl: string;
-  authorization: string;
+  /** The endpoint URL, parsed and checked once (`HttpSender.endpoint`). */
+  endpoint: Endpoint;
+  /** The request headers (with the opened authorization), shared by every request. */
+  headers: Record<string, string>;
   requestTimeoutMs: number;
 }
 
@@ -29,8 +35,8 @@ export interface TryReport {
 export interface RequestGate {
   /** Resolves when the request may go; `undefined` when the sync is stopping (nothing is sent). */
   enter(): Promise<{ probe: boolean } | undefined>;
-  /** The answer to a request that entered. */
-  answered(verdict: ResponseClass, probe: boolean, sentAt: number): void;
+  /** The answer to a request that entered (`result`: what came back, or how it failed). */
+  answered(verdict: ResponseClass, probe: boolean, sentAt: number, result: SendResult): void;
   /** A request that entered could not be sent after all. */
   abandoned?(probe: boolean): void;
 }
@@ -42,6 +48,11 @@ export interface SendOptions {
   tries: number;
   /** The sync batches (`batchSize` > 1): every request is an `{"events":[…]}` envelope. */
   batched: boolean;
+  /**
+   * The span around the send is recorded (default true): only then is the attempt number put in
+   * the context for the HTTP client span, which is not recorded either otherwise.
+   */
+  recording?: boolean;
 }
 
 export interface Transmission {
@@ -73,10 +84,22 @@ export class Transmitter {
     private readonly gate: RequestGate = OPEN,
   ) {}
 
-  async send(jobs: readonly DeliveryJob[], target: () => Target, options: SendOptions = { tries: QUICK_TRIES, batched: false }): Promise<Transmission[]> {
+  /**
+   * `payloadJsons`: the payloads already serialized (`JSON.stringify(job.payload)`, same order
+   * as `jobs`), so a batch does not serialize them again.
+   */
+  async send(
+    jobs: readonly DeliveryJob[],
+    target: () => Target,
+    options: SendOptions = { tries: QUICK_TRIES, batched: false },
+    payloadJsons?: readonly string[],
+  ): Promise<Transmission[]> {
     let last: { result: SendResult; verdict: ResponseClass; sentAt: number } | undefined;
     let tries = 0;
-    const earlier = jobs.reduce((most, job) => Math.max(most, this.earlierAttempts(job)), 0);
+    let earlier = 0;
+    for (const job of jobs) earlier = Math.max(earlier, this.earlierAttempts(job));
+    const jsons = payloadJsons ?? jobs.map((job) => JSON.stringify(job.payload));
+    const body = requestBody(jsons, { batched: options.batched });
     for (let quick = 0; quick < Math.max(1, options.tries); quick++) {
       await this.semaphore.acquire();
       let result: SendResult;
@@ -90,30 +113,35 @@ export class Transmitter {
           return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: stopped, sentAt: Date.now(), tries: 0, aborted: true }));
         }
         probe = ticket.probe;
-        let built: { target: Target; request: ReturnType<typeof buildRequest> };
+        let t: Target;
         try {
-          const t = target();
-          built = { target: t, request: buildRequest(jobs.map((j) => j.payload), t.authorization, { batched: options.batched }) };
+          t = target();
         } catch (error) {
           // Nothing was sent (the authorization cannot be opened, say): a retry, not an answer.
           this.gate.abandoned?.(probe);
           const failed: SendResult = { error, latencyMs: 0, responseExcerpt: String((error as Error)?.message ?? error) };
           return jobs.map((job) => ({ job, verdict: { kind: 'retry' as const }, result: failed, sentAt: Date.now(), tries }));
         }
+        const request: MovableInkRequest = { method: 'POST', headers: t.headers, body };
         sentAt = Date.now();
-        const { endpointUrl, requestTimeoutMs } = built.target;
-        result = await withHttpAttempt(earlier + tries + 1, () => this.sender.send(endpointUrl, built.request, requestTimeoutMs));
+        result =
+          options.recording === false
+            ? await this.sender.sendTo(t.endpoint, request, t.requestTimeoutMs)
+            : await withHttpAttempt(earlier + tries + 1, () => this.sender.sendTo(t.endpoint, request, t.requestTimeoutMs));
       } finally {
         this.semaphore.release();
       }
       const verdict = classifyResponse(result);
-      this.gate.answered(verdict, probe, sentAt);
+      this.gate.answered(verdict, probe, sentAt, result);
       tries++;
       last = { result, verdict, sentAt };
       for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries, sentAt });
       if (verdict.kind === 'too-large' && jobs.length > 1) {
         const middle = Math.ceil(jobs.length / 2);
-        const [left, right] = await Promise.all([this.send(jobs.slice(0, middle), target, options), this.send(jobs.slice(middle), target, options)]);
+        const [left, right] = await Promise.all([
+          this.send(jobs.slice(0, middle), target, options, jsons.slice(0, middle)),
+          this.send(jobs.slice(middle), target, options, jsons.slice(middle)),
+        ]);
         return [...left, ...right].map((t) => ({ ...t, tries: t.tries + tries }));
       }
       // Only plain failures are tried again at once; a 429 means slow down (the sync pauses).

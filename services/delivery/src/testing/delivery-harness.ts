@@ -3,7 +3,7 @@ import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, ope
 import { DEFAULT_DELIVERY_SETTINGS, type DeliverySettings, type SyncSnapshot } from '@inkstream/contracts';
 import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
-import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+import { createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
 import { MovableInkStandIn } from '@inkstream/testing';
 import { AttemptStore, type StoredAttempts } from '../attempt-store.js';
 import type { DeadLetter } from '@inkstream/contracts';
@@ -22,7 +22,7 @@ export const GOOD_AUTHORIZATION = 'Basic Z29vZDpjcmVkcw==';
  */
 export class DeliveryHarness {
   readonly topology = createTopology({ namespace: `t_dlv_${randomBytes(4).toString('hex')}` });
-  readonly logger = createLogger('delivery-test', 'silent');
+  readonly logger: Logger;
   readonly secrets = createSecretBox(randomBytes(32).toString('hex'));
   bus!: Bus;
   standIn!: MovableInkStandIn;
@@ -37,7 +37,12 @@ export class DeliveryHarness {
   /** Faults to inject: how many of the next writes of each kind fail (a KV or stream outage). */
   readonly faults = { attemptWrites: 0, deadLetterWrites: 0 };
 
-  constructor(private readonly backoff: DurableBackoff) {}
+  constructor(
+    private readonly backoff: DurableBackoff,
+    private readonly options: { logger?: Logger; summaryIntervalMs?: number } = {},
+  ) {
+    this.logger = options.logger ?? createLogger('delivery-test', 'silent');
+  }
 
   async open(): Promise<void> {
     this.bus = await connectBus({ url: NATS_URL, name: 'delivery-test', logger: this.logger });
@@ -65,6 +70,7 @@ export class DeliveryHarness {
         attempts: new FlakyAttemptStore(this.attemptsKv, this.faults),
         outcomes: new FlakyOutcomePublisher(bus, topology, logger, this.faults),
         backoff: this.backoff,
+        ...(this.options.summaryIntervalMs !== undefined ? { summaryIntervalMs: this.options.summaryIntervalMs } : {}),
       },
       logger,
       leases: this.leases,
