@@ -20,7 +20,7 @@ export const FilterEnvironment = Type.Object({
   FILTER_PROFILE_MAX_BYTES: Type.Integer({
     default: DEFAULT_MAX_PROFILE_BYTES,
     minimum: 4_096,
-    description: "Largest stored user profile (JSON bytes); must fit the NATS server's max_payload less 4 KiB",
+    description: "Largest stored user profile (JSON bytes); must fit the NATS server's max_payload less 4 KiB and the processed event keys (at most 15 KiB)",
   }),
 });
 
