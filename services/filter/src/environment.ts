@@ -9,7 +9,7 @@ export const FilterEnvironment = Type.Object({
     default: 512,
     minimum: 1,
     maximum: 10_000,
-    description: 'Ingested events a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
+    description: 'Ingest messages (segments) a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
   }),
   FILTER_PROFILE_CACHE_SIZE: Type.Integer({ default: 100_000, minimum: 0, description: 'User profiles kept in memory' }),
   FILTER_PROFILE_CACHE_BYTES: Type.Integer({
