@@ -235,6 +235,8 @@ export class FilterWorker {
     let records: IngestedRecord[];
     try {
       records = recordsOfIngestMessage(decodeJson<unknown>(msg.data));
+      // Ingest puts at most MAX_EVENTS_PER_REQUEST (2000) records in a segment; positions need fewer than this.
+      if (records.length > RECORDS_PER_MESSAGE) throw new Error(`segment of ${records.length} records, more than ${RECORDS_PER_MESSAGE}`);
     } catch (err) {
       // Only ingest writes this stream; an unreadable message can never become readable.
       this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'unreadable ingest message terminated');
