@@ -1,5 +1,6 @@
 export * from './amplitude-event.js';
 export * from './ingested-record.js';
+export * from './ingested-segment.js';
 export * from './sync.js';
 export * from './config-snapshot.js';
 export * from './delivery-job.js';

@@ -19,6 +19,14 @@ export interface ProfileEntry {
    * user — recorded only when that identify was queued for delivery, never when it was discarded.
    */
   identified: Record<string, string>;
+  /**
+   * Event keys of this user the filter processed within the ingest dedup window, as short hashes
+   * with the time processed (epoch seconds), so a retry that regroups events into other segments
+   * is not processed twice. Kept and bounded by the filter (services/filter/src/processed-keys.ts);
+   * routing ignores it. Absent in profiles written before segments (their lastSeq is a stream
+   * sequence, not a record position).
+   */
+  seen?: Record<string, number>;
 }
 
 export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq: 0, identified: {} });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { classifyPublishFailure, maxJobBytes, profileLimitProblem } from './bus-limits.js';
+import { PROCESSED_KEYS_MAX_BYTES } from './processed-keys.js';
 
 describe('bus limits', () => {
   it.each<[number, number | undefined, boolean]>([
     [512 * 1024, 1024 * 1024, true],
-    [1024 * 1024 - 4096, 1024 * 1024, true],
-    [1024 * 1024 - 4095, 1024 * 1024, false],
+    [1024 * 1024 - 4096 - PROCESSED_KEYS_MAX_BYTES, 1024 * 1024, true],
+    [1024 * 1024 - 4095 - PROCESSED_KEYS_MAX_BYTES, 1024 * 1024, false],
     [512 * 1024, undefined, true],
     [512 * 1024, 256 * 1024, false],
   ])('a %d-byte profile bound fits max_payload %s: %s', (profile, maxPayload, fits) => {

@@ -1,3 +1,5 @@
+import { PROCESSED_KEYS_MAX_BYTES } from './processed-keys.js';
+
 /** NATS's own default max_payload, used while the server has not said otherwise. */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
@@ -10,15 +12,17 @@ export function maxJobBytes(maxPayload: number | undefined): number {
 }
 
 /**
- * Whether the profile bound fits the server: a profile is one KV value, one message. Answers the
- * start-up error to print, or undefined when it fits.
+ * Whether the profile bound fits the server: a profile is one KV value, one message, holding up
+ * to maxProfileBytes of properties and fingerprints plus the processed event keys (at most
+ * PROCESSED_KEYS_MAX_BYTES). Answers the start-up error to print, or undefined when it fits.
  */
 export function profileLimitProblem(maxProfileBytes: number, maxPayload: number | undefined): string | undefined {
-  const room = (maxPayload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+  const room = (maxPayload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES - PROCESSED_KEYS_MAX_BYTES;
   if (maxProfileBytes <= room) return undefined;
   return (
     `FILTER_PROFILE_MAX_BYTES=${maxProfileBytes} does not fit the NATS server's max_payload ` +
-    `(${maxPayload ?? DEFAULT_MAX_PAYLOAD} bytes): set it to at most ${room}, or raise max_payload on the server`
+    `(${maxPayload ?? DEFAULT_MAX_PAYLOAD} bytes, less 4 KiB for headers and ${PROCESSED_KEYS_MAX_BYTES} for the processed event keys): ` +
+    `set it to at most ${room}, or raise max_payload on the server`
   );
 }
 

@@ -9,7 +9,7 @@ export const FilterEnvironment = Type.Object({
     default: 512,
     minimum: 1,
     maximum: 10_000,
-    description: 'Ingested events a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
+    description: 'Ingest messages (segments) a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
   }),
   FILTER_PROFILE_CACHE_SIZE: Type.Integer({ default: 100_000, minimum: 0, description: 'User profiles kept in memory' }),
   FILTER_PROFILE_CACHE_BYTES: Type.Integer({
@@ -20,7 +20,7 @@ export const FilterEnvironment = Type.Object({
   FILTER_PROFILE_MAX_BYTES: Type.Integer({
     default: DEFAULT_MAX_PROFILE_BYTES,
     minimum: 4_096,
-    description: "Largest stored user profile (JSON bytes); must fit the NATS server's max_payload less 4 KiB",
+    description: "Largest stored user profile (JSON bytes); must fit the NATS server's max_payload less 4 KiB and the processed event keys (at most 15 KiB)",
   }),
 });
 

@@ -342,11 +342,13 @@ describe('filter limits through real NATS', () => {
 
   it('an identify whose first publish fails still reaches the delivery stream before its track', async () => {
     let failures = 1;
-    const js = new Proxy(bus.js, {
+    // The filter publishes jobs with plain publishes (LeanPublisher): the fault goes there.
+    const nc = new Proxy(bus.nc, {
       get(target, prop, receiver) {
         if (prop === 'publish') {
-          return async (subject: string, data: Uint8Array, opts?: unknown) => {
-            if (decodeJson<DeliveryJob>(data).payloadType === 'identify' && failures-- > 0) throw new Error('injected: publish failed');
+          return (subject: string, data: Uint8Array, opts?: unknown) => {
+            const isJob = subject.startsWith(`${topology.namespace}.delivery.`);
+            if (isJob && decodeJson<DeliveryJob>(data).payloadType === 'identify' && failures-- > 0) throw new Error('injected: publish failed');
             return target.publish(subject, data, opts as never);
           };
         }
@@ -355,7 +357,7 @@ describe('filter limits through real NATS', () => {
       },
     });
     const metrics = createFilterMetrics(createMetricsRegistry('filter'));
-    const w = worker(configWith('p-order', [sync('order-1', 'p-order', { userProperties: ['plan'] })]), { bus: { ...bus, js }, metrics });
+    const w = worker(configWith('p-order', [sync('order-1', 'p-order', { userProperties: ['plan'] })]), { bus: { ...bus, nc }, metrics });
     await w.start();
     await ingest('p-order', [{ event_type: 'Tick', user_id: 'order-user-1', time: Date.now(), event_properties: { n: 0 }, user_properties: { plan: 'pro' } }], 'order');
     await waitFor(ingestFullyAcked, 'the event acked', 90_000);

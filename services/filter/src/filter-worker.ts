@@ -1,8 +1,9 @@
-import type { DeliveryJob, DeliveryOutcome, IngestedRecord, SyncSnapshot } from '@inkstream/contracts';
+import { recordsOfIngestMessage, type DeliveryJob, type DeliveryOutcome, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
   KeyedLanes,
+  LeanPublisher,
   LeaseManager,
   PARTITIONS,
   decodeJson,
@@ -29,6 +30,7 @@ import {
 import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
+import { positionedProfile, processedMark, rememberProcessed, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -47,6 +49,13 @@ export interface FilterWorkerDeps {
   /** Bucket of partition leases shared by the filter replicas. */
   leases: KV;
   replicaId: string;
+  /**
+   * How long a processed event key is remembered per user (processed-keys.ts). Default: the
+   * ingest stream's duplicate window (INGEST_DEDUP_WINDOW_SECONDS), read from the stream at start.
+   */
+  dedupWindowMs?: number;
+  /** A job publish not acknowledged within this is retried. Default 5 s. */
+  publishTimeoutMs?: number;
 }
 
 /** One partition worked by this replica; `stopping` once its lease is being given up. */
@@ -55,11 +64,19 @@ interface PartitionWork {
   durable: string;
   stopping: boolean;
   /**
-   * Users one of whose records was left unacked (a step still failing while the partition is
-   * given up, or an unexpected error), with that record's stream sequence: the user's later
-   * records are left unacked too until it has been processed, so none passes it.
+   * Users one of whose records was given back (a step still failing while the partition is
+   * given up, or an unexpected error), with that record's position (stream sequence of its
+   * message × RECORDS_PER_MESSAGE + its index in the segment): the user's later records are given
+   * back too until it has been processed, so none passes it.
    */
   held: Map<string, number>;
+}
+
+/** One ingest message being worked: acked when every record is done, else given back whole. */
+interface SegmentWork {
+  msg: JsMsg;
+  /** A record of it was not processed (held back or failed): the message is naked, not acked. */
+  giveBack: boolean;
 }
 
 type Step = 'load' | 'publish' | 'save';
@@ -89,8 +106,13 @@ export class FilterWorker {
   private readonly runners = new Map<string, PartitionWork>();
   private leaseManager: LeaseManager | undefined;
   private readonly lanes = new KeyedLanes();
+  /** Delivery jobs and discard outcomes: plain publishes with a shared reply inbox. */
+  private readonly publisher: LeanPublisher;
+  private dedupWindowMs: number;
 
   constructor(private readonly deps: FilterWorkerDeps) {
+    this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
+    this.dedupWindowMs = deps.dedupWindowMs ?? deps.topology.streams.ingest.duplicate_window / 1_000_000;
     // Filters are compiled once per config change, never per event.
     deps.config.onChange((next) => {
       if (next.kind === 'sync') this.compile(next);
@@ -126,6 +148,11 @@ export class FilterWorker {
    */
   async start(): Promise<void> {
     const { bus, topology } = this.deps;
+    if (this.deps.dedupWindowMs === undefined) {
+      // Ingest owns the stream and its window (INGEST_DEDUP_WINDOW_SECONDS): use what it set.
+      const window = (await bus.jsm.streams.info(topology.streams.ingest.name)).config.duplicate_window;
+      if (window > 0) this.dedupWindowMs = window / 1_000_000;
+    }
     for (let partition = 0; partition < PARTITIONS; partition++) {
       // max_ack_pending is what bounds the events in flight: JetStream hands out no more.
       await declareConsumer(bus.jsm, topology.streams.ingest.name, {
@@ -181,6 +208,7 @@ export class FilterWorker {
     for (const work of this.runners.values()) work.stopping = true;
     await this.leaseManager?.stop();
     await Promise.all([...this.runners.values()].map((w) => w.runner.stop()));
+    this.publisher.close();
   }
 
   /** The ingest consumers this replica works now, for the lag gauge. */
@@ -189,17 +217,26 @@ export class FilterWorker {
     return this.partitions.map((name) => ({ stream: topology.streams.ingest.name, durable: topology.consumers.filter(Number(name)).durable_name }));
   }
 
-  /** Events this replica holds now (handed to it and not yet acked), across its partitions. */
+  /** Ingest messages this replica holds now (handed to it and not yet acked), across its partitions. */
   get inFlight(): number {
     let n = 0;
     for (const work of this.runners.values()) n += work.runner.pending;
     return n;
   }
 
+  /**
+   * One ingest message (a v2 segment, or a v1 record of an older ingest) in one CONSUMER span.
+   * Each record goes through its user's lane, in the segment's order (and so a user's records
+   * across messages in stream order); the message is acked when every record is done, or naked
+   * whole when one had to be given back: the redelivered records already processed are skipped
+   * (processed-keys.ts).
+   */
   private onMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
-    let record: IngestedRecord;
+    let records: IngestedRecord[];
     try {
-      record = decodeJson<IngestedRecord>(msg.data);
+      records = recordsOfIngestMessage(decodeJson<unknown>(msg.data));
+      // Ingest puts at most MAX_EVENTS_PER_REQUEST (2000) records in a segment; positions need fewer than this.
+      if (records.length > RECORDS_PER_MESSAGE) throw new Error(`segment of ${records.length} records, more than ${RECORDS_PER_MESSAGE}`);
     } catch (err) {
       // Only ingest writes this stream; an unreadable message can never become readable.
       this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'unreadable ingest message terminated');
@@ -207,42 +244,73 @@ export class FilterWorker {
       msg.term('unreadable');
       return Promise.resolve();
     }
-    // One user's records run one after another; other users run alongside.
-    const lane = `${record.projectId}\u0000${record.userKey}`;
-    return this.lanes.run(lane, () =>
-      traceProcess(
-        {
-          subject: msg.subject,
-          template: this.deps.topology.subjectTemplates.ingest,
-          consumer: work.durable,
-          headers: msg.headers,
-          deliveryCount: msg.info.deliveryCount,
-        },
-        () => this.process(msg, record, work, lane),
-      ),
+    const segment: SegmentWork = { msg, giveBack: false };
+    return traceProcess(
+      {
+        subject: msg.subject,
+        template: this.deps.topology.subjectTemplates.ingest,
+        consumer: work.durable,
+        headers: msg.headers,
+        deliveryCount: msg.info.deliveryCount,
+      },
+      () =>
+        Promise.all(
+          records.map((record, index) => {
+            // One user's records run one after another; other users run alongside.
+            const lane = `${record.projectId}\u0000${record.userKey}`;
+            return this.lanes.run(lane, () => this.process(msg, record, msg.seq * RECORDS_PER_MESSAGE + index, work, lane, segment));
+          }),
+        ),
+    ).then(
+      () => this.finish(segment),
+      (err: unknown) => {
+        // process() answers for its own errors; anything else gives the message back.
+        this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'segment failed: given back');
+        segment.giveBack = true;
+        this.finish(segment);
+      },
     );
   }
 
+  private finish(segment: SegmentWork): void {
+    if (segment.giveBack) {
+      segment.msg.nak(HELD_REDELIVERY_DELAY_MS);
+      this.deps.metrics.segments.inc({ result: 'given back' });
+    } else {
+      segment.msg.ack();
+      this.deps.metrics.segments.inc({ result: 'acked' });
+    }
+  }
+
   /**
-   * One record, start to ack. Every step that touches NATS (reading the profile, publishing the
-   * jobs, writing the profile) is retried in place while the user's lane is held, so a later
-   * event of the user never passes a failed one. Records already handed out are drained on
-   * shutdown; one is given back (naked) only when a step still fails while its partition is
-   * being given up (or on an unexpected error), and then the user's later records are given back
-   * too, in stream order with the same delay, so they come back after it.
+   * One record, start to done (its message is acked once all its records are). Every step that
+   * touches NATS (reading the profile, publishing the jobs, writing the profile) is retried in
+   * place while the user's lane is held, so a later event of the user never passes a failed one.
+   * Records already handed out are drained on shutdown; one is given back (its message naked)
+   * only when a step still fails while its partition is being given up (or on an unexpected
+   * error), and then the user's later records are given back too, in stream order with the same
+   * delay, so they come back after it. A record whose event the user processed within the dedup
+   * window is skipped; the profile written remembers this one's.
    */
-  private async process(msg: JsMsg, record: IngestedRecord, work: PartitionWork, lane: string): Promise<void> {
+  private async process(msg: JsMsg, record: IngestedRecord, position: number, work: PartitionWork, lane: string, segment: SegmentWork): Promise<void> {
     const held = work.held.get(lane);
-    if (held !== undefined && msg.seq > held) {
-      msg.nak(HELD_REDELIVERY_DELAY_MS);
+    if (held !== undefined && position > held) {
+      segment.giveBack = true;
       return;
     }
     const { profiles, metrics, logger } = this.deps;
     try {
-      const before = await this.untilDone(msg, work, 'load', () => profiles.load(record.projectId, record.userKey));
-      const routed = this.route(msg, record, before);
+      const before = positionedProfile(await this.untilDone(msg, work, 'load', () => profiles.load(record.projectId, record.userKey)));
+      const mark = processedMark(record.eventKey);
+      const now = Date.now();
+      if (wasProcessed(before.seen, mark, now, this.dedupWindowMs)) {
+        metrics.recordsDuplicate.inc();
+        if (held === position) work.held.delete(lane);
+        return;
+      }
+      const routed = this.route(msg, record, position, before);
       if (!routed) {
-        if (held === msg.seq) work.held.delete(lane);
+        if (held === position) work.held.delete(lane);
         return;
       }
       metrics.records.inc({ kind: record.kind });
@@ -259,37 +327,39 @@ export class FilterWorker {
       await this.untilDone(msg, work, 'publish', () => this.publish(routed.jobs, done, refused, record));
       // An identify NATS refused was not sent: do not remember it as sent.
       const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
-      const profile = forgetIdentifies(routed.profile, before, unsent);
-      if (routed.changed) {
-        const serialized = profile === routed.profile ? routed.serialized : JSON.stringify(profile);
-        await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, profile, serialized));
-      }
-      msg.ack();
-      if (held === msg.seq) work.held.delete(lane);
+      const forgotten = forgetIdentifies(routed.profile, before, unsent);
+      // Saved for every record, changed or not: it remembers that this event was processed.
+      const seen = rememberProcessed(before.seen, mark, now, this.dedupWindowMs);
+      const profile = { ...forgotten, seen };
+      const serialized =
+        forgotten === routed.profile && routed.serialized !== undefined
+          ? `${routed.serialized.slice(0, -1)},"seen":${JSON.stringify(seen)}}`
+          : JSON.stringify(profile);
+      await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, profile, serialized));
+      if (held === position) work.held.delete(lane);
     } catch (err) {
-      work.held.set(lane, Math.min(held ?? Infinity, msg.seq));
-      msg.nak(HELD_REDELIVERY_DELAY_MS);
+      work.held.set(lane, Math.min(held ?? Infinity, position));
+      segment.giveBack = true;
       if (!(err instanceof PartitionStopping)) {
-        logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record failed: left unacked, the user waits for its redelivery');
+        logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record failed: given back, the user waits for its redelivery');
       }
     }
   }
 
   /**
    * The pure decision. It does not fail on any input ingest accepts; should it throw all the
-   * same, the record would throw again on every delivery, so it is terminated and counted
-   * rather than holding its user (and then its partition) forever.
+   * same, the record would throw again on every delivery, so it is dropped and counted (the rest
+   * of its segment goes on) rather than holding its user (and then its partition) forever.
    */
-  private route(msg: JsMsg, record: IngestedRecord, before: ProfileEntry): RoutedRecord | undefined {
+  private route(msg: JsMsg, record: IngestedRecord, position: number, before: ProfileEntry): RoutedRecord | undefined {
     try {
-      return routeRecord(record, msg.seq, before, this.activeSyncs(record.projectId), Date.now(), {
+      return routeRecord(record, position, before, this.activeSyncs(record.projectId), Date.now(), {
         ...(this.deps.maxProfileBytes !== undefined ? { maxProfileBytes: this.deps.maxProfileBytes } : {}),
         maxJobBytes: maxJobBytes(this.deps.bus.nc.info?.max_payload),
       });
     } catch (err) {
-      this.deps.logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: terminated');
+      this.deps.logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: dropped');
       this.deps.metrics.recordsDropped.inc({ reason: 'routing failed' });
-      msg.term('routing failed');
       return undefined;
     }
   }
@@ -301,7 +371,7 @@ export class FilterWorker {
 
   /** A discarded payload is counted in the sync's metrics through an outcome event. */
   private publishDiscard(discard: Discard, record: IngestedRecord): void {
-    const { bus, topology, logger } = this.deps;
+    const { topology, logger } = this.deps;
     const outcome: DeliveryOutcome = {
       v: 1,
       syncId: discard.syncId,
@@ -315,7 +385,7 @@ export class FilterWorker {
     };
     const traceId = activeTraceId();
     if (traceId) outcome.traceId = traceId;
-    bus.js.publish(topology.subjects.outcome(discard.syncId), encodeJson(outcome)).catch((err: unknown) => {
+    this.publisher.publish(topology.subjects.outcome(discard.syncId), encodeJson(outcome)).catch((err: unknown) => {
       logger.warn({ sync: discard.syncId, err: String(err) }, 'discard outcome not published');
     });
   }
@@ -328,7 +398,7 @@ export class FilterWorker {
    * added to `refused`): it would be refused again on every retry.
    */
   private async publish(jobs: readonly DeliveryJob[], done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
-    const { bus, topology, metrics, logger } = this.deps;
+    const { topology, metrics, logger } = this.deps;
     const bySync = new Map<string, DeliveryJob[]>();
     for (const job of jobs) {
       if (done.has(job.messageId)) continue;
@@ -343,7 +413,7 @@ export class FilterWorker {
           const data = encodeJson(job);
           try {
             await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
-              bus.js.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
+              this.publisher.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
             );
           } catch (err) {
             if (classifyPublishFailure(err) !== 'too large') throw err;

@@ -69,7 +69,7 @@ try {
   });
   new Gauge({
     name: 'inkstream_filter_in_flight',
-    help: 'Ingested events this replica holds now (handed out, not yet acked); at most FILTER_MAX_IN_FLIGHT per partition',
+    help: 'Ingest messages (segments) this replica holds now (handed out, not yet acked); at most FILTER_MAX_IN_FLIGHT per partition',
     registers: [metrics],
     collect() {
       this.set(worker.inFlight);

@@ -38,6 +38,17 @@ export function createFilterMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    recordsDuplicate: new Counter({
+      name: 'inkstream_filter_records_duplicate_total',
+      help: 'Ingested records skipped because the same event of the same user was processed within the dedup window (a retry that regrouped events, or a redelivered segment)',
+      registers: [registry],
+    }),
+    segments: new Counter({
+      name: 'inkstream_filter_segments_total',
+      help: 'Ingest stream messages (v2 segments and v1 records) the filter finished, by result (acked, or given back to be redelivered)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     profilesUnreadable: new Counter({
       name: 'inkstream_filter_profiles_unreadable_total',
       help: 'Stored profiles that were not JSON and were started afresh',

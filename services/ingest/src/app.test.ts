@@ -74,7 +74,7 @@ describe('ingest app against real JetStream', () => {
     expect(copies[0]!.eventKey).toMatch(/^h:/);
   });
 
-  it('stores each event in a PRODUCER span of the request’s trace, whose context the message carries', async () => {
+  it('stores each segment (here one per user: two partitions) in a PRODUCER span of the request’s trace, whose context the message carries', async () => {
     const telemetry = startTestTelemetry();
     try {
       // Built after telemetry started: the fastify instrumentation hooks apps as they are created.

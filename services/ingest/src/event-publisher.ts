@@ -1,7 +1,7 @@
-import type { IngestedRecord } from '@inkstream/contracts';
-import { encodeJson, partitionOf, type JetStreamClient, type Topology } from '@inkstream/bus';
+import type { IngestedRecord, SegmentRecord } from '@inkstream/contracts';
+import { LeanPublisher, partitionOf, type NatsConnection, type Topology } from '@inkstream/bus';
 import { tracePublish } from '@inkstream/telemetry';
-import { streamMessageId } from './event-key.js';
+import { segmentMessageId } from './event-key.js';
 
 /** An event that does not fit in one JetStream message (the server's max_payload). */
 export class EventTooLargeError extends Error {
@@ -15,42 +15,123 @@ export interface PublishResult {
   duplicates: number;
 }
 
+/** Room kept in every segment for its headers (trace context, message id) and subject. */
+export const SEGMENT_HEADROOM_BYTES = 1024;
+
+/** One message to publish: consecutive records of one partition of one request. */
+export interface Segment {
+  partition: number;
+  /** Event keys of its records (for the message id). */
+  keys: string[];
+  /** The segment's JSON. */
+  data: Uint8Array;
+}
+
 /**
- * Publishes accepted events to the ingest stream, one message per event on the subject of
- * the user's partition, and resolves only once JetStream has acknowledged every one of them.
- * Any failure rejects the whole call: the client is told 503 and retries, and the message ids
- * make the retry idempotent. Each publish is a PRODUCER span of the request's trace, whose
- * context the message carries in its headers to the filter.
+ * Groups a request's records into segments (IngestedSegment, v2): one per partition the request
+ * touches, records in request order, split into several consecutive runs when one would exceed
+ * `maxBytes`. A record repeated in the request (same event key) is kept once: `duplicates`
+ * counts the others. Throws EventTooLargeError, before anything is published, when one record
+ * alone does not fit.
+ */
+export function segmentsOf(records: readonly IngestedRecord[], maxBytes: number, maxMessageBytes: number): { segments: Segment[]; duplicates: number } {
+  if (records.length === 0) return { segments: [], duplicates: 0 };
+  const { projectId, receivedAt } = records[0]!;
+  const head = `{"v":2,"projectId":${JSON.stringify(projectId)},"receivedAt":${receivedAt},"records":[`;
+  const envelopeBytes = Buffer.byteLength(head) + 2; // "]}"
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const byPartition = new Map<number, Array<{ key: string; json: string; bytes: number }>>();
+  for (const record of records) {
+    if (record.projectId !== projectId || record.receivedAt !== receivedAt) throw new Error('a segment holds records of one request only');
+    if (seen.has(record.eventKey)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(record.eventKey);
+    const entry: SegmentRecord = { kind: record.kind, eventKey: record.eventKey, userKey: record.userKey, event: record.event };
+    const json = JSON.stringify(entry);
+    const bytes = Buffer.byteLength(json);
+    if (envelopeBytes + bytes > maxBytes) throw new EventTooLargeError(envelopeBytes + bytes, maxMessageBytes);
+    const partition = partitionOf(record.userKey);
+    const list = byPartition.get(partition);
+    if (list) list.push({ key: record.eventKey, json, bytes });
+    else byPartition.set(partition, [{ key: record.eventKey, json, bytes }]);
+  }
+  const segments: Segment[] = [];
+  for (const [partition, entries] of byPartition) {
+    let run: typeof entries = [];
+    let bytes = envelopeBytes;
+    const flush = () => {
+      if (run.length === 0) return;
+      const text = `${head}${run.map((e) => e.json).join(',')}]}`;
+      segments.push({ partition, keys: run.map((e) => e.key), data: Buffer.from(text) });
+      run = [];
+      bytes = envelopeBytes;
+    };
+    for (const entry of entries) {
+      // +1 for the comma before every record but the first.
+      const added = entry.bytes + (run.length > 0 ? 1 : 0);
+      if (run.length > 0 && bytes + added > maxBytes) flush();
+      bytes += entry.bytes + (run.length > 0 ? 1 : 0);
+      run.push(entry);
+    }
+    flush();
+  }
+  return { segments, duplicates };
+}
+
+/**
+ * Publishes a request's accepted events to the ingest stream as segments: one message per
+ * partition the request touches (split when it would not fit one message), on the subject of
+ * that partition, and resolves only once JetStream has acknowledged every segment. Any failure
+ * rejects the whole call: the client is told 503 and retries, and the message ids make a
+ * byte-identical retry idempotent (a retry that regroups the events is deduplicated by the
+ * filter). Each segment publish is a PRODUCER span of the request's trace, whose context the
+ * message carries in its headers to the filter. Publishing goes through a LeanPublisher (plain
+ * publishes with a shared reply inbox).
  */
 export class EventPublisher {
+  private readonly lean: LeanPublisher;
+
   constructor(
-    private readonly js: JetStreamClient,
+    nc: NatsConnection,
     private readonly topology: Topology,
     /** NATS max_payload: larger messages are refused by the server. */
     private readonly maxMessageBytes: number,
     /** A publish not acknowledged within this fails (and with it the request: 503). */
-    private readonly publishTimeoutMs = 5000,
-  ) {}
+    publishTimeoutMs = 5000,
+  ) {
+    this.lean = new LeanPublisher(nc, publishTimeoutMs);
+  }
 
   async publish(records: readonly IngestedRecord[]): Promise<PublishResult> {
-    // Checked before anything is published: the request is stored whole or not at all.
-    const encoded = records.map((record) => encodeJson(record));
-    for (const data of encoded) {
-      if (data.length > this.maxMessageBytes - 1024) throw new EventTooLargeError(data.length, this.maxMessageBytes);
-    }
+    if (records.length === 0) return { stored: 0, duplicates: 0 };
+    // Built (and checked) before anything is published: the request is stored whole or not at all.
+    const { segments, duplicates: repeated } = segmentsOf(records, this.maxMessageBytes - SEGMENT_HEADROOM_BYTES, this.maxMessageBytes);
+    const projectId = records[0]!.projectId;
     const acks = await Promise.all(
-      records.map((record, i) => {
-        const subject = this.topology.subjects.ingest(partitionOf(record.userKey));
-        const msgID = streamMessageId(record.projectId, record.eventKey);
-        const data = encoded[i]!;
-        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: data.length }, (headers) =>
+      segments.map((segment) => {
+        const subject = this.topology.subjects.ingest(segment.partition);
+        const msgID = segmentMessageId(projectId, segment.keys);
+        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: segment.data.length }, (headers) =>
           // One headers object per message: publish adds the message id header to it.
-          this.js.publish(subject, data, { msgID, timeout: this.publishTimeoutMs, ...(headers ? { headers } : {}) }),
+          this.lean.publish(subject, segment.data, { msgID, ...(headers ? { headers } : {}) }),
         );
       }),
     );
-    let duplicates = 0;
-    for (const ack of acks) if (ack.duplicate) duplicates++;
-    return { stored: acks.length - duplicates, duplicates };
+    let stored = 0;
+    let duplicates = repeated;
+    acks.forEach((ack, i) => {
+      const n = segments[i]!.keys.length;
+      if (ack.duplicate) duplicates += n;
+      else stored += n;
+    });
+    return { stored, duplicates };
+  }
+
+  /** Fails what still waits for an acknowledgement and stops listening for them. */
+  close(): void {
+    this.lean.close();
   }
 }

@@ -43,7 +43,7 @@ try {
     metrics,
     ingestMetrics: createIngestMetrics(metrics),
     config,
-    publisher: new EventPublisher(bus.js, topology, bus.nc.info?.max_payload ?? 1_048_576, env.INGEST_PUBLISH_TIMEOUT_MS),
+    publisher: new EventPublisher(bus.nc, topology, bus.nc.info?.max_payload ?? 1_048_576, env.INGEST_PUBLISH_TIMEOUT_MS),
     readiness: { nats: () => bus.isConnected() },
     maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
     maxBatchBodyBytes: env.INGEST_MAX_BATCH_BODY_BYTES,

@@ -211,7 +211,7 @@ describe('push-back against the real JetStream', () => {
         }
       }
     }
-    const app = h.buildApp({ pushBack, publisher: new CountingPublisher(h.bus.js, h.topology, h.maxPayload) });
+    const app = h.buildApp({ pushBack, publisher: new CountingPublisher(h.bus.nc, h.topology, h.maxPayload) });
     const url = await h.serve(app);
 
     const FLOOD = 400;
@@ -270,7 +270,7 @@ describe('push-back when JetStream freezes (private nats-server under SIGSTOP)',
         return super.publish(records);
       }
     }
-    const app = h.buildApp({ pushBack, publisher: new CountingPublisher(h.bus.js, h.topology, h.maxPayload, 500) });
+    const app = h.buildApp({ pushBack, publisher: new CountingPublisher(h.bus.nc, h.topology, h.maxPayload, 500) });
     const url = await h.serve(app);
     const send = (prefix: string) => post(url('/2/httpapi'), { api_key: h.apiKey, events: eventsOf(prefix, 3) });
 

@@ -1,8 +1,8 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { decodeJson, type Bus, type Topology } from '@inkstream/bus';
-import type { IngestedRecord } from '@inkstream/contracts';
+import { recordsOfIngestMessage, type IngestedRecord } from '@inkstream/contracts';
 
-/** How far back in the ingest stream a look goes, in messages of every project. */
+/** How far back in the ingest stream a look goes, in messages (segments) of every project. */
 export const RECENT_SCAN_MESSAGES = 2000;
 
 export interface RecentRecords {
@@ -42,23 +42,21 @@ export async function readRecentRecords(
     const messages = await consumer.fetch({ max_messages: wanted, expires: 10_000 });
     for await (const msg of messages) {
       scanned++;
-      const record = readRecord(msg.data);
-      if (record?.projectId === projectId) mine.push(record);
+      for (const record of readRecords(msg.data)) if (record.projectId === projectId) mine.push(record);
       if (scanned >= wanted || msg.info.pending === 0) break;
     }
   }
   return { records: mine.reverse().slice(0, options.limit), scanned };
 }
 
-/** A record, or undefined for a message that is not one (never an error for the reader). */
-export function readRecord(data: Uint8Array): IngestedRecord | undefined {
+/**
+ * The records of a message: one for a v1 record, every record of a v2 segment (ingest writes one
+ * per request and partition), none for a message that is neither (never an error for the reader).
+ */
+export function readRecords(data: Uint8Array): IngestedRecord[] {
   try {
-    const value = decodeJson<IngestedRecord>(data);
-    if (typeof value !== 'object' || value === null) return undefined;
-    if (typeof value.projectId !== 'string' || typeof value.event !== 'object' || value.event === null) return undefined;
-    if (typeof value.event.event_type !== 'string') return undefined;
-    return value;
+    return recordsOfIngestMessage(decodeJson<unknown>(data));
   } catch {
-    return undefined;
+    return [];
   }
 }

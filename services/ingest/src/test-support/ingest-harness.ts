@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigView, carrierFrom, connectBus, createTopology, declareStreams, decodeJson, type Bus, type Topology } from '@inkstream/bus';
-import type { IngestedRecord } from '@inkstream/contracts';
+import { recordsOfIngestMessage, type IngestMessage, type IngestedRecord } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry, type Logger, type Server } from '@inkstream/service-kit';
 import { hashApiKey } from '../accept-events.js';
 import { buildIngestApp, type IngestAppDeps } from '../app.js';
@@ -18,10 +18,21 @@ export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export const MAX_BODY_BYTES = 1_000_000;
 export const MAX_BATCH_BODY_BYTES = 20_000_000;
 
+/** One record as stored, with the subject and headers of the message (segment) that holds it. */
 export interface StoredMessage {
   subject: string;
   headers: Record<string, string>;
   record: IngestedRecord;
+  /** Stream sequence of the message. */
+  seq: number;
+}
+
+/** One message of the ingest stream as stored (a v2 segment, or a v1 record). */
+export interface StoredSegment {
+  seq: number;
+  subject: string;
+  headers: Record<string, string>;
+  message: IngestMessage;
 }
 
 export interface IngestHarness {
@@ -39,8 +50,10 @@ export interface IngestHarness {
   buildUnavailableApp(overrides?: Partial<IngestAppDeps>): Server;
   /** Every record stored in the ingest stream so far, in stream order. */
   stored(): Promise<IngestedRecord[]>;
-  /** The same, with each message's subject and headers. */
+  /** The same, with the subject and headers of the message that holds each. */
   storedMessages(): Promise<StoredMessage[]>;
+  /** The messages themselves, in stream order. */
+  storedSegments(): Promise<StoredSegment[]>;
   close(): Promise<void>;
 }
 
@@ -58,16 +71,22 @@ export async function startIngestHarness(
   const maxPayload = bus.nc.info?.max_payload ?? 1_048_576;
   const apps: Server[] = [];
 
-  async function storedMessages(): Promise<StoredMessage[]> {
+  async function storedSegments(): Promise<StoredSegment[]> {
     const stream = await bus.jsm.streams.get(topology.streams.ingest.name);
     const { state } = await stream.info();
-    const out: StoredMessage[] = [];
+    const out: StoredSegment[] = [];
     if (state.messages === 0) return out;
     for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
       const message = await stream.getMessage({ seq }).catch(() => null);
-      if (message) out.push({ subject: message.subject, headers: carrierFrom(message.header), record: decodeJson<IngestedRecord>(message.data) });
+      if (message) out.push({ seq, subject: message.subject, headers: carrierFrom(message.header), message: decodeJson<IngestMessage>(message.data) });
     }
     return out;
+  }
+
+  async function storedMessages(): Promise<StoredMessage[]> {
+    return (await storedSegments()).flatMap(({ seq, subject, headers, message }) =>
+      recordsOfIngestMessage(message).map((record) => ({ seq, subject, headers, record })),
+    );
   }
 
   const buildApp = (overrides: Partial<IngestAppDeps> = {}, target: Topology = topology): Server => {
@@ -77,7 +96,7 @@ export async function startIngestHarness(
       metrics,
       ingestMetrics: createIngestMetrics(metrics),
       config,
-      publisher: new EventPublisher(bus.js, target, maxPayload),
+      publisher: new EventPublisher(bus.nc, target, maxPayload),
       readiness: { nats: () => bus.isConnected() },
       maxBodyBytes: MAX_BODY_BYTES,
       maxBatchBodyBytes: MAX_BATCH_BODY_BYTES,
@@ -104,6 +123,7 @@ export async function startIngestHarness(
     buildUnavailableApp: (overrides) => buildApp(overrides, createTopology({ namespace: `t_absent_${randomBytes(4).toString('hex')}` })),
     stored: async () => (await storedMessages()).map((m) => m.record),
     storedMessages,
+    storedSegments,
     async close() {
       for (const app of apps) await app.close().catch(() => undefined);
       for (const stream of Object.values(topology.streams)) await bus.jsm.streams.delete(stream.name).catch(() => undefined);

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { emptyProfile } from '@inkstream/sync-routing';
+import {
+  PROCESSED_KEYS_MAX_BYTES,
+  PROCESSED_KEYS_PER_USER,
+  RECORDS_PER_MESSAGE,
+  positionedProfile,
+  processedMark,
+  rememberProcessed,
+  wasProcessed,
+} from './processed-keys.js';
+
+const WINDOW = 600_000;
+const T0 = Date.parse('2026-12-02T12:00:00Z');
+
+describe('processed keys', () => {
+  it('remembers a key for the dedup window, then forgets it', () => {
+    const mark = processedMark('i:abc');
+    const seen = rememberProcessed(undefined, mark, T0, WINDOW);
+    expect(wasProcessed(seen, mark, T0 + 1000, WINDOW)).toBe(true);
+    expect(wasProcessed(seen, processedMark('i:other'), T0 + 1000, WINDOW)).toBe(false);
+    expect(wasProcessed(seen, mark, T0 + WINDOW + 1000, WINDOW)).toBe(false);
+    // Remembering another one later drops what fell out of the window.
+    const later = rememberProcessed(seen, processedMark('i:next'), T0 + WINDOW + 2000, WINDOW);
+    expect(Object.keys(later)).toEqual([processedMark('i:next')]);
+  });
+
+  it(`keeps at most ${PROCESSED_KEYS_PER_USER} keys, the newest, within PROCESSED_KEYS_MAX_BYTES of JSON`, () => {
+    let seen: Record<string, number> | undefined;
+    const marks: string[] = [];
+    for (let i = 0; i < PROCESSED_KEYS_PER_USER + 50; i++) {
+      const mark = processedMark(`i:event-${i}`);
+      marks.push(mark);
+      seen = rememberProcessed(seen, mark, T0 + i * 1000, WINDOW * 10);
+    }
+    expect(Object.keys(seen!)).toHaveLength(PROCESSED_KEYS_PER_USER);
+    expect(wasProcessed(seen, marks.at(-1)!, T0 + 600_000, WINDOW * 10)).toBe(true);
+    expect(wasProcessed(seen, marks[0]!, T0 + 600_000, WINDOW * 10)).toBe(false);
+    expect(Buffer.byteLength(`,"seen":${JSON.stringify(seen)}`)).toBeLessThanOrEqual(PROCESSED_KEYS_MAX_BYTES);
+  });
+
+  it('never changes the map it is given', () => {
+    const seen = { a: Math.floor(T0 / 1000) };
+    rememberProcessed(seen, 'b', T0, WINDOW);
+    expect(seen).toEqual({ a: Math.floor(T0 / 1000) });
+  });
+
+  it('reads a profile written before segments (lastSeq a stream sequence) as covering every record of those messages', () => {
+    const old = { ...emptyProfile(), lastSeq: 41 };
+    const read = positionedProfile(old);
+    expect(read.lastSeq).toBe(41 * RECORDS_PER_MESSAGE + RECORDS_PER_MESSAGE - 1);
+    // A record of message 41 is applied already, the first of message 42 is not.
+    expect(41 * RECORDS_PER_MESSAGE + 7 <= read.lastSeq).toBe(true);
+    expect(42 * RECORDS_PER_MESSAGE > read.lastSeq).toBe(true);
+    // Profiles written since then count positions already.
+    const current = { ...emptyProfile(), lastSeq: 42 * RECORDS_PER_MESSAGE + 3, seen: {} };
+    expect(positionedProfile(current)).toBe(current);
+  });
+});

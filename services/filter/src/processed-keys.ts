@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import type { ProfileEntry } from '@inkstream/sync-routing';
+
+/**
+ * Per-user memory of the events the filter processed (`ProfileEntry.seen`), so that an event
+ * ingest stored twice in different segments (an SDK retrying a subset of a request, or the same
+ * events in another request: the segment message ids differ, so the stream keeps both) is
+ * processed once, and so that a segment given back and redelivered skips the records already
+ * done. Kept in the user's profile, whose only writer is the replica holding the partition.
+ *
+ * Bound: at most PROCESSED_KEYS_PER_USER keys per user, each remembered for the ingest stream's
+ * duplicate window (INGEST_DEDUP_WINDOW_SECONDS); past the bound the oldest are forgotten first.
+ * A key is a 16-character hash (96 bits) of the event key with the time processed in epoch
+ * seconds, about 30 bytes of JSON: the map adds at most PROCESSED_KEYS_MAX_BYTES to a profile.
+ * A user who sends more than PROCESSED_KEYS_PER_USER events within the window can see a
+ * regrouped retry of an older one processed again (payload message ids are the same, so the
+ * delivery stream drops a repeat within its own window).
+ */
+export const PROCESSED_KEYS_PER_USER = 500;
+const MARK_CHARS = 16;
+/** `"<16 chars>":<10 digits>,` plus the field's own name. */
+export const PROCESSED_KEYS_MAX_BYTES = PROCESSED_KEYS_PER_USER * (MARK_CHARS + 2 + 1 + 10 + 1) + 16;
+
+/**
+ * Records of one stream message get positions `seq * RECORDS_PER_MESSAGE + index` for
+ * `ProfileEntry.lastSeq` (a segment holds at most MAX_EVENTS_PER_REQUEST = 2000 records).
+ */
+export const RECORDS_PER_MESSAGE = 4096;
+
+/** The short hash a processed event key is remembered by. */
+export function processedMark(eventKey: string): string {
+  return createHash('sha256').update(eventKey).digest('base64url').slice(0, MARK_CHARS);
+}
+
+/** Whether the user processed this event within the window. */
+export function wasProcessed(seen: ProfileEntry['seen'], mark: string, nowMs: number, windowMs: number): boolean {
+  const at = seen?.[mark];
+  return at !== undefined && nowMs - at * 1000 <= windowMs;
+}
+
+/**
+ * The map after remembering `mark`: keys older than the window are dropped, and then the oldest
+ * until at most PROCESSED_KEYS_PER_USER remain. Never changes `seen`.
+ */
+export function rememberProcessed(
+  seen: ProfileEntry['seen'],
+  mark: string,
+  nowMs: number,
+  windowMs: number,
+  max: number = PROCESSED_KEYS_PER_USER,
+): Record<string, number> {
+  const now = Math.floor(nowMs / 1000);
+  const oldest = (nowMs - windowMs) / 1000;
+  let kept = Object.entries(seen ?? {}).filter(([key, at]) => key !== mark && at >= oldest);
+  if (kept.length >= max) kept = kept.sort((a, b) => b[1] - a[1]).slice(0, Math.max(0, max - 1));
+  const out: Record<string, number> = {};
+  for (const [key, at] of kept) out[key] = at;
+  out[mark] = now;
+  return out;
+}
+
+/**
+ * A profile written before segments counts `lastSeq` in stream sequences; since then in record
+ * positions (RECORDS_PER_MESSAGE per message). Such a profile (no `seen`) is read as having
+ * applied every record of the messages up to its lastSeq.
+ */
+export function positionedProfile(entry: ProfileEntry): ProfileEntry {
+  if (entry.seen !== undefined) return entry;
+  return { ...entry, lastSeq: entry.lastSeq * RECORDS_PER_MESSAGE + (RECORDS_PER_MESSAGE - 1) };
+}

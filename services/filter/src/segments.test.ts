@@ -1,0 +1,268 @@
+/**
+ * The filter works the ingest stream a segment (v2 message) at a time, and still reads v1
+ * records: per-user order across and within segments, a segment acked only once every record
+ * of it is done, a segment given back whole when its partition is given up (the records already
+ * processed skipped on redelivery), and dedup of events ingest stored twice in different
+ * groupings (per-user processed keys).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
+import {
+  DEFAULT_DELIVERY_SETTINGS,
+  type AmplitudeEvent,
+  type DeliveryJob,
+  type IngestedRecord,
+  type IngestedSegment,
+  type SyncSnapshot,
+  type TrackPayload,
+} from '@inkstream/contracts';
+import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+import { profileKey, type ProfileEntry } from '@inkstream/sync-routing';
+import { FilterWorker } from './filter-worker.js';
+import { createFilterMetrics, type FilterMetrics } from './metrics.js';
+import { ProfileStore } from './profile-store.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const logger = createLogger('filter-test', 'silent');
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const PROJECT = 'p-seg';
+
+function sync(): SyncSnapshot {
+  return {
+    kind: 'sync',
+    id: 'seg-sync',
+    projectId: PROJECT,
+    name: 's',
+    enabled: true,
+    endpointUrl: 'https://example.com',
+    authorizationSealed: 'v1.x',
+    sendEvents: true,
+    eventFilters: [{ eventType: '*' }],
+    eventProperties: ['n'],
+    sendUsers: false,
+    userProperties: ['visits'],
+    delivery: DEFAULT_DELIVERY_SETTINGS,
+    version: 1,
+    deleted: false,
+    updatedAt: '',
+  };
+}
+
+/** Users that fall on one partition, so one segment holds them all. */
+function usersOnOnePartition(prefix: string, count: number): string[] {
+  const byPartition = new Map<number, string[]>();
+  for (let i = 0; ; i++) {
+    const user = `${prefix}-${i}`;
+    const p = partitionOf(user);
+    const list = byPartition.get(p) ?? [];
+    list.push(user);
+    byPartition.set(p, list);
+    if (list.length === count) return list;
+  }
+}
+
+const tick = (user: string, n: number): AmplitudeEvent => ({
+  event_type: 'Tick',
+  user_id: user,
+  insert_id: `${user}-n${n}`,
+  time: Date.now(),
+  event_properties: { n },
+  user_properties: { $add: { visits: 1 } },
+});
+
+describe('filter worker: segments', () => {
+  const topology = createTopology({ namespace: `t_fseg_${randomBytes(4).toString('hex')}` });
+  let bus: Bus;
+  let profilesKv: KV;
+  let leasesKv: KV;
+  let config: ConfigView;
+  const workers: FilterWorker[] = [];
+
+  beforeAll(async () => {
+    bus = await connectBus({ url: NATS_URL, name: 'filter-segments-test', logger });
+    await declareStreams(bus.jsm, topology);
+    profilesKv = await bus.kvm.create(topology.buckets.profiles.name, { history: 1 });
+    leasesKv = await bus.kvm.create(topology.buckets.filterLeases.name, { history: 1, ttl: topology.buckets.filterLeases.ttl });
+    config = new ConfigView(logger);
+    config.apply({ kind: 'project', id: PROJECT, name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
+    config.apply(sync());
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+  });
+
+  afterAll(async () => {
+    for await (const name of bus.jsm.streams.names()) {
+      if (name.includes(topology.namespace.toUpperCase()) || name.includes(topology.namespace)) await bus.jsm.streams.delete(name);
+    }
+    await bus.close();
+  });
+
+  function worker(options: { profiles?: ProfileStore; metrics?: FilterMetrics } = {}): FilterWorker {
+    const w = new FilterWorker({
+      bus,
+      topology,
+      config,
+      profiles: options.profiles ?? new ProfileStore(profilesKv, { maxEntries: 1000, maxBytes: 64 * 1024 * 1024 }),
+      metrics: options.metrics ?? createFilterMetrics(createMetricsRegistry('filter')),
+      logger,
+      maxInFlight: 64,
+      leases: leasesKv,
+      replicaId: `w-${randomBytes(3).toString('hex')}`,
+    });
+    workers.push(w);
+    return w;
+  }
+
+  let msgIds = 0;
+  /** A v2 segment as ingest writes it (all records on one partition). */
+  async function publishSegment(events: AmplitudeEvent[]): Promise<void> {
+    const segment: IngestedSegment = {
+      v: 2,
+      projectId: PROJECT,
+      receivedAt: Date.now(),
+      records: events.map((event) => ({ kind: 'event', eventKey: `i:${event.insert_id}`, userKey: event.user_id!, event })),
+    };
+    const partitions = new Set(events.map((e) => partitionOf(e.user_id!)));
+    expect(partitions.size).toBe(1);
+    await bus.js.publish(topology.subjects.ingest([...partitions][0]!), encodeJson(segment), { msgID: `seg-${msgIds++}` });
+  }
+
+  /** A v1 record, as versions before segments wrote them. */
+  async function publishV1(event: AmplitudeEvent): Promise<void> {
+    const record: IngestedRecord = { v: 1, kind: 'event', projectId: PROJECT, receivedAt: Date.now(), eventKey: `i:${event.insert_id}`, userKey: event.user_id!, event };
+    await bus.js.publish(topology.subjects.ingest(partitionOf(event.user_id!)), encodeJson(record), { msgID: `v1-${msgIds++}` });
+  }
+
+  async function jobsOf(users: readonly string[]): Promise<DeliveryJob[]> {
+    const info = await bus.jsm.streams.info(topology.streams.delivery.name);
+    const out: DeliveryJob[] = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
+      if (m) out.push(decodeJson<DeliveryJob>(m.data));
+    }
+    return out.filter((j) => users.includes(j.userKey));
+  }
+  const tracksOf = async (user: string) =>
+    (await jobsOf([user])).map((j) => j.payload as TrackPayload).map((t) => [t.properties!.n, t.user_properties!.visits]);
+
+  async function ackPending(): Promise<number> {
+    let n = 0;
+    for (let p = 0; p < 16; p++) {
+      const info = await bus.jsm.consumers.info(topology.streams.ingest.name, topology.consumers.filter(p).durable_name).catch(() => null);
+      if (info) n += info.num_ack_pending + info.num_pending;
+    }
+    return n;
+  }
+  const fullyAcked = async () => (await ackPending()) === 0;
+
+  async function storedProfile(user: string): Promise<ProfileEntry | undefined> {
+    const e = await profilesKv.get(profileKey(PROJECT, user));
+    return e && e.operation === 'PUT' && e.length > 0 ? e.json<ProfileEntry>() : undefined;
+  }
+
+  function failingKv(key: string, failures: { get: number }): KV {
+    return new Proxy(profilesKv, {
+      get(target, prop, receiver) {
+        if (prop === 'get') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k === key && failures.get-- > 0) throw new Error('injected: profile read failed');
+            return (target.get as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  it('a v1 record left by an older ingest and v2 segments after it: every record once, each user in stream order', async () => {
+    const [a, b] = usersOnOnePartition('order', 2) as [string, string];
+    const w = worker();
+    await publishV1(tick(a, 0));
+    await publishSegment([tick(a, 1), tick(b, 0), tick(a, 2)]);
+    await publishSegment([tick(b, 1), tick(a, 3), tick(b, 2)]);
+    await w.start();
+    await until(fullyAcked, 'every message acked');
+    expect(await tracksOf(a)).toEqual([[0, 1], [1, 2], [2, 3], [3, 4]]);
+    expect(await tracksOf(b)).toEqual([[0, 1], [1, 2], [2, 3]]);
+  });
+
+  it('the same events in two differently grouped segments (a regrouped retry) produce each payload once and count each once', async () => {
+    const [a, b] = usersOnOnePartition('regroup', 2) as [string, string];
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker({ metrics });
+    await w.start();
+    // The first request; then the SDK retries a subset and the rest with new events, regrouped.
+    await publishSegment([tick(a, 0), tick(b, 0), tick(a, 1)]);
+    await publishSegment([tick(a, 1), tick(a, 0)]);
+    await publishSegment([tick(b, 0), tick(a, 2), tick(b, 1)]);
+    await until(fullyAcked, 'every message acked');
+    expect(await tracksOf(a)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(await tracksOf(b)).toEqual([[0, 1], [1, 2]]);
+    // $add applied once per event, not per copy.
+    expect((await storedProfile(a))!.properties).toEqual({ visits: 3 });
+    expect((await storedProfile(b))!.properties).toEqual({ visits: 2 });
+    expect((await metrics.recordsDuplicate.get()).values[0]?.value).toBe(3);
+    expect((await metrics.records.get()).values.reduce((s, v) => s + v.value, 0)).toBe(5);
+  });
+
+  it('a segment is acked only when every record in it is done', async () => {
+    const [fine, flaky] = usersOnOnePartition('ack', 2) as [string, string];
+    const failures = { get: Number.POSITIVE_INFINITY };
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const profiles = new ProfileStore(failingKv(profileKey(PROJECT, flaky), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    const w = worker({ profiles, metrics });
+    await w.start();
+    await publishSegment([tick(fine, 0), tick(flaky, 0)]);
+    // The fine user's record is done, the flaky one's read keeps failing: the segment stays unacked.
+    await until(async () => (await jobsOf([fine])).length === 1, 'the fine user’s job');
+    await until(async () => ((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 2, 'the read retried');
+    expect(await ackPending()).toBe(1);
+    expect(await jobsOf([flaky])).toEqual([]);
+    failures.get = 0;
+    await until(fullyAcked, 'the segment acked once its last record is done');
+    expect(await tracksOf(flaky)).toEqual([[0, 1]]);
+    expect(await tracksOf(fine)).toEqual([[0, 1]]);
+    expect((await metrics.segments.get()).values.find((v) => v.labels.result === 'acked')?.value).toBe(1);
+  });
+
+  it('a partition given up mid-segment gives its segments back whole: the next replica keeps each user’s order and repeats nothing', async () => {
+    const [other, stuck] = usersOnOnePartition('handover', 2) as [string, string];
+    const failures = { get: Number.POSITIVE_INFINITY };
+    const metricsA = createFilterMetrics(createMetricsRegistry('filter'));
+    const broken = new ProfileStore(failingKv(profileKey(PROJECT, stuck), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    await publishSegment([tick(stuck, 0), tick(other, 0)]);
+    await publishSegment([tick(other, 1), tick(stuck, 1)]);
+    await publishSegment([tick(stuck, 2), tick(other, 2)]);
+    const a = worker({ profiles: broken, metrics: metricsA });
+    await a.start();
+    await until(async () => (await jobsOf([other])).length === 3, 'the other user’s records processed by the first replica');
+    await until(async () => ((await metricsA.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 2, 'the read retried');
+    await a.stop();
+    workers.splice(workers.indexOf(a), 1);
+    expect(await jobsOf([stuck])).toEqual([]);
+    expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'given back')?.value).toBe(3);
+    expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'acked')).toBeUndefined();
+
+    const metricsB = createFilterMetrics(createMetricsRegistry('filter'));
+    const b = worker({ metrics: metricsB });
+    await b.start();
+    await until(fullyAcked, 'every segment acked by the next replica', 120_000);
+    expect(await tracksOf(stuck)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(await tracksOf(other)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect((await storedProfile(other))!.properties).toEqual({ visits: 3 });
+    // The other user's records came back with their segments and were skipped.
+    expect((await metricsB.recordsDuplicate.get()).values[0]?.value).toBe(3);
+  });
+});

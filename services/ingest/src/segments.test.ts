@@ -1,0 +1,160 @@
+/**
+ * Ingest writes one JetStream message per (request, partition): a segment of all the request's
+ * records of that partition, split when it would not fit a message; a byte-identical retry
+ * dedupes at the stream; one PRODUCER span per segment.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionOf } from '@inkstream/bus';
+import { recordsOfIngestMessage, type AmplitudeEvent, type IngestedRecord, type IngestedSegment } from '@inkstream/contracts';
+import { createMetricsRegistry } from '@inkstream/service-kit';
+import { SpanKind, startTestTelemetry } from '@inkstream/telemetry/testing';
+import { acceptEvents } from './accept-events.js';
+import { EventPublisher, EventTooLargeError, SEGMENT_HEADROOM_BYTES, segmentsOf } from './event-publisher.js';
+import { segmentMessageId } from './event-key.js';
+import { createIngestMetrics } from './metrics.js';
+import { startIngestHarness, type IngestHarness } from './test-support/ingest-harness.js';
+
+const json = { 'content-type': 'application/json' };
+const decoder = new TextDecoder();
+
+function recordsOf(events: AmplitudeEvent[]): IngestedRecord[] {
+  const accepted = acceptEvents(events, 'event', 'p1', 5, 1_700_000_000_000);
+  if (!accepted.ok) throw new Error('not accepted');
+  return accepted.records;
+}
+
+/** Users of distinct partitions, and several users of one partition. */
+function usersOn(partitions: number, perPartition: number): string[][] {
+  const by = new Map<number, string[]>();
+  for (let i = 0; [...by.values()].filter((l) => l.length >= perPartition).length < partitions; i++) {
+    const user = `user-seg-${i}`;
+    const list = by.get(partitionOf(user)) ?? [];
+    if (list.length < perPartition) list.push(user);
+    by.set(partitionOf(user), list);
+  }
+  return [...by.values()].filter((l) => l.length >= perPartition).slice(0, partitions);
+}
+
+const event = (user: string, id: string, padding = 0): AmplitudeEvent => ({
+  user_id: user,
+  event_type: 'Seg',
+  insert_id: id,
+  ...(padding > 0 ? { event_properties: { pad: 'x'.repeat(padding) } } : {}),
+});
+
+describe('segmentsOf', () => {
+  it('groups a request’s records by partition, in request order, and keeps a repeated event once', () => {
+    const [[a1, a2], [b1]] = usersOn(2, 2) as [[string, string], [string, string]];
+    const records = recordsOf([event(a1, 'e1'), event(b1, 'e2'), event(a2, 'e3'), event(a1, 'e1'), event(b1, 'e4')]);
+    const { segments, duplicates } = segmentsOf(records, 1_000_000, 1_048_576);
+    expect(duplicates).toBe(1);
+    expect(segments.map((s) => s.partition)).toEqual([partitionOf(a1), partitionOf(b1)]);
+    expect(segments.map((s) => s.keys)).toEqual([
+      ['i:e1', 'i:e3'],
+      ['i:e2', 'i:e4'],
+    ]);
+    const decoded = JSON.parse(decoder.decode(segments[0]!.data)) as IngestedSegment;
+    expect(decoded).toMatchObject({ v: 2, projectId: 'p1', receivedAt: 1_700_000_000_000 });
+    expect(recordsOfIngestMessage(decoded)).toEqual([records[0], records[2]]);
+  });
+
+  it('splits a partition’s records into consecutive segments that each fit, and refuses a record that alone does not', () => {
+    const [[user]] = usersOn(1, 1) as [[string]];
+    const records = recordsOf(Array.from({ length: 40 }, (_, i) => event(user, `split-${i}`, 400)));
+    const maxBytes = 5_000;
+    const { segments } = segmentsOf(records, maxBytes, maxBytes + SEGMENT_HEADROOM_BYTES);
+    expect(segments.length).toBeGreaterThan(3);
+    for (const s of segments) expect(s.data.length).toBeLessThanOrEqual(maxBytes);
+    const back = segments.flatMap((s) => recordsOfIngestMessage(JSON.parse(decoder.decode(s.data))));
+    expect(back).toEqual(records);
+    expect(() => segmentsOf(recordsOf([event(user, 'huge', 6_000)]), maxBytes, maxBytes + SEGMENT_HEADROOM_BYTES)).toThrow(EventTooLargeError);
+  });
+
+  it('names a segment by its project and sorted event keys', () => {
+    expect(segmentMessageId('p1', ['i:b', 'i:a'])).toBe(segmentMessageId('p1', ['i:a', 'i:b']));
+    expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p2', ['i:a', 'i:b']));
+    expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p1', ['i:a']));
+  });
+});
+
+describe('segments in the ingest stream', () => {
+  let h: IngestHarness;
+
+  beforeAll(async () => {
+    h = await startIngestHarness('segments');
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const countsOf = async (registry: ReturnType<typeof createMetricsRegistry>) => {
+    const metric = await registry.getSingleMetric('inkstream_ingest_events_total')!.get();
+    return Object.fromEntries(metric.values.map((v) => [v.labels.outcome, v.value]));
+  };
+
+  it('one message per partition of a request; a byte-identical retry is a duplicate at the stream, its events counted as duplicates', async () => {
+    const groups = usersOn(3, 2);
+    const events = groups.flatMap((users, g) => users.flatMap((u) => [event(u, `one-${g}-${u}-a`), event(u, `one-${g}-${u}-b`)]));
+    const metrics = createMetricsRegistry('ingest');
+    const app = h.buildApp({ metrics, ingestMetrics: createIngestMetrics(metrics) });
+    const body = JSON.stringify({ api_key: h.apiKey, events });
+    const res = await app.inject({ method: 'POST', url: '/2/httpapi', headers: json, payload: body });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ events_ingested: 12 });
+    const mine = async () => (await h.storedSegments()).filter((s) => recordsOfIngestMessage(s.message).some((r) => r.eventKey.startsWith('i:one-')));
+    const segments = await mine();
+    expect(segments).toHaveLength(3);
+    for (const s of segments) {
+      expect(s.message.v).toBe(2);
+      const records = recordsOfIngestMessage(s.message);
+      expect(records).toHaveLength(4);
+      expect(new Set(records.map((r) => h.topology.subjects.ingest(partitionOf(r.userKey))))).toEqual(new Set([s.subject]));
+    }
+    expect(await countsOf(metrics)).toEqual({ stored: 12 });
+
+    const retry = await app.inject({ method: 'POST', url: '/batch', headers: json, payload: body });
+    expect(retry.statusCode).toBe(200);
+    expect(await mine()).toHaveLength(3);
+    expect(await countsOf(metrics)).toEqual({ stored: 12, duplicate: 12 });
+  });
+
+  it('a request too large for one message per partition is stored in several segments, in order, every one acknowledged before the 200', async () => {
+    const [[user]] = usersOn(1, 1) as [[string]];
+    const publisher = new EventPublisher(h.bus.nc, h.topology, 8_000);
+    const app = h.buildApp({ publisher });
+    const events = Array.from({ length: 30 }, (_, i) => event(user, `big-${i}`, 500));
+    const res = await app.inject({ method: 'POST', url: '/2/httpapi', headers: json, payload: JSON.stringify({ api_key: h.apiKey, events }) });
+    expect(res.statusCode).toBe(200);
+    // Nothing to wait for: the 200 came after every segment was acknowledged.
+    const segments = (await h.storedSegments()).filter((s) => recordsOfIngestMessage(s.message).some((r) => r.eventKey.startsWith('i:big-')));
+    expect(segments.length).toBeGreaterThan(2);
+    for (const s of segments) expect(Buffer.byteLength(JSON.stringify(s.message))).toBeLessThanOrEqual(8_000 - SEGMENT_HEADROOM_BYTES);
+    expect(segments.flatMap((s) => recordsOfIngestMessage(s.message)).map((r) => r.event.insert_id)).toEqual(events.map((e) => e.insert_id));
+    publisher.close();
+  });
+
+  it('publishes each segment in one PRODUCER span of the request’s trace, whose context the segment carries', async () => {
+    const telemetry = startTestTelemetry();
+    try {
+      const app = h.buildApp();
+      await app.ready();
+      const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
+      const groups = usersOn(2, 3);
+      const events = groups.flatMap((users) => users.map((u) => event(u, `span-${u}`)));
+      const res = await app.inject({
+        method: 'POST',
+        url: '/2/httpapi',
+        headers: { ...json, traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+        payload: JSON.stringify({ api_key: h.apiKey, events }),
+      });
+      expect(res.statusCode).toBe(200);
+      const producers = telemetry.trace(traceId).filter((s) => s.kind === SpanKind.PRODUCER);
+      expect(producers).toHaveLength(2);
+      const segments = (await h.storedSegments()).filter((s) => recordsOfIngestMessage(s.message).some((r) => r.eventKey.startsWith('i:span-')));
+      expect(segments.map((s) => s.headers.traceparent).sort()).toEqual(producers.map((p) => `00-${traceId}-${p.spanContext().spanId}-01`).sort());
+    } finally {
+      await telemetry.stop();
+    }
+  });
+});
