@@ -9,6 +9,7 @@ import {
   declareConsumer,
   encodeJson,
   partitionOf,
+  sharedOutcomeSender,
   type Bus,
   type ConfigView,
   type JsMsg,
@@ -299,7 +300,7 @@ export class FilterWorker {
     this.publishDiscard(d, record);
   }
 
-  /** A discarded payload is counted in the sync's metrics through an outcome event. */
+  /** A discarded payload is counted in the sync's metrics through an outcome record. */
   private publishDiscard(discard: Discard, record: IngestedRecord): void {
     const { bus, topology, logger } = this.deps;
     const outcome: DeliveryOutcome = {
@@ -315,9 +316,8 @@ export class FilterWorker {
     };
     const traceId = activeTraceId();
     if (traceId) outcome.traceId = traceId;
-    bus.js.publish(topology.subjects.outcome(discard.syncId), encodeJson(outcome)).catch((err: unknown) => {
-      logger.warn({ sync: discard.syncId, err: String(err) }, 'discard outcome not published');
-    });
+    // Folded into the sync's outcome aggregate, sent about every second (and at shutdown).
+    sharedOutcomeSender(bus, topology, logger).outcome(outcome);
   }
 
   /**
