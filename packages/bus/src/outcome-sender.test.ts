@@ -65,7 +65,7 @@ describe('OutcomeSender', () => {
     expect(messages).toHaveLength(1);
     const [message] = messages;
     expect(message!.v).toBe(2);
-    if (message!.v !== 2) return;
+    if (message?.v !== 2) return;
     expect(message.minutes.reduce((n, m) => n + (m.results.delivered ?? 0), 0)).toBe(1_000);
     expect(message.payloads.map((p) => [p.messageId, p.result])).toEqual([['bad', 'rejected']]);
     await sender.stop();

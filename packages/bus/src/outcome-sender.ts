@@ -3,7 +3,6 @@ import { OutcomeAggregator, type DeliveryOutcome, type OutcomeAggregate, type Ou
 import { encodeJson } from './codec.js';
 import type { Bus, BusLogger } from './connection.js';
 import { LeanPublisher } from './lean-publisher.js';
-import type { Topology } from './topology.js';
 
 export interface OutcomeSenderOptions extends OutcomeAggregatorOptions {
   /** The publisher to send with (shared with dead letters in delivery); default one of its own. */
@@ -18,6 +17,11 @@ export interface OutcomeSenderOptions extends OutcomeAggregatorOptions {
   retryForMs?: number;
   /** Messages kept for another try at most (oldest dropped first). Default 1,000. */
   maxUnsent?: number;
+}
+
+/** Where outcomes go: `Topology` has it. */
+export interface OutcomeSubjects {
+  subjects: { outcome(syncId: string): string };
 }
 
 interface Unsent {
@@ -49,7 +53,7 @@ export class OutcomeSender {
 
   constructor(
     private readonly bus: Pick<Bus, 'nc'>,
-    private readonly topology: Pick<Topology, 'subjects'>,
+    private readonly topology: OutcomeSubjects,
     private readonly logger: BusLogger,
     options: OutcomeSenderOptions = {},
   ) {
@@ -121,7 +125,7 @@ export type { OutcomeAggregate };
 const shared = new WeakMap<object, OutcomeSender>();
 
 /** One OutcomeSender per connection, for code that has only the bus at hand (the filter's discards). */
-export function sharedOutcomeSender(bus: Pick<Bus, 'nc'>, topology: Pick<Topology, 'subjects'>, logger: BusLogger): OutcomeSender {
+export function sharedOutcomeSender(bus: Pick<Bus, 'nc'>, topology: OutcomeSubjects, logger: BusLogger): OutcomeSender {
   let sender = shared.get(bus.nc);
   if (!sender) {
     sender = new OutcomeSender(bus, topology, logger);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, DeliveryOutcome, DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
+import type { DeadLetter, DeliveryJob, DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
 import { waitFor } from '@inkstream/testing';
 import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
 
@@ -53,7 +53,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.path).toBe('/behavioral/abc');
     const outcomes = await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
+      const o = await h.outcomes(sync.id);
       return o.length >= 20 ? o : undefined;
     }, 'outcomes');
     expect(outcomes.every((o) => o.result === 'delivered' && o.attempt === 1 && o.status === 200)).toBe(true);
@@ -96,7 +96,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     await enqueue(sync, 8, 8);
     await waitFor(() => uniqueDelivered(sync.id) === 8, 'all 8 delivered despite resets and hangs', 120_000);
     const outcomes = await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
+      const o = await h.outcomes(sync.id);
       return o.filter((x) => x.result === 'retry').length >= 2 ? o : undefined;
     }, 'retry outcomes for the reset and the timeout');
     const errors = outcomes.filter((o) => o.result === 'retry').map((o) => o.error ?? '');
@@ -110,7 +110,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     h.standIn.respondWith((r) => (r.headers.authorization === GOOD ? { status: 200 } : { status: 401, body: '{"message":"bad credentials"}' }));
     await enqueue(sync, 10, 3);
     await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
+      const o = await h.outcomes(sync.id);
       return o.some((x) => x.result === 'failing' && x.status === 401 && x.responseBody?.includes('bad credentials'));
     }, 'a failing outcome');
     expect(uniqueDelivered(sync.id)).toBe(0);
