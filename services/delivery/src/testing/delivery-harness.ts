@@ -126,9 +126,13 @@ export class DeliveryHarness {
    * samples), after sending what the publisher holds.
    */
   async outcomes(syncId: string): Promise<DeliveryOutcome[]> {
+    return (await this.outcomeMessages(syncId)).flatMap(outcomesIn);
+  }
+
+  /** The outcome messages of a sync as they are in the stream, after sending what the publisher holds. */
+  async outcomeMessages(syncId: string): Promise<OutcomeMessage[]> {
     await this.outcomePublisher?.flush();
-    const messages = await this.read<OutcomeMessage>(this.topology.streams.outcomes.name, this.topology.subjects.outcome(syncId));
-    return messages.flatMap(outcomesIn);
+    return this.read<OutcomeMessage>(this.topology.streams.outcomes.name, this.topology.subjects.outcome(syncId));
   }
 
   /** Every message of a stream on one subject, without consuming it. */
