@@ -17,8 +17,9 @@ export interface OutcomeProjectorOptions {
   batchSize?: number;
   /**
    * How long outcomes are gathered before they are written unless a whole batch is there, busy
-   * or quiet: a transaction is written when batchSize messages wait or the oldest waiting one
-   * has waited this long. Default 250 ms.
+   * or quiet: a transaction is written when batchSize messages wait, or this long after the
+   * first message that arrived while nothing was being written (under load: after the previous
+   * transaction ended). Default 250 ms.
    */
   lingerMs?: number;
   /**
