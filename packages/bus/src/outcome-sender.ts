@@ -40,7 +40,8 @@ interface Unsent {
  */
 export class OutcomeSender {
   private readonly aggregator: OutcomeAggregator;
-  private readonly publisher: LeanPublisher;
+  /** Created at the first send when not given (never in outcome(), which must not throw). */
+  private publisher: LeanPublisher | undefined;
   private readonly ownsPublisher: boolean;
   private readonly timer: NodeJS.Timeout;
   private readonly id = randomBytes(6).toString('hex');
@@ -59,7 +60,7 @@ export class OutcomeSender {
   ) {
     this.aggregator = new OutcomeAggregator(options);
     this.ownsPublisher = !options.publisher;
-    this.publisher = options.publisher ?? new LeanPublisher(bus.nc);
+    this.publisher = options.publisher;
     this.retryForMs = options.retryForMs ?? 60_000;
     this.maxUnsent = options.maxUnsent ?? 1_000;
     this.timer = setInterval(() => void this.flush(), options.flushEveryMs ?? 1_000);
@@ -99,15 +100,17 @@ export class OutcomeSender {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
-    // One more go for what failed just now (a reconnect in progress).
-    if (this.unsent.length > 0) await this.flush();
+    // One more go for what failed just now (a reconnect in progress) or came in meanwhile.
+    if (this.unsent.length > 0 || this.aggregator.size > 0) await this.flush();
     this.stopped = true;
-    if (this.unsent.length > 0) this.logger.warn({ messages: this.unsent.length }, 'delivery outcome aggregates not sent at shutdown');
-    if (this.ownsPublisher) this.publisher.close();
+    const left = this.unsent.length + this.aggregator.size;
+    if (left > 0) this.logger.warn({ messages: left }, 'delivery outcome aggregates not sent at shutdown');
+    if (this.ownsPublisher) this.publisher?.close();
   }
 
   private async send(m: Unsent): Promise<void> {
     try {
+      this.publisher ??= new LeanPublisher(this.bus.nc);
       await this.publisher.publish(m.subject, m.data, { msgID: m.msgID });
     } catch (err) {
       if (Date.now() - m.firstTriedAt < this.retryForMs) {
