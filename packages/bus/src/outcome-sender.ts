@@ -49,6 +49,7 @@ export class OutcomeSender {
   private unsent: Unsent[] = [];
   private sending: Promise<void> = Promise.resolve();
   private stopped = false;
+  private failing = false;
   private readonly retryForMs: number;
   private readonly maxUnsent: number;
 
@@ -112,10 +113,14 @@ export class OutcomeSender {
     try {
       this.publisher ??= new LeanPublisher(this.bus.nc);
       await this.publisher.publish(m.subject, m.data, { msgID: m.msgID });
+      if (this.failing) this.logger.info({}, 'delivery outcome aggregates are sent again');
+      this.failing = false;
     } catch (err) {
       if (Date.now() - m.firstTriedAt < this.retryForMs) {
         this.unsent.push(m);
-        this.logger.warn({ subject: m.subject, err: String(err) }, 'delivery outcome aggregate not sent yet; trying again');
+        // One warning when sending starts failing, not one per message and second.
+        if (!this.failing) this.logger.warn({ subject: m.subject, err: String(err) }, 'delivery outcome aggregate not sent yet; trying again');
+        this.failing = true;
       } else {
         this.logger.error({ subject: m.subject, err: String(err) }, 'delivery outcome aggregate not sent: given up');
       }
