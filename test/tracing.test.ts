@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createTopology, decodeJson } from '@inkstream/bus';
-import type { DeadLetter, DeliveryOutcome } from '@inkstream/contracts';
+import { outcomesIn, type DeadLetter, type OutcomeMessage } from '@inkstream/contracts';
 import { MovableInkStandIn, NATS_URL, type ServiceName, Stack, waitFor } from '@inkstream/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
@@ -171,7 +171,7 @@ describe('traces, logs and metrics across the services', () => {
 
     // The trace id reaches the outcome record, and the log lines written on the way.
     const outcome = await waitFor(
-      async () => (await streamMessages<DeliveryOutcome>('outcomes')).find((o) => o.result === 'delivered' && o.traceId === client.traceId),
+      async () => (await streamMessages<OutcomeMessage>('outcomes')).flatMap(outcomesIn).find((o) => o.result === 'delivered' && o.traceId === client.traceId),
       'the delivered outcome with its trace id',
     );
     expect(outcome.attempt).toBe(1);

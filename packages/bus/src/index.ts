@@ -15,3 +15,4 @@ export type { KV } from '@nats-io/kv';
 export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 export * from './lease-manager.js';
 export * from './lean-publisher.js';
+export * from './outcome-sender.js';

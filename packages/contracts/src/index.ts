@@ -8,3 +8,4 @@ export * from './movable-ink-payload.js';
 export * from './delivery-outcome.js';
 export * from './event-key.js';
 export * from './amplitude-rules.js';
+export * from './outcome-aggregator.js';

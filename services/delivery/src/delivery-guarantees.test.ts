@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, DeliveryOutcome, SyncSnapshot } from '@inkstream/contracts';
+import type { DeadLetter, DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
 import { misbehaviour, payloadsOf, stormResponder, waitFor } from '@inkstream/testing';
 import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
 
@@ -54,7 +54,7 @@ describe('delivery guarantees under endpoint faults', () => {
       .map((p) => p.message_id as string)
       .filter((id) => id.startsWith(syncId));
   const deadLetters = (syncId: string) => h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(syncId));
-  const outcomes = (syncId: string) => h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(syncId));
+  const outcomes = (syncId: string) => h.outcomes(syncId);
 
   /** Everything delivered, in order per user, one request per user at a time; duplicates reported. */
   async function expectAllInOrder(sync: SyncSnapshot, total: number, what: string): Promise<void> {

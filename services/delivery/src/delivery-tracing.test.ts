@@ -1,7 +1,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, DeliveryOutcome, SyncSnapshot } from '@inkstream/contracts';
+import type { DeadLetter, DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
 import { tracePublish } from '@inkstream/telemetry';
 import { SpanKind, startTestTelemetry, type ReadableSpan, type TestTelemetry } from '@inkstream/telemetry/testing';
 import { waitFor } from '@inkstream/testing';
@@ -87,7 +87,7 @@ describe('delivery tracing', () => {
     expect(deliveries.map((d) => d.attributes['inkstream.delivery.decision']).sort()).toEqual(['ack', 'retry']);
 
     const outcomes = await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
+      const o = await h.outcomes(sync.id);
       return o.length >= 4 ? o : undefined;
     }, 'four outcomes');
     expect(outcomes.every((o) => o.traceId === traceId)).toBe(true);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, DeliveryOutcome, DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
+import type { DeadLetter, DeliveryJob, DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
 import { waitFor } from '@inkstream/testing';
 import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
 
@@ -44,7 +44,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
       .filter((p) => p.message_id.startsWith(syncId));
   const uniqueDelivered = (syncId: string) => new Set(delivered(syncId).map((p) => p.message_id)).size;
 
-  it('delivers each payload with the sync’s headers and records an outcome per attempt', async () => {
+  it('delivers each payload with the sync’s headers and counts each delivery in the outcome aggregates', async () => {
     const sync = h.newSync();
     await enqueue(sync, 20);
     await waitFor(() => uniqueDelivered(sync.id) === 20, 'all 20 delivered');
@@ -52,10 +52,13 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     const request = h.standIn.requests.find((r) => r.headers.authorization === GOOD)!;
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.path).toBe('/behavioral/abc');
-    const outcomes = await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
-      return o.length >= 20 ? o : undefined;
-    }, 'outcomes');
+    // First-attempt deliveries are counted per sync and minute, with a few sampled records.
+    const counted = async () =>
+      (await h.outcomeMessages(sync.id)).reduce((n, m) => n + (m.v === 2 ? m.minutes.reduce((k, x) => k + (x.results.delivered ?? 0), 0) : 0), 0);
+    await waitFor(async () => (await counted()) >= 20, 'the deliveries counted');
+    expect(await counted()).toBe(20);
+    const outcomes = await h.outcomes(sync.id);
+    expect(outcomes.length).toBeGreaterThan(0);
     expect(outcomes.every((o) => o.result === 'delivered' && o.attempt === 1 && o.status === 200)).toBe(true);
   });
 
@@ -96,7 +99,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     await enqueue(sync, 8, 8);
     await waitFor(() => uniqueDelivered(sync.id) === 8, 'all 8 delivered despite resets and hangs', 120_000);
     const outcomes = await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
+      const o = await h.outcomes(sync.id);
       return o.filter((x) => x.result === 'retry').length >= 2 ? o : undefined;
     }, 'retry outcomes for the reset and the timeout');
     const errors = outcomes.filter((o) => o.result === 'retry').map((o) => o.error ?? '');
@@ -110,7 +113,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     h.standIn.respondWith((r) => (r.headers.authorization === GOOD ? { status: 200 } : { status: 401, body: '{"message":"bad credentials"}' }));
     await enqueue(sync, 10, 3);
     await waitFor(async () => {
-      const o = await h.read<DeliveryOutcome>(h.topology.streams.outcomes.name, h.topology.subjects.outcome(sync.id));
+      const o = await h.outcomes(sync.id);
       return o.some((x) => x.result === 'failing' && x.status === 401 && x.responseBody?.includes('bad credentials'));
     }, 'a failing outcome');
     expect(uniqueDelivered(sync.id)).toBe(0);

@@ -41,6 +41,9 @@ try {
 
   const sender = new HttpSender({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS, connectionsPerOrigin: 256 });
   lifecycle.onShutdown('http pools', () => sender.close());
+  const outcomes = new OutcomePublisher(bus, topology, logger);
+  // Runs after the consumers stopped (steps run in reverse): the last outcomes are sent.
+  lifecycle.onShutdown('outcomes', () => outcomes.stop());
   const service = new DeliveryService({
     config,
     deps: {
@@ -51,7 +54,7 @@ try {
       metrics: createDeliveryMetrics(metrics),
       logger,
       attempts: new AttemptStore(attemptsKv),
-      outcomes: new OutcomePublisher(bus, topology, logger),
+      outcomes,
       backoff: { baseMs: env.DELIVERY_RETRY_BASE_MS, capMs: Math.max(env.DELIVERY_RETRY_BASE_MS, env.DELIVERY_RETRY_MAX_MS) },
     },
     logger,

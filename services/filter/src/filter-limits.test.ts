@@ -6,7 +6,8 @@ import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, enc
 import {
   DEFAULT_DELIVERY_SETTINGS,
   type DeliveryJob,
-  type DeliveryOutcome,
+  outcomesIn,
+  type OutcomeMessage,
   type IdentifyPayload,
   type IngestedRecord,
   type SyncSnapshot,
@@ -122,7 +123,7 @@ describe('filter limits through real NATS', () => {
   }
   const jobsOf = async (projectId: string) => (await streamMessages<DeliveryJob>(topology.streams.delivery.name)).filter((j) => j.projectId === projectId);
   const outcomesOf = async (syncIds: string[]) =>
-    (await streamMessages<DeliveryOutcome>(topology.streams.outcomes.name)).filter((o) => syncIds.includes(o.syncId));
+    (await streamMessages<OutcomeMessage>(topology.streams.outcomes.name)).flatMap(outcomesIn).filter((o) => syncIds.includes(o.syncId));
 
   async function ingestFullyAcked(): Promise<boolean> {
     for (let p = 0; p < 16; p++) {

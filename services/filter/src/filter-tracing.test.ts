@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigView, carrierFrom, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type DeliveryOutcome, type IngestedRecord } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, outcomesIn, type DeliveryJob, type IngestedRecord, type OutcomeMessage } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { tracePublish } from '@inkstream/telemetry';
 import { SpanKind, startTestTelemetry, type TestTelemetry } from '@inkstream/telemetry/testing';
@@ -115,7 +115,7 @@ describe('filter tracing', () => {
   it('records the trace id with a discarded payload’s outcome', async () => {
     const ingested = await ingest({ event_type: 'Old', user_id: 'old-traced-user', time: Date.now() - 40 * 86_400_000 }, 'old-1');
     const outcome = await waitFor(
-      async () => (await messages(topology.streams.outcomes.name)).map((m) => decodeJson<DeliveryOutcome>(m.data)).find((o) => o.result === 'discarded'),
+      async () => (await messages(topology.streams.outcomes.name)).flatMap((m) => outcomesIn(decodeJson<OutcomeMessage>(m.data))).find((o) => o.result === 'discarded'),
       'the discarded outcome',
     );
     expect(outcome.traceId).toBe(ingested.traceId);

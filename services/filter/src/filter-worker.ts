@@ -10,6 +10,7 @@ import {
   declareConsumer,
   encodeJson,
   partitionOf,
+  sharedOutcomeSender,
   type Bus,
   type ConfigView,
   type JsMsg,
@@ -369,9 +370,9 @@ export class FilterWorker {
     this.publishDiscard(d, record);
   }
 
-  /** A discarded payload is counted in the sync's metrics through an outcome event. */
+  /** A discarded payload is counted in the sync's metrics through an outcome record. */
   private publishDiscard(discard: Discard, record: IngestedRecord): void {
-    const { topology, logger } = this.deps;
+    const { bus, topology, logger } = this.deps;
     const outcome: DeliveryOutcome = {
       v: 1,
       syncId: discard.syncId,
@@ -385,9 +386,8 @@ export class FilterWorker {
     };
     const traceId = activeTraceId();
     if (traceId) outcome.traceId = traceId;
-    this.publisher.publish(topology.subjects.outcome(discard.syncId), encodeJson(outcome)).catch((err: unknown) => {
-      logger.warn({ sync: discard.syncId, err: String(err) }, 'discard outcome not published');
-    });
+    // Folded into the sync's outcome aggregate, sent about every second (and at shutdown).
+    sharedOutcomeSender(bus, topology, logger).outcome(outcome);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConsumerLag, connectBus, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
+import { ConsumerLag, connectBus, stopSharedOutcomeSender, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
 import {
   Gauge,
   Lifecycle,
@@ -87,6 +87,8 @@ try {
   registerConsumerLagGauge(metrics, () => lag.read());
   const app = createServer({ service: 'filter', logger, metrics, readiness: { nats: () => bus.isConnected() } });
   await worker.start();
+  // After the consumers stopped (steps run in reverse): the last discard outcomes are sent.
+  lifecycle.onShutdown('outcomes', () => stopSharedOutcomeSender(bus));
   lifecycle.onShutdown('consumers', () => worker.stop());
   lifecycle.onShutdown('http server', () => app.close());
   await app.listen({ port: env.FILTER_PORT, host: env.HOST });

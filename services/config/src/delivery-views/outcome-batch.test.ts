@@ -38,7 +38,8 @@ describe('projectOutcomes', () => {
     const batch = projectOutcomes([outcome({})], new Set());
     expect(batch.minutes).toEqual([minute({ delivered: 1, deliveredFirstAttempt: 1, attempts2xx: 1, latencyMaxMs: 5_000 })]);
     expect(batch.latency).toEqual([{ syncId: SYNC, minute: new Date(T0), bucket: latencyBucketOf(5_000), count: 1 }]);
-    expect(batch.pendingDeletes).toEqual([{ syncId: SYNC, messageId: 'm1' }]);
+    // Not pending before: nothing to delete (only rows that exist are deleted).
+    expect(batch.pendingDeletes).toEqual([]);
     expect(batch.pendingUpserts).toEqual([]);
     expect(batch.errors).toEqual([]);
     expect(batch.statuses).toEqual([{ syncId: SYNC, at: new Date(T0 + 5_000), state: 'healthy', lastError: null }]);
@@ -65,7 +66,8 @@ describe('projectOutcomes', () => {
     ['an expiry', { result: 'expired', status: undefined, attempt: 9, reason: 'expired' }, { expired: 1 }, false],
     ['a deleted sync', { result: 'dropped', status: undefined, attempt: 2, reason: 'sync deleted' }, { dropped: 1 }, false],
   ])('counts %s', (_name, overrides, expected, pending) => {
-    const batch = projectOutcomes([outcome(overrides)], new Set());
+    // Pending from an earlier batch: a final outcome settles it, a failure keeps it.
+    const batch = projectOutcomes([outcome(overrides)], new Set([payloadKey(SYNC, 'm1')]));
     expect(batch.minutes).toEqual([minute(expected)]);
     expect(batch.latency).toEqual([]);
     expect(batch.pendingUpserts.length).toBe(pending ? 1 : 0);
@@ -84,7 +86,7 @@ describe('projectOutcomes', () => {
   it('counts a payload delivery discarded (413 on its own) and settles it if it was pending', () => {
     const batch = projectOutcomes(
       [outcome({ result: 'retry', status: 503 }), outcome({ result: 'discarded', status: 413, attempt: 2, reason: 'too large' })],
-      new Set(),
+      new Set([payloadKey(SYNC, 'm1')]),
     );
     expect(batch.minutes).toEqual([minute({ retried: 1, discarded: 1, attempts5xx: 1, attempts4xx: 1 })]);
     expect(batch.pendingUpserts).toEqual([]);

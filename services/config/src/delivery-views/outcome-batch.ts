@@ -1,6 +1,6 @@
-import type { DeliveryOutcome, OutcomeResult } from '@inkstream/contracts';
+import type { DeliveryOutcome, OutcomeAggregate, OutcomeMessage, OutcomeResult } from '@inkstream/contracts';
 import { latencyBucketOf } from './latency-histogram.js';
-import { statusFromOutcome, type ProjectedStatus } from './sync-status.js';
+import { describeFailure, statusFromOutcome, type ProjectedStatus } from './sync-status.js';
 
 /** Error samples kept per sync. */
 export const MAX_ERRORS_PER_SYNC = 1000;
@@ -86,10 +86,100 @@ const FAILED_ATTEMPT: ReadonlySet<OutcomeResult> = new Set(['retry', 'throttled'
 
 export const payloadKey = (syncId: string, messageId: string) => `${syncId}\u0000${messageId}`;
 
+/** The per-payload outcomes of messages of either version, in stream order. */
+export function recordsOf(messages: readonly OutcomeMessage[]): DeliveryOutcome[] {
+  const out: DeliveryOutcome[] = [];
+  for (const message of messages) {
+    if (message.v === 1) out.push(message);
+    else for (const record of message.payloads) out.push({ v: 1, syncId: message.syncId, ...record });
+  }
+  return out;
+}
+
+/**
+ * The keys of the payloads whose pending-retry row matters to a batch: a delivery on what looks
+ * like a first attempt (was it throttled or failed in an earlier batch?) and every other final
+ * outcome (does it settle a pending retry?). A v2 aggregate's counted deliveries are not here:
+ * their publisher saw no failure of theirs.
+ */
+export function pendingCandidates(outcomes: readonly DeliveryOutcome[]): Array<{ syncId: string; messageId: string }> {
+  const seen = new Set<string>();
+  const out: Array<{ syncId: string; messageId: string }> = [];
+  for (const o of outcomes) {
+    if (PENDING.has(o.result) || (o.result === 'discarded' && o.attempt === 0)) continue;
+    const key = payloadKey(o.syncId, o.messageId);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ syncId: o.syncId, messageId: o.messageId });
+  }
+  return out;
+}
+
+/**
+ * Folds messages of both versions (in stream order) into the changes they make: v1 outcomes
+ * and v2 records as projectOutcomes does; a v2 aggregate's counters added as they are, and its
+ * status fact taken when it is the newest. `pendingBefore` holds the keys of
+ * `pendingCandidates` that have a pending-retry row: only those are deleted.
+ */
+export function projectMessages(messages: readonly OutcomeMessage[], pendingBefore: ReadonlySet<string>): ProjectedBatch {
+  const batch = projectOutcomes(recordsOf(messages), pendingBefore);
+  const aggregates = messages.filter((m): m is OutcomeAggregate => m.v === 2);
+  if (aggregates.length === 0) return batch;
+
+  const minutes = new Map(batch.minutes.map((m) => [`${m.syncId}|${m.minute.getTime()}`, m]));
+  const latency = new Map(batch.latency.map((l) => [`${l.syncId}|${l.minute.getTime()}|${l.bucket}`, l]));
+  const statuses = new Map(batch.statuses.map((s) => [s.syncId, s]));
+  for (const aggregate of aggregates) {
+    for (const m of aggregate.minutes) {
+      const minute = new Date(m.minute);
+      const key = `${aggregate.syncId}|${m.minute}`;
+      let counters = minutes.get(key);
+      if (!counters) minutes.set(key, (counters = emptyCounters(aggregate.syncId, minute)));
+      const r = m.results;
+      counters.delivered += r.delivered ?? 0;
+      counters.deliveredFirstAttempt += m.deliveredFirstAttempt;
+      counters.deliveredAfterRetry += m.deliveredAfterRetry;
+      counters.expired += r.expired ?? 0;
+      counters.discarded += r.discarded ?? 0;
+      counters.rejected += r.rejected ?? 0;
+      counters.dropped += r.dropped ?? 0;
+      counters.retried += r.retry ?? 0;
+      counters.throttled += r.throttled ?? 0;
+      counters.failing += r.failing ?? 0;
+      const a = m.attempts;
+      counters.attempts2xx += a['2xx'] ?? 0;
+      counters.attempts3xx += a['3xx'] ?? 0;
+      counters.attempts4xx += a['4xx'] ?? 0;
+      counters.attempts429 += a['429'] ?? 0;
+      counters.attempts5xx += a['5xx'] ?? 0;
+      counters.attemptsError += a.error ?? 0;
+      counters.latencyMaxMs = Math.max(counters.latencyMaxMs, m.latencyMaxMs);
+      for (const [bucket, count] of m.latency) {
+        const bucketKey = `${key}|${bucket}`;
+        const entry = latency.get(bucketKey);
+        if (entry) entry.count += count;
+        else latency.set(bucketKey, { syncId: aggregate.syncId, minute, bucket, count });
+      }
+    }
+    const fact = aggregate.status;
+    if (fact) {
+      const current = statuses.get(aggregate.syncId);
+      if (!current || current.at.getTime() <= fact.at) {
+        const lastError =
+          fact.state === 'healthy'
+            ? null
+            : describeFailure({ ...fact, v: 1, syncId: aggregate.syncId, messageId: '', payloadType: 'track', result: 'retry', attempt: 1, receivedAt: fact.at });
+        statuses.set(aggregate.syncId, { syncId: aggregate.syncId, at: new Date(fact.at), state: fact.state, lastError });
+      }
+    }
+  }
+  return { ...batch, minutes: [...minutes.values()], latency: [...latency.values()], statuses: [...statuses.values()] };
+}
+
 /**
  * Folds outcomes (in stream order) into the changes they make to the delivery views. Pure:
  * `pendingBefore` holds the payload keys (`payloadKey`) that were pending retries before the
- * batch, which tells a delivery after a retry from one on the first attempt even when the
+ * batch (at least those of `pendingCandidates`: only they are deleted), which tells a delivery after a retry from one on the first attempt even when the
  * payload was throttled (a 429 does not count as an attempt) or its earlier failures were
  * projected in another batch.
  */
@@ -178,7 +268,9 @@ export function projectOutcomes(outcomes: readonly DeliveryOutcome[], pendingBef
         firstFailedAt: failedHere.get(key) ?? new Date(outcome.at),
         lastAt: new Date(outcome.at),
       });
-    } else {
+    } else if (pendingBefore.has(key)) {
+      // Only a payload with a pending-retry row from an earlier batch has one to delete (one
+      // that failed in this batch ends here, before any row was written).
       pendingDeletes.push({ syncId: outcome.syncId, messageId: outcome.messageId });
     }
   }

@@ -35,14 +35,14 @@ describe('readOutcomeMessage', () => {
 
   it('cuts response excerpts to 2 KB and strips NUL bytes', () => {
     const read = readOutcomeMessage(encode({ ...valid, responseBody: 'é'.repeat(2000), error: 'a\u0000b' }));
-    expect(read.ok && Buffer.byteLength(read.outcome.responseBody!, 'utf8')).toBe(2048);
-    expect(read.ok && read.outcome.error).toBe('ab');
+    expect(read.ok && 'outcome' in read && Buffer.byteLength(read.outcome.responseBody!, 'utf8')).toBe(2048);
+    expect(read.ok && 'outcome' in read && read.outcome.error).toBe('ab');
   });
 
   it.each<[string, unknown, string]>([
     ['not JSON', '{', 'not JSON'],
     ['an array', [], 'not an object'],
-    ['another version', { ...valid, v: 2 }, 'unknown version 2'],
+    ['another version', { ...valid, v: 3 }, 'unknown version 3'],
     ['a sync id that is not a uuid', { ...valid, syncId: 'abc' }, 'syncId is not a uuid'],
     ['no message id', { ...valid, messageId: '' }, 'messageId missing or too long'],
     ['an unknown payload type', { ...valid, payloadType: 'page' }, 'unknown payloadType'],

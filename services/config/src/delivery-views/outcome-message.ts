@@ -1,4 +1,12 @@
-import type { DeliveryOutcome, OutcomeResult } from '@inkstream/contracts';
+import {
+  LATENCY_BUCKETS,
+  type AggregateMinute,
+  type DeliveryOutcome,
+  type OutcomeAggregate,
+  type OutcomeRecord,
+  type OutcomeResult,
+  type OutcomeStatusFact,
+} from '@inkstream/contracts';
 import { excerpt } from '../excerpt.js';
 
 export const OUTCOME_RESULTS: readonly OutcomeResult[] = [
@@ -18,7 +26,15 @@ const RESULTS: ReadonlySet<string> = new Set(OUTCOME_RESULTS);
 const MIN_TIME = 946_684_800_000;
 const MAX_TIME = 7_258_118_400_000;
 
-export type ReadOutcome = { ok: true; outcome: DeliveryOutcome } | { ok: false; problem: string };
+export type ReadOutcome =
+  | { ok: true; outcome: DeliveryOutcome }
+  | { ok: true; aggregate: OutcomeAggregate; problems?: string[] }
+  | { ok: false; problem: string };
+
+/** Minutes in one aggregate at most: it covers about a second (a few more when resent). */
+const MAX_MINUTES = 10;
+const MAX_RECORDS = 100_000;
+const STATES: ReadonlySet<string> = new Set(['healthy', 'retrying', 'failing']);
 
 /**
  * An outcome message as the projection may trust it, or why it cannot be used. Other services
@@ -34,7 +50,12 @@ export function readOutcomeMessage(data: Uint8Array): ReadOutcome {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, problem: 'not an object' };
   const o = raw as Record<string, unknown>;
+  if (o.v === 2) return readAggregate(o);
   if (o.v !== 1) return { ok: false, problem: `unknown version ${JSON.stringify(o.v)}` };
+  return readV1(o);
+}
+
+function readV1(o: Record<string, unknown>): { ok: true; outcome: DeliveryOutcome } | { ok: false; problem: string } {
   if (typeof o.syncId !== 'string' || !UUID.test(o.syncId)) return { ok: false, problem: 'syncId is not a uuid' };
   if (typeof o.messageId !== 'string' || o.messageId === '' || o.messageId.length > 200) {
     return { ok: false, problem: 'messageId missing or too long' };
@@ -71,6 +92,98 @@ export function readOutcomeMessage(data: Uint8Array): ReadOutcome {
   const reason = short(o.reason, 200);
   if (reason !== undefined) outcome.reason = reason;
   return { ok: true, outcome };
+}
+
+/**
+ * A v2 aggregate: counters validated as counts, each record like a v1 outcome (a record that is
+ * not is left out and named in `problems`; the rest of the message is used). Samples are not
+ * projected and not kept.
+ */
+function readAggregate(o: Record<string, unknown>): ReadOutcome {
+  if (typeof o.syncId !== 'string' || !UUID.test(o.syncId)) return { ok: false, problem: 'syncId is not a uuid' };
+  if (!isTime(o.from) || !isTime(o.to)) return { ok: false, problem: 'from/to are not times' };
+  if (!Array.isArray(o.minutes) || o.minutes.length > MAX_MINUTES) return { ok: false, problem: 'minutes is not a short list' };
+  if (!Array.isArray(o.payloads) || o.payloads.length > MAX_RECORDS) return { ok: false, problem: 'payloads is not a list' };
+  const syncId = o.syncId.toLowerCase();
+  const minutes: AggregateMinute[] = [];
+  for (const raw of o.minutes) {
+    const minute = readMinute(raw);
+    if (typeof minute === 'string') return { ok: false, problem: minute };
+    minutes.push(minute);
+  }
+  const payloads: OutcomeRecord[] = [];
+  const problems: string[] = [];
+  for (const raw of o.payloads) {
+    const read = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? readV1({ ...(raw as object), v: 1, syncId }) : { ok: false as const, problem: 'not an object' };
+    if (!read.ok) {
+      problems.push(`record: ${read.problem}`);
+      continue;
+    }
+    const { v: _v, syncId: _s, ...record } = read.outcome;
+    payloads.push(record);
+  }
+  const aggregate: OutcomeAggregate = { v: 2, syncId, from: o.from, to: o.to, minutes, payloads, samples: [] };
+  if (o.status !== undefined) {
+    const status = readStatus(o.status);
+    if (typeof status === 'string') problems.push(status);
+    else aggregate.status = status;
+  }
+  return problems.length > 0 ? { ok: true, aggregate, problems } : { ok: true, aggregate };
+}
+
+function readMinute(raw: unknown): AggregateMinute | string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'a minute is not an object';
+  const m = raw as Record<string, unknown>;
+  if (!isTime(m.minute) || m.minute % 60_000 !== 0) return 'minute is not the start of a minute';
+  const results = countsOf(m.results, RESULTS);
+  const payloadTypes = countsOf(m.payloadTypes, new Set(['track', 'identify']));
+  const attempts = countsOf(m.attempts, new Set(['2xx', '3xx', '4xx', '429', '5xx', 'error']));
+  if (!results || !payloadTypes || !attempts) return 'minute counts are not counts';
+  if (!isCount(m.deliveredFirstAttempt) || !isCount(m.deliveredAfterRetry) || !isCount(m.latencyMaxMs)) return 'minute counts are not counts';
+  if ((results.delivered ?? 0) !== m.deliveredFirstAttempt + m.deliveredAfterRetry) return 'delivered is not first attempt + after retry';
+  if (!Array.isArray(m.latency)) return 'latency is not a list';
+  const latency: Array<[number, number]> = [];
+  for (const entry of m.latency) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !isCount(entry[0]) || entry[0] >= LATENCY_BUCKETS || !isCount(entry[1])) {
+      return 'latency is not [bucket, count] pairs';
+    }
+    latency.push([entry[0], entry[1]]);
+  }
+  return {
+    minute: m.minute,
+    results,
+    deliveredFirstAttempt: m.deliveredFirstAttempt,
+    deliveredAfterRetry: m.deliveredAfterRetry,
+    payloadTypes,
+    attempts,
+    latency,
+    latencyMaxMs: m.latencyMaxMs,
+  } as AggregateMinute;
+}
+
+function countsOf(raw: unknown, keys: ReadonlySet<string>): Record<string, number> | undefined {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!keys.has(key) || !isCount(value)) return undefined;
+    out[key] = value;
+  }
+  return out;
+}
+
+function readStatus(raw: unknown): OutcomeStatusFact | string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'status is not an object';
+  const s = raw as Record<string, unknown>;
+  if (typeof s.state !== 'string' || !STATES.has(s.state)) return 'status state unknown';
+  if (!isTime(s.at)) return 'status at is not a time';
+  const fact: OutcomeStatusFact = { state: s.state as OutcomeStatusFact['state'], at: s.at };
+  if (isCount(s.status) && s.status >= 100 && s.status <= 999) fact.status = s.status;
+  const error = excerpt(s.error);
+  if (error !== undefined) fact.error = error;
+  const responseBody = excerpt(s.responseBody);
+  if (responseBody !== undefined) fact.responseBody = responseBody;
+  return fact;
 }
 
 function isTime(value: unknown): value is number {

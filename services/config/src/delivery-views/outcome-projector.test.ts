@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryOutcome } from '@inkstream/contracts';
+import { OutcomeAggregator, type DeliveryOutcome, type OutcomeMessage } from '@inkstream/contracts';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { openPostgres } from '../db/postgres.js';
 import { deliveryErrors, deliveryLatency, deliveryMinutes, deliveryPendingRetries, outcomeCheckpoints } from '../db/schema.js';
@@ -145,6 +145,37 @@ describe('the outcome projection', () => {
       await first.stop();
       await second.stop();
     }
+  });
+
+  it('projects v1 outcomes an older version left in the stream, then v2 aggregates, in few transactions', async () => {
+    const sync = randomUUID();
+    await stop(await start()); // the consumer exists: what is published now waits for the next projector
+    // Before the upgrade: one message per attempt…
+    const old = traffic(sync, 900, Date.now() - 120_000);
+    // …after it: the same kind of traffic as aggregates of about 100 outcomes.
+    const aggregator = new OutcomeAggregator();
+    const aggregates: OutcomeMessage[] = [];
+    traffic(sync, 900, Date.now() - 60_000).forEach((o, i) => {
+      aggregator.add({ ...o, messageId: `new-${o.messageId}` });
+      if (i % 100 === 99) aggregates.push(...aggregator.take());
+    });
+    aggregates.push(...aggregator.take());
+    await publishOutcomes(nats, old);
+    const last = await publishOutcomes(nats, aggregates);
+
+    let transactions = 0;
+    const counting = Object.create(handle.db) as Database;
+    counting.transaction = ((...args: Parameters<Database['transaction']>) => {
+      transactions++;
+      return handle.db.transaction(...args);
+    }) as Database['transaction'];
+    const projector = new OutcomeProjector({ db: counting, bus: nats.bus, topology: nats.topology, logger: logs.logger, batchSize: 1_000, lingerMs: 200 });
+    running.push(projector);
+    await projector.start();
+    await caughtUp(last);
+    expect(await viewsOf(handle.db, sync)).toEqual({ delivered: 1800, firstAttempt: 1200, afterRetry: 600, retried: 600, expired: 0, attempts: 2400, latency: 1800, errors: 600, pending: 0 });
+    // 1,200 outcomes and 12 aggregates: a handful of transactions, not hundreds.
+    expect(transactions).toBeLessThanOrEqual(20);
   });
 
   it('moves past a message it cannot use', async () => {

@@ -1,5 +1,5 @@
 import { ConsumerRunner, declareConsumer, isNotFound, type Bus, type JsMsg, type Topology } from '@inkstream/bus';
-import type { DeliveryOutcome } from '@inkstream/contracts';
+import type { OutcomeMessage } from '@inkstream/contracts';
 import type { Logger } from '@inkstream/service-kit';
 import type { Database } from '../db/database.js';
 import { loggableError } from '../db/errors.js';
@@ -13,9 +13,14 @@ export interface OutcomeProjectorOptions {
   topology: Topology;
   logger: Logger;
   metrics?: ProjectionMetrics;
-  /** Outcomes per transaction at most. Default 1,000. */
+  /** Outcome messages (v1 outcomes or v2 aggregates) per transaction at most. Default 1,000. */
   batchSize?: number;
-  /** How long a quiet stream's outcomes are gathered before they are written. Default 100 ms. */
+  /**
+   * How long outcomes are gathered before they are written unless a whole batch is there, busy
+   * or quiet: a transaction is written when batchSize messages wait, or this long after the
+   * first message that arrived while nothing was being written (under load: after the previous
+   * transaction ended). Default 250 ms.
+   */
   lingerMs?: number;
   /**
    * How long a gap in the sequence lasts before the stream is asked whether the missing
@@ -27,7 +32,7 @@ export interface OutcomeProjectorOptions {
 interface Waiting {
   msg: JsMsg;
   /** Undefined for a message that cannot be used: it only moves the checkpoint on. */
-  outcome: DeliveryOutcome | undefined;
+  outcome: OutcomeMessage | undefined;
   /** Ends the message's handler, so the consumer runner lets go of it. */
   done: () => void;
 }
@@ -49,6 +54,8 @@ export class OutcomeProjector {
   private wake: (() => void) | undefined;
   private stopping = false;
   private failures = 0;
+  /** Newest status time applied per sync (statuses are written only when they change). */
+  private readonly statusSeen = new Map<string, number>();
   private readonly batchSize: number;
   private readonly stream: string;
   /** The durable consumer's name, which also keys the checkpoint. */
@@ -86,14 +93,23 @@ export class OutcomeProjector {
 
   private receive(msg: JsMsg): Promise<void> {
     const read = readOutcomeMessage(msg.data);
+    let outcome: OutcomeMessage | undefined;
     if (!read.ok) {
       this.options.logger.warn({ seq: msg.seq, subject: msg.subject, problem: read.problem }, 'unusable delivery outcome skipped');
       this.options.metrics?.outcomes.inc({ result: 'unusable' });
+    } else if ('outcome' in read) {
+      outcome = read.outcome;
+    } else {
+      outcome = read.aggregate;
+      if (read.problems) {
+        this.options.logger.warn({ seq: msg.seq, subject: msg.subject, problems: read.problems.slice(0, 5) }, 'unusable parts of a delivery outcome aggregate skipped');
+        this.options.metrics?.outcomes.inc({ result: 'unusable' }, read.problems.length);
+      }
     }
     return new Promise<void>((done) => {
       // A redelivery of an outcome already waiting here: the newer delivery is the one to answer.
       this.waiting.get(msg.seq)?.done();
-      this.waiting.set(msg.seq, { msg, outcome: read.ok ? read.outcome : undefined, done });
+      this.waiting.set(msg.seq, { msg, outcome, done });
       this.schedule();
     });
   }
@@ -107,7 +123,7 @@ export class OutcomeProjector {
     this.lingerTimer ??= setTimeout(() => {
       this.lingerTimer = undefined;
       this.runLoop();
-    }, this.options.lingerMs ?? 100);
+    }, this.options.lingerMs ?? 250);
   }
 
   private runLoop(): void {
@@ -146,6 +162,9 @@ export class OutcomeProjector {
       if (progressed) {
         stalledSince = undefined;
         stalls = 0;
+        // Under load too, a part batch waits for the linger (schedule(), when this loop ends)
+        // instead of being written at once: few, large transactions.
+        if (this.waiting.size < this.batchSize && !this.stopping) return;
         continue;
       }
       // A gap: the next outcome is most likely with another replica, which commits it in a
@@ -179,8 +198,8 @@ export class OutcomeProjector {
         applied.push(seq);
       }
       if (applied.length > 0) {
-        const outcomes = applied.map((seq) => this.waiting.get(seq)?.outcome).filter((o): o is DeliveryOutcome => o !== undefined);
-        await applyOutcomes(tx, outcomes);
+        const messages = applied.map((seq) => this.waiting.get(seq)?.outcome).filter((o): o is OutcomeMessage => o !== undefined);
+        await applyOutcomes(tx, messages, { statusSeen: this.statusSeen });
         await saveCheckpoint(tx, this.consumer, applied[applied.length - 1]!);
       }
       return { applied, duplicates };

@@ -1,5 +1,5 @@
 import { encodeJson } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, DeliveryOutcome } from '@inkstream/contracts';
+import type { DeadLetter, DeliveryJob, DeliveryOutcome, OutcomeMessage } from '@inkstream/contracts';
 import { messageIdFor } from '@inkstream/movable-ink';
 import type { TestNats } from './nats.js';
 
@@ -25,7 +25,7 @@ export function deliveryOutcome(syncId: string, overrides: Partial<DeliveryOutco
  * Publishes outcomes onto the outcome stream in order, as delivery and filter do, and returns
  * the stream sequence of the last one.
  */
-export async function publishOutcomes(nats: Pick<TestNats, 'bus' | 'topology'>, outcomes: readonly DeliveryOutcome[]): Promise<number> {
+export async function publishOutcomes(nats: Pick<TestNats, 'bus' | 'topology'>, outcomes: readonly OutcomeMessage[]): Promise<number> {
   let seq = 0;
   for (const outcome of outcomes) {
     seq = (await nats.bus.js.publish(nats.topology.subjects.outcome(outcome.syncId), encodeJson(outcome))).seq;

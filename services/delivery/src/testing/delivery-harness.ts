@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, openBucket, type Bus, type KV } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliverySettings, type SyncSnapshot } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, outcomesIn, type DeliveryOutcome, type DeliverySettings, type OutcomeMessage, type SyncSnapshot } from '@inkstream/contracts';
 import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
@@ -29,6 +29,7 @@ export class DeliveryHarness {
   endpoint!: string;
   config!: ConfigView;
   service!: DeliveryService;
+  outcomePublisher!: OutcomePublisher;
   private sender!: HttpSender;
   private leases!: KV;
   private attemptsKv!: KV;
@@ -68,7 +69,7 @@ export class DeliveryHarness {
         metrics: createDeliveryMetrics(createMetricsRegistry('delivery')),
         logger,
         attempts: new FlakyAttemptStore(this.attemptsKv, this.faults),
-        outcomes: new FlakyOutcomePublisher(bus, topology, logger, this.faults),
+        outcomes: (this.outcomePublisher = new FlakyOutcomePublisher(bus, topology, logger, this.faults)),
         backoff: this.backoff,
         ...(this.options.summaryIntervalMs !== undefined ? { summaryIntervalMs: this.options.summaryIntervalMs } : {}),
       },
@@ -82,6 +83,7 @@ export class DeliveryHarness {
 
   async stopService(): Promise<void> {
     await this.service.stop();
+    await this.outcomePublisher.stop();
     await this.sender.close();
     await this.standIn.stop();
   }
@@ -123,6 +125,20 @@ export class DeliveryHarness {
     const next = { ...sync, ...patch, version: this.version++ };
     this.config.apply(next);
     return next;
+  }
+
+  /**
+   * The per-payload outcomes of a sync found in the outcome stream (v2 aggregates' records and
+   * samples), after sending what the publisher holds.
+   */
+  async outcomes(syncId: string): Promise<DeliveryOutcome[]> {
+    return (await this.outcomeMessages(syncId)).flatMap(outcomesIn);
+  }
+
+  /** The outcome messages of a sync as they are in the stream, after sending what the publisher holds. */
+  async outcomeMessages(syncId: string): Promise<OutcomeMessage[]> {
+    await this.outcomePublisher?.flush();
+    return this.read<OutcomeMessage>(this.topology.streams.outcomes.name, this.topology.subjects.outcome(syncId));
   }
 
   /** Every message of a stream on one subject, without consuming it. */
