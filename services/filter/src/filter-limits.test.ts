@@ -440,10 +440,14 @@ describe('filter limits through real NATS', () => {
   it('the profile cache keeps to FILTER_PROFILE_CACHE_BYTES and reads what it let go from KV', async () => {
     const store = new ProfileStore(profilesKv, { maxEntries: 1000, maxBytes: 40_000 });
     const profile = (i: number): ProfileEntry => ({ v: 1, properties: { i, bio: 'b'.repeat(9_000) }, lastSeq: i, identified: {} });
-    for (let i = 0; i < 10; i++) await store.save('p-cache', `cache-user-${i}`, profile(i));
+    for (let i = 0; i < 10; i++) {
+      const ref = store.ref('p-cache', `cache-user-${i}`);
+      await store.load(ref);
+      await (await store.save(ref, profile(i))).stored;
+    }
     expect(store.cache.bytes).toBeLessThanOrEqual(40_000);
     expect(store.cache.size).toBe(4);
-    for (let i = 0; i < 10; i++) expect(await store.load('p-cache', `cache-user-${i}`)).toEqual(profile(i));
+    for (let i = 0; i < 10; i++) expect(await store.load(store.ref('p-cache', `cache-user-${i}`))).toEqual(profile(i));
     expect(store.cache.bytes).toBeLessThanOrEqual(40_000);
   });
 

@@ -29,6 +29,7 @@ import {
 import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
+import { StoredAcks } from './stored-acks.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -60,6 +61,8 @@ interface PartitionWork {
    * records are left unacked too until it has been processed, so none passes it.
    */
   held: Map<string, number>;
+  /** Records processed whose profile write is not stored yet: acked once it is. */
+  acks: StoredAcks;
 }
 
 type Step = 'load' | 'publish' | 'save';
@@ -96,6 +99,19 @@ export class FilterWorker {
       if (next.kind === 'sync') this.compile(next);
     });
     for (const sync of deps.config.syncs.values()) this.compile(sync);
+    deps.profiles.listen({
+      retry: (key, attempt, delayMs, err) => {
+        deps.metrics.stepRetries.inc({ step: 'save' });
+        deps.logger.warn({ key, attempt, delayMs, err: String(err) }, 'profile write failed, retrying; its records stay unacked');
+      },
+      conflict: (key, partition) => {
+        deps.metrics.profileConflicts.inc();
+        deps.logger.warn({ key, partition }, 'profile written by another replica (revision moved): its records are naked and come back');
+      },
+      abandoned: (key, partition, err) => {
+        deps.logger.warn({ key, partition, err: String(err) }, 'profile write given up with its partition: its records are naked and come back');
+      },
+    });
   }
 
   private compile(sync: SyncSnapshot): void {
@@ -151,7 +167,7 @@ export class FilterWorker {
     const { bus, topology, logger } = this.deps;
     const name = String(partition).padStart(2, '0');
     // Another replica may have changed these users' profiles while it held the partition.
-    this.deps.profiles.clear();
+    this.deps.profiles.acquire(partition);
     const durable = topology.consumers.filter(partition).durable_name;
     const runner = new ConsumerRunner({
       js: bus.js,
@@ -163,7 +179,7 @@ export class FilterWorker {
       // Events a crashed owner was working on come back first, in order.
       awaitForeignAcksMs: ACK_WAIT_MS + 5_000,
     });
-    const work: PartitionWork = { runner, durable, stopping: false, held: new Map() };
+    const work: PartitionWork = { runner, durable, stopping: false, held: new Map(), acks: new StoredAcks() };
     runner.start();
     this.runners.set(name, work);
     logger.info({ partition: name }, 'partition acquired');
@@ -172,15 +188,21 @@ export class FilterWorker {
   private async stopPartition(name: string): Promise<void> {
     const work = this.runners.get(name);
     this.runners.delete(name);
-    if (work) work.stopping = true;
-    await work?.runner.stop();
+    if (!work) return;
+    work.stopping = true;
+    // Saves of it no longer wait for room, failing writes of it are given up soon.
+    this.deps.profiles.beginRelease(Number(name));
+    await work.runner.stop();
+    // Its staged profiles are written now; each record is then acked, or naked if its write failed.
+    await this.deps.profiles.release(Number(name));
+    await work.acks.drain();
     this.deps.logger.info({ partition: name }, 'partition released');
   }
 
   async stop(): Promise<void> {
     for (const work of this.runners.values()) work.stopping = true;
     await this.leaseManager?.stop();
-    await Promise.all([...this.runners.values()].map((w) => w.runner.stop()));
+    await Promise.all([...this.runners.keys()].map((name) => this.stopPartition(name)));
   }
 
   /** The ingest consumers this replica works now, for the lag gauge. */
@@ -192,7 +214,7 @@ export class FilterWorker {
   /** Events this replica holds now (handed to it and not yet acked), across its partitions. */
   get inFlight(): number {
     let n = 0;
-    for (const work of this.runners.values()) n += work.runner.pending;
+    for (const work of this.runners.values()) n += work.runner.pending + work.acks.size;
     return n;
   }
 
@@ -239,7 +261,8 @@ export class FilterWorker {
     }
     const { profiles, metrics, logger } = this.deps;
     try {
-      const before = await this.untilDone(msg, work, 'load', () => profiles.load(record.projectId, record.userKey));
+      const ref = profiles.ref(record.projectId, record.userKey);
+      const before = await this.untilDone(msg, work, 'load', () => profiles.load(ref));
       const routed = this.route(msg, record, before);
       if (!routed) {
         if (held === msg.seq) work.held.delete(lane);
@@ -260,12 +283,20 @@ export class FilterWorker {
       // An identify NATS refused was not sent: do not remember it as sent.
       const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
       const profile = forgetIdentifies(routed.profile, before, unsent);
+      // Write-behind: the lane goes on once the profile is staged; the record is acked only once
+      // the write covering it (or, unchanged, its user's latest staged write) is stored.
+      let stored: Promise<void>;
       if (routed.changed) {
         const serialized = profile === routed.profile ? routed.serialized : JSON.stringify(profile);
-        await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, profile, serialized));
-      }
-      msg.ack();
+        stored = (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized))).stored;
+      } else stored = profiles.stored(ref);
       if (held === msg.seq) work.held.delete(lane);
+      work.acks.add(msg, stored, () => {
+        // Not stored (a conflict, or given up with the partition): back it goes, and the user's
+        // later records wait for it as for any record left unacked.
+        work.held.set(lane, Math.min(work.held.get(lane) ?? Infinity, msg.seq));
+        msg.nak(HELD_REDELIVERY_DELAY_MS);
+      });
     } catch (err) {
       work.held.set(lane, Math.min(held ?? Infinity, msg.seq));
       msg.nak(HELD_REDELIVERY_DELAY_MS);
