@@ -124,6 +124,28 @@ describe('ProfileStore write-behind through real NATS KV', () => {
     expect(await stored(ref)).toEqual(profile(10));
   });
 
+  it('a save after a load that saw a staged profile since stored builds on that write revision', async () => {
+    const { kv: gated, control } = instrumented(kv);
+    const s = store(gated, { flushDelayMs: 0 });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-after-staged', 'user-1');
+    await s.load(ref);
+    control.gate = gate();
+    const first = (await s.save(ref, profile(1))).stored;
+    await waitFor(() => control.puts.length === 1, 'the first put sent');
+    // The user's next record reads the staged profile while its write is in flight...
+    const next = s.ref('p-after-staged', 'user-1');
+    expect(await s.load(next)).toEqual(profile(1));
+    // ...and that write is stored before the record saves.
+    control.gate.open();
+    control.gate = undefined;
+    await first;
+    await (await s.save(next, profile(2))).stored;
+    expect(conflicts).toEqual([]);
+    expect(await stored(ref)).toEqual(profile(2));
+  });
+
   it('many users are written side by side', async () => {
     const { kv: counted, control } = instrumented(kv);
     const s = store(counted, { flushDelayMs: 5 });

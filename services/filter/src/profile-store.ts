@@ -259,7 +259,9 @@ export class ProfileStore {
     const bytes = Buffer.byteLength(serialized);
     let dirty = this.dirty.get(ref.key);
     if (!dirty) {
-      const base = ref.revision ?? this.cache.entry(ref.key)?.revision;
+      // Loaded while a write was staged or in flight, which has been stored since: that write's
+      // revision is the base (the one `load` saw is older).
+      const base = (ref.staged as Dirty | undefined)?.base ?? ref.revision ?? this.cache.entry(ref.key)?.revision;
       if (base === undefined) throw new Error(`profile ${ref.key} saved without being loaded first`);
       dirty = {
         key: ref.key,
