@@ -17,6 +17,12 @@ export const FilterEnvironment = Type.Object({
     minimum: 0,
     description: 'Bytes of user profiles kept in memory, counted as their JSON size',
   }),
+  FILTER_PROFILE_PENDING_BYTES: Type.Integer({
+    default: 16 * 1024 * 1024,
+    minimum: 65_536,
+    maximum: 1024 * 1024 * 1024,
+    description: 'Bytes of user profiles (their JSON) staged and not yet written to KV; over it processing waits for the writes',
+  }),
   FILTER_PROFILE_MAX_BYTES: Type.Integer({
     default: DEFAULT_MAX_PROFILE_BYTES,
     minimum: 4_096,

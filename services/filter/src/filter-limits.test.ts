@@ -341,6 +341,91 @@ describe('filter limits through real NATS', () => {
     ]);
   });
 
+  /** The real profiles bucket, with puts held behind a gate or failing while `failing` is set. */
+  function controlledKv(kv: KV) {
+    const control = { puts: 0, gate: undefined as Promise<void> | undefined, failing: false };
+    const proxy = new Proxy(kv, {
+      get(target, prop, receiver) {
+        if (prop === 'put') {
+          return async (...args: unknown[]) => {
+            control.puts++;
+            if (control.gate) await control.gate;
+            if (control.failing) throw new Error('injected: profile write failed');
+            return (target.put as (...a: unknown[]) => unknown)(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    return { kv: proxy, control };
+  }
+
+  async function ackPending(userKey: string): Promise<number> {
+    const info = await bus.jsm.consumers.info(topology.streams.ingest.name, topology.consumers.filter(partitionOf(userKey)).durable_name);
+    return info.num_ack_pending;
+  }
+
+  it('write-behind: the next events of a user read its staged profile, and each is acked only once its profile write is stored', async () => {
+    const user = 'behind-user-1';
+    const { kv, control } = controlledKv(profilesKv);
+    let open!: () => void;
+    control.gate = new Promise<void>((r) => (open = r));
+    const profiles = new ProfileStore(kv, { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    const w = worker(configWith('p-behind', [sync('behind-1', 'p-behind', { sendUsers: false, userProperties: ['visits'] })]), { profiles });
+    await w.start();
+    await ingest(
+      'p-behind',
+      Array.from({ length: 3 }, (_, n) => ({ event_type: 'Tick', user_id: user, time: Date.now(), event_properties: { n }, user_properties: { $add: { visits: 1 } } })),
+      'behind',
+    );
+    // Every event is routed (its job published) on the staged profile while no write is stored.
+    await waitFor(async () => (await jobsOf('p-behind')).length === 3, 'three jobs published');
+    expect((await jobsOf('p-behind')).map((j) => (j.payload as TrackPayload).user_properties)).toEqual([{ visits: 1 }, { visits: 2 }, { visits: 3 }]);
+    expect(control.puts).toBeGreaterThan(0);
+    expect(await ackPending(user)).toBe(3);
+    expect(await storedProfile('p-behind', user)).toBeUndefined();
+    control.gate = undefined;
+    open();
+    await waitFor(ingestFullyAcked, 'every event acked once stored', 90_000);
+    expect((await storedProfile('p-behind', user))!.entry.properties).toEqual({ visits: 3 });
+    // The three saves coalesced into fewer writes than events.
+    expect(control.puts).toBeLessThan(3);
+  });
+
+  it('a replica that stops while its profile writes fail leaves those events unacked, in order, to the next: none acked without its write', async () => {
+    const user = 'stuck-write-user-1';
+    const { kv, control } = controlledKv(profilesKv);
+    control.failing = true;
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const config = configWith('p-stuck', [sync('stuck-1', 'p-stuck', { sendUsers: false, userProperties: ['visits'] })]);
+    const a = worker(config, { profiles: new ProfileStore(kv, { maxEntries: 1000, maxBytes: 1024 * 1024, retryBaseMs: 50 }), metrics });
+    await ingest(
+      'p-stuck',
+      Array.from({ length: 4 }, (_, n) => ({ event_type: 'Tick', user_id: user, time: Date.now(), event_properties: { n }, user_properties: { $add: { visits: 1 } } })),
+      'stuck',
+    );
+    await a.start();
+    await waitFor(async () => ((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'save')?.value ?? 0) >= 2, 'the write to be retried');
+    expect(await ackPending(user)).toBe(4);
+    await a.stop();
+    workers.splice(workers.indexOf(a), 1);
+    expect(await storedProfile('p-stuck', user)).toBeUndefined();
+    const b = worker(config);
+    await b.start();
+    await waitFor(ingestFullyAcked, 'every event acked by the next replica', 120_000);
+    expect((await storedProfile('p-stuck', user))!.entry.properties).toEqual({ visits: 4 });
+    const tracks = (await jobsOf('p-stuck')).map((j) => j.payload as TrackPayload);
+    // Replica A published the jobs before its writes failed; B publishes them again (same
+    // message ids, deduplicated by JetStream) with the same profile, in the same order.
+    expect(tracks.map((t) => [t.properties!.n, t.user_properties!.visits])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+  });
+
   it('an identify whose first publish fails still reaches the delivery stream before its track', async () => {
     let failures = 1;
     // The filter publishes jobs with plain publishes (LeanPublisher): the fault goes there.
@@ -443,10 +528,14 @@ describe('filter limits through real NATS', () => {
   it('the profile cache keeps to FILTER_PROFILE_CACHE_BYTES and reads what it let go from KV', async () => {
     const store = new ProfileStore(profilesKv, { maxEntries: 1000, maxBytes: 40_000 });
     const profile = (i: number): ProfileEntry => ({ v: 1, properties: { i, bio: 'b'.repeat(9_000) }, lastSeq: i, identified: {} });
-    for (let i = 0; i < 10; i++) await store.save('p-cache', `cache-user-${i}`, profile(i));
+    for (let i = 0; i < 10; i++) {
+      const ref = store.ref('p-cache', `cache-user-${i}`);
+      await store.load(ref);
+      await (await store.save(ref, profile(i))).stored;
+    }
     expect(store.cache.bytes).toBeLessThanOrEqual(40_000);
     expect(store.cache.size).toBe(4);
-    for (let i = 0; i < 10; i++) expect(await store.load('p-cache', `cache-user-${i}`)).toEqual(profile(i));
+    for (let i = 0; i < 10; i++) expect(await store.load(store.ref('p-cache', `cache-user-${i}`))).toEqual(profile(i));
     expect(store.cache.bytes).toBeLessThanOrEqual(40_000);
   });
 

@@ -229,7 +229,7 @@ describe('filter worker through real NATS', () => {
 
   it('keeps profiles in KV across processes', async () => {
     const store = new ProfileStore(profilesKv, { maxEntries: 10, maxBytes: 1024 * 1024 });
-    const entry = await store.load('p1', 'restart-user-3');
+    const entry = await store.load(store.ref('p1', 'restart-user-3'));
     expect(entry.properties).toEqual({ visits: 20 });
     expect(published).toBeGreaterThan(0);
   });

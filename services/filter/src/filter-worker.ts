@@ -32,6 +32,7 @@ import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileStore } from './profile-store.js';
 import { positionedProfile, processedMark, rememberProcessed, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
+import { StoredAcks } from './stored-acks.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -71,6 +72,8 @@ interface PartitionWork {
    * back too until it has been processed, so none passes it.
    */
   held: Map<string, number>;
+  /** Records processed whose profile write is not stored yet: acked once it is. */
+  acks: StoredAcks;
 }
 
 /** One ingest message being worked: acked when every record is done, else given back whole. */
@@ -78,6 +81,8 @@ interface SegmentWork {
   msg: JsMsg;
   /** A record of it was not processed (held back or failed): the message is naked, not acked. */
   giveBack: boolean;
+  /** The profile writes its records wait for: the message is acked once all are stored. */
+  stored: Array<Promise<void>>;
 }
 
 type Step = 'load' | 'publish' | 'save';
@@ -119,6 +124,19 @@ export class FilterWorker {
       if (next.kind === 'sync') this.compile(next);
     });
     for (const sync of deps.config.syncs.values()) this.compile(sync);
+    deps.profiles.listen({
+      retry: (key, attempt, delayMs, err) => {
+        deps.metrics.stepRetries.inc({ step: 'save' });
+        deps.logger.warn({ key, attempt, delayMs, err: String(err) }, 'profile write failed, retrying; its records stay unacked');
+      },
+      conflict: (key, partition) => {
+        deps.metrics.profileConflicts.inc();
+        deps.logger.warn({ key, partition }, 'profile written by another replica (revision moved): its records are naked and come back');
+      },
+      abandoned: (key, partition, err) => {
+        deps.logger.warn({ key, partition, err: String(err) }, 'profile write given up with its partition: its records are naked and come back');
+      },
+    });
   }
 
   private compile(sync: SyncSnapshot): void {
@@ -179,7 +197,7 @@ export class FilterWorker {
     const { bus, topology, logger } = this.deps;
     const name = String(partition).padStart(2, '0');
     // Another replica may have changed these users' profiles while it held the partition.
-    this.deps.profiles.clear();
+    this.deps.profiles.acquire(partition);
     const durable = topology.consumers.filter(partition).durable_name;
     const runner = new ConsumerRunner({
       js: bus.js,
@@ -191,7 +209,7 @@ export class FilterWorker {
       // Events a crashed owner was working on come back first, in order.
       awaitForeignAcksMs: ACK_WAIT_MS + 5_000,
     });
-    const work: PartitionWork = { runner, durable, stopping: false, held: new Map() };
+    const work: PartitionWork = { runner, durable, stopping: false, held: new Map(), acks: new StoredAcks() };
     runner.start();
     this.runners.set(name, work);
     logger.info({ partition: name }, 'partition acquired');
@@ -200,15 +218,21 @@ export class FilterWorker {
   private async stopPartition(name: string): Promise<void> {
     const work = this.runners.get(name);
     this.runners.delete(name);
-    if (work) work.stopping = true;
-    await work?.runner.stop();
+    if (!work) return;
+    work.stopping = true;
+    // Saves of it no longer wait for room, failing writes of it are given up soon.
+    this.deps.profiles.beginRelease(Number(name));
+    await work.runner.stop();
+    // Its staged profiles are written now; each record is then acked, or naked if its write failed.
+    await this.deps.profiles.release(Number(name));
+    await work.acks.drain();
     this.deps.logger.info({ partition: name }, 'partition released');
   }
 
   async stop(): Promise<void> {
     for (const work of this.runners.values()) work.stopping = true;
     await this.leaseManager?.stop();
-    await Promise.all([...this.runners.values()].map((w) => w.runner.stop()));
+    await Promise.all([...this.runners.keys()].map((name) => this.stopPartition(name)));
     this.publisher.close();
   }
 
@@ -221,7 +245,7 @@ export class FilterWorker {
   /** Ingest messages this replica holds now (handed to it and not yet acked), across its partitions. */
   get inFlight(): number {
     let n = 0;
-    for (const work of this.runners.values()) n += work.runner.pending;
+    for (const work of this.runners.values()) n += work.runner.pending + work.acks.size;
     return n;
   }
 
@@ -245,7 +269,7 @@ export class FilterWorker {
       msg.term('unreadable');
       return Promise.resolve();
     }
-    const segment: SegmentWork = { msg, giveBack: false };
+    const segment: SegmentWork = { msg, giveBack: false, stored: [] };
     return traceProcess(
       {
         subject: msg.subject,
@@ -263,25 +287,50 @@ export class FilterWorker {
           }),
         ),
     ).then(
-      () => this.finish(segment),
+      () => this.finish(segment, work),
       (err: unknown) => {
         // process() answers for its own errors; anything else gives the message back.
         this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'segment failed: given back');
         segment.giveBack = true;
-        this.finish(segment);
+        this.finish(segment, work);
       },
     );
   }
 
-  private finish(segment: SegmentWork): void {
+  private finish(segment: SegmentWork, work: PartitionWork): void {
+    const { metrics } = this.deps;
     if (segment.giveBack) {
+      // Writes of its other records go on; the redelivery skips the records they remember.
+      for (const stored of segment.stored) stored.catch(() => undefined);
       segment.msg.nak(HELD_REDELIVERY_DELAY_MS);
-      this.deps.metrics.segments.inc({ result: 'given back' });
-    } else {
-      segment.msg.ack();
-      this.deps.metrics.segments.inc({ result: 'acked' });
+      metrics.segments.inc({ result: 'given back' });
+      return;
     }
+    const allStored = Promise.all(segment.stored).then(() => {
+      metrics.segments.inc({ result: 'acked' });
+    });
+    work.acks.add(segment.msg, allStored, () => {
+      // A write was refused (another replica wrote the profile) or given up with the partition:
+      // the message goes back, and the users whose write failed wait for it (awaitStored).
+      segment.msg.nak(HELD_REDELIVERY_DELAY_MS);
+      metrics.segments.inc({ result: 'given back' });
+    });
   }
+
+  /**
+   * The record's message waits for `stored` before it is acked. Should the write fail, the
+   * record's user is held from this record on, so its later records are given back too and none
+   * passes it.
+   */
+  private awaitStored(segment: SegmentWork, work: PartitionWork, lane: string, position: number, stored: Promise<void>): void {
+    segment.stored.push(
+      stored.catch((err: unknown) => {
+        work.held.set(lane, Math.min(work.held.get(lane) ?? Infinity, position));
+        throw err;
+      }),
+    );
+  }
+
 
   /**
    * One record, start to done (its message is acked once all its records are). Every step that
@@ -301,11 +350,14 @@ export class FilterWorker {
     }
     const { profiles, metrics, logger } = this.deps;
     try {
-      const before = positionedProfile(await this.untilDone(msg, work, 'load', () => profiles.load(record.projectId, record.userKey)));
+      const ref = profiles.ref(record.projectId, record.userKey);
+      const before = positionedProfile(await this.untilDone(msg, work, 'load', () => profiles.load(ref)));
       const mark = processedMark(record.eventKey);
       const now = Date.now();
       if (wasProcessed(before.seen, mark, now, this.dedupWindowMs)) {
         metrics.recordsDuplicate.inc();
+        // Its write (remembering this event) may still be staged: the message waits for it.
+        this.awaitStored(segment, work, lane, position, profiles.stored(ref));
         if (held === position) work.held.delete(lane);
         return;
       }
@@ -336,7 +388,10 @@ export class FilterWorker {
         forgotten === routed.profile && routed.serialized !== undefined
           ? `${routed.serialized.slice(0, -1)},"seen":${JSON.stringify(seen)}}`
           : JSON.stringify(profile);
-      await this.untilDone(msg, work, 'save', () => profiles.save(record.projectId, record.userKey, profile, serialized));
+      // Write-behind: the lane goes on once the profile is staged; the message is acked only once
+      // the writes covering all its records are stored.
+      const { stored } = await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized));
+      this.awaitStored(segment, work, lane, position, stored);
       if (held === position) work.held.delete(lane);
     } catch (err) {
       work.held.set(lane, Math.min(held ?? Infinity, position));

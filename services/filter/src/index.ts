@@ -41,6 +41,7 @@ try {
   const profiles = new ProfileStore(profilesKv, {
     maxEntries: env.FILTER_PROFILE_CACHE_SIZE,
     maxBytes: env.FILTER_PROFILE_CACHE_BYTES,
+    maxPendingBytes: env.FILTER_PROFILE_PENDING_BYTES,
     onUnreadable: (key, err) => {
       filterMetrics.profilesUnreadable.inc();
       logger.error({ key, err: String(err) }, 'stored profile is not JSON: started afresh');
@@ -81,6 +82,14 @@ try {
     registers: [metrics],
     collect() {
       this.set(profiles.cache.bytes);
+    },
+  });
+  new Gauge({
+    name: 'inkstream_filter_profile_pending_bytes',
+    help: 'Bytes of user profiles staged and not yet stored in KV (their JSON size); at most about FILTER_PROFILE_PENDING_BYTES',
+    registers: [metrics],
+    collect() {
+      this.set(profiles.pendingBytes);
     },
   });
   const lag = new ConsumerLag(bus.jsm, () => worker.consumers);

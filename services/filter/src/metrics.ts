@@ -49,6 +49,11 @@ export function createFilterMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    profileConflicts: new Counter({
+      name: 'inkstream_filter_profile_conflicts_total',
+      help: 'Profile writes refused because another replica wrote the profile since this one read it (its records are naked and come back)',
+      registers: [registry],
+    }),
     profilesUnreadable: new Counter({
       name: 'inkstream_filter_profiles_unreadable_total',
       help: 'Stored profiles that were not JSON and were started afresh',

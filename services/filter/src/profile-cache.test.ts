@@ -31,4 +31,14 @@ describe('ProfileCache', () => {
     cache.clear();
     expect([cache.size, cache.bytes, cache.get('a')]).toEqual([0, 0, undefined]);
   });
+
+  it('keeps the revision and partition of each profile, and forgets one partition only', () => {
+    const cache = new ProfileCache({ maxEntries: 10, maxBytes: 1_000 });
+    cache.set('a', emptyProfile(), 10, 7, 3);
+    cache.set('b', emptyProfile(), 20, 8, 4);
+    cache.set('c', emptyProfile(), 30, 9, 3);
+    expect(cache.entry('b')).toMatchObject({ revision: 8, partition: 4, bytes: 20 });
+    expect(cache.forgetPartition(3)).toBe(2);
+    expect([cache.keys(), cache.bytes]).toEqual([['b'], 20]);
+  });
 });

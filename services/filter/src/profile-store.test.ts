@@ -1,0 +1,330 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectBus, type Bus, type KV } from '@inkstream/bus';
+import { createLogger } from '@inkstream/service-kit';
+import type { ProfileEntry } from '@inkstream/sync-routing';
+import { waitFor } from '@inkstream/testing';
+import { ProfileConflictError, ProfileStore, type ProfileRef, type ProfileStoreOptions } from './profile-store.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const logger = createLogger('profile-store-test', 'silent');
+
+const profile = (n: number, extra: Record<string, unknown> = {}): ProfileEntry => ({ v: 1, properties: { n, ...extra }, lastSeq: n, identified: {} });
+
+/** State of a promise without waiting for it. */
+async function state(p: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
+  const marker = Symbol('pending');
+  try {
+    const r = await Promise.race([p, new Promise((res) => setImmediate(() => res(marker)))]);
+    return r === marker ? 'pending' : 'resolved';
+  } catch {
+    return 'rejected';
+  }
+}
+
+interface Gate {
+  open: () => void;
+  wait: Promise<void>;
+}
+function gate(): Gate {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { open, wait };
+}
+
+/**
+ * The real KV bucket behind a proxy that counts puts, can hold them behind a gate, and can fail
+ * them (before they reach NATS, or after: stored, but the answer lost).
+ */
+function instrumented(kv: KV) {
+  const control = {
+    puts: [] as Array<{ key: string; value: string }>,
+    gate: undefined as Gate | undefined,
+    failBefore: 0,
+    failAfter: 0,
+  };
+  const proxy = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (k: string, data: string, opts?: unknown) => {
+          control.puts.push({ key: k, value: data });
+          if (control.gate) await control.gate.wait;
+          if (control.failBefore > 0) {
+            control.failBefore--;
+            throw new Error('injected: put failed');
+          }
+          const revision = await target.put(k, data, opts as never);
+          if (control.failAfter > 0) {
+            control.failAfter--;
+            throw new Error('injected: put answer lost (TimeoutError)');
+          }
+          return revision;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { kv: proxy, control };
+}
+
+describe('ProfileStore write-behind through real NATS KV', () => {
+  const bucket = `t_pstore_${randomBytes(4).toString('hex')}`;
+  let bus: Bus;
+  let kv: KV;
+
+  beforeAll(async () => {
+    bus = await connectBus({ url: NATS_URL, name: 'profile-store-test', logger });
+    kv = await bus.kvm.create(bucket, { history: 1 });
+  });
+
+  afterAll(async () => {
+    await bus.jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
+    await bus.close();
+  });
+
+  const store = (k: KV, options: Partial<ProfileStoreOptions> = {}) => new ProfileStore(k, { maxEntries: 1_000, maxBytes: 1024 * 1024, ...options });
+  const stored = async (ref: ProfileRef) => (await kv.get(ref.key))?.json<ProfileEntry>();
+
+  it('stages at once and coalesces: N saves of a user, fewer puts, the last value stored, every save covered', async () => {
+    const { kv: counted, control } = instrumented(kv);
+    const s = store(counted, { flushDelayMs: 20 });
+    const ref = s.ref('p-coalesce', 'user-1');
+    await s.load(ref);
+    const receipts = [];
+    for (let n = 1; n <= 50; n++) {
+      receipts.push((await s.save(ref, profile(n))).stored);
+      // The next record of the user reads the staged profile, before any write.
+      expect(await s.load(ref)).toEqual(profile(n));
+    }
+    await Promise.all(receipts);
+    expect(control.puts.length).toBeLessThan(50);
+    expect(JSON.parse(control.puts.at(-1)!.value)).toEqual(profile(50));
+    expect(await stored(ref)).toEqual(profile(50));
+    expect(s.pendingBytes).toBe(0);
+    expect(s.pendingKeys).toBe(0);
+  });
+
+  it('saves made while a put is in flight are written after it, as one put of the latest value', async () => {
+    const { kv: counted, control } = instrumented(kv);
+    const s = store(counted, { flushDelayMs: 0 });
+    const ref = s.ref('p-inflight', 'user-1');
+    await s.load(ref);
+    control.gate = gate();
+    const first = (await s.save(ref, profile(1))).stored;
+    await waitFor(() => control.puts.length === 1, 'the first put sent');
+    const later = [];
+    for (let n = 2; n <= 10; n++) later.push((await s.save(ref, profile(n))).stored);
+    expect(await state(first)).toBe('pending');
+    expect(s.stored(ref)).toBe(later.at(-1));
+    control.gate.open();
+    control.gate = undefined;
+    await Promise.all([first, ...later]);
+    expect(control.puts.map((p) => JSON.parse(p.value).lastSeq)).toEqual([1, 10]);
+    expect(await stored(ref)).toEqual(profile(10));
+  });
+
+  it('a save after a load that saw a staged profile since stored builds on that write revision', async () => {
+    const { kv: gated, control } = instrumented(kv);
+    const s = store(gated, { flushDelayMs: 0 });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-after-staged', 'user-1');
+    await s.load(ref);
+    control.gate = gate();
+    const first = (await s.save(ref, profile(1))).stored;
+    await waitFor(() => control.puts.length === 1, 'the first put sent');
+    // The user's next record reads the staged profile while its write is in flight...
+    const next = s.ref('p-after-staged', 'user-1');
+    expect(await s.load(next)).toEqual(profile(1));
+    // ...and that write is stored before the record saves.
+    control.gate.open();
+    control.gate = undefined;
+    await first;
+    await (await s.save(next, profile(2))).stored;
+    expect(conflicts).toEqual([]);
+    expect(await stored(ref)).toEqual(profile(2));
+  });
+
+  it('many users are written side by side', async () => {
+    const { kv: counted, control } = instrumented(kv);
+    const s = store(counted, { flushDelayMs: 5 });
+    control.gate = gate();
+    const receipts = [];
+    for (let u = 0; u < 100; u++) {
+      const ref = s.ref('p-wide', `user-${u}`);
+      await s.load(ref);
+      receipts.push((await s.save(ref, profile(u))).stored);
+    }
+    // All 100 puts are in flight at once: none waits for another.
+    await waitFor(() => control.puts.length === 100, 'every put sent');
+    control.gate.open();
+    await Promise.all(receipts);
+  });
+
+  it('a revision conflict (a second store wrote the user) fails the stale writer, drops its view, and reads the winner after', async () => {
+    const a = store(kv, { flushDelayMs: 0 });
+    const b = store(kv, { flushDelayMs: 0 });
+    const conflicts: string[] = [];
+    a.listen({ conflict: (key) => conflicts.push(key) });
+    const refA = a.ref('p-fence', 'user-1');
+    await a.load(refA);
+    await (await a.save(refA, profile(1))).stored;
+    // Replica B takes the partition over and writes the user.
+    const refB = b.ref('p-fence', 'user-1');
+    expect(await b.load(refB)).toEqual(profile(1));
+    await (await b.save(refB, profile(2, { by: 'b' }))).stored;
+    // A still believes it owns the user: its next write is refused, not stored over B's.
+    expect(await a.load(refA)).toEqual(profile(1));
+    const staleWrite = (await a.save(refA, profile(3, { by: 'a' }))).stored;
+    await expect(staleWrite).rejects.toBeInstanceOf(ProfileConflictError);
+    expect(conflicts).toEqual([refA.key]);
+    expect(await stored(refA)).toEqual(profile(2, { by: 'b' }));
+    // A's cached view is gone: it reads what B wrote, and can then write on top of it.
+    const again = a.ref('p-fence', 'user-1');
+    expect(await a.load(again)).toEqual(profile(2, { by: 'b' }));
+    await (await a.save(again, profile(4, { by: 'a' }))).stored;
+    expect(await stored(again)).toEqual(profile(4, { by: 'a' }));
+  });
+
+  it('a user never stored is created with the revision 0 condition: a concurrent create by another store conflicts', async () => {
+    const a = store(kv, { flushDelayMs: 0 });
+    const b = store(kv, { flushDelayMs: 0 });
+    const refA = a.ref('p-create', 'user-1');
+    const refB = b.ref('p-create', 'user-1');
+    await a.load(refA);
+    await b.load(refB);
+    expect(refA.revision).toBe(0);
+    await (await b.save(refB, profile(1, { by: 'b' }))).stored;
+    await expect((await a.save(refA, profile(1, { by: 'a' }))).stored).rejects.toBeInstanceOf(ProfileConflictError);
+    expect(await stored(refA)).toEqual(profile(1, { by: 'b' }));
+  });
+
+  it('every save waiting on a conflicting write fails, and a save built on the dropped view fails too', async () => {
+    const { kv: gated, control } = instrumented(kv);
+    const a = store(gated, { flushDelayMs: 0 });
+    const b = store(kv, { flushDelayMs: 0 });
+    const ref = a.ref('p-fence-many', 'user-1');
+    await a.load(ref);
+    control.gate = gate();
+    const first = (await a.save(ref, profile(1))).stored;
+    await waitFor(() => control.puts.length === 1, 'the first put sent');
+    const loadedStaged = a.ref('p-fence-many', 'user-1');
+    await a.load(loadedStaged);
+    const second = (await a.save(loadedStaged, profile(2))).stored;
+    // Meanwhile another replica writes the user.
+    const refB = b.ref('p-fence-many', 'user-1');
+    await b.load(refB);
+    await (await b.save(refB, profile(9, { by: 'b' }))).stored;
+    const late = a.ref('p-fence-many', 'user-1');
+    expect(await a.load(late)).toEqual(profile(2));
+    control.gate.open();
+    control.gate = undefined;
+    await expect(first).rejects.toBeInstanceOf(ProfileConflictError);
+    await expect(second).rejects.toBeInstanceOf(ProfileConflictError);
+    // Its load saw the staged profile 2, which was never stored: the save on top of it fails too.
+    await expect((await a.save(late, profile(3))).stored).rejects.toBeInstanceOf(ProfileConflictError);
+    expect(await stored(ref)).toEqual(profile(9, { by: 'b' }));
+    expect(a.pendingBytes).toBe(0);
+  });
+
+  it('a failing put is retried with backoff until stored; the receipt resolves only then', async () => {
+    const { kv: flaky, control } = instrumented(kv);
+    const s = store(flaky, { flushDelayMs: 0, retryBaseMs: 20 });
+    const retries: number[] = [];
+    s.listen({ retry: (_key, attempt) => retries.push(attempt) });
+    const ref = s.ref('p-retry', 'user-1');
+    await s.load(ref);
+    control.failBefore = 3;
+    const receipt = (await s.save(ref, profile(1))).stored;
+    await waitFor(() => retries.length >= 1, 'a retry');
+    expect(await state(receipt)).toBe('pending');
+    await receipt;
+    expect(retries).toEqual([1, 2, 3]);
+    expect(await stored(ref)).toEqual(profile(1));
+  });
+
+  it('a put stored whose answer was lost is recognised on retry, not taken for a conflict', async () => {
+    const { kv: lossy, control } = instrumented(kv);
+    const s = store(lossy, { flushDelayMs: 0, retryBaseMs: 20 });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-lost-answer', 'user-1');
+    await s.load(ref);
+    control.failAfter = 1;
+    await (await s.save(ref, profile(1))).stored;
+    expect(conflicts).toEqual([]);
+    // And the store goes on from the revision it adopted.
+    const next = s.ref('p-lost-answer', 'user-1');
+    await s.load(next);
+    await (await s.save(next, profile(2))).stored;
+    expect(await stored(ref)).toEqual(profile(2));
+  });
+
+  it('over maxPendingBytes a save waits for room (back-pressure) until writes are stored', async () => {
+    const { kv: gated, control } = instrumented(kv);
+    const s = store(gated, { flushDelayMs: 0, maxPendingBytes: 10_000 });
+    control.gate = gate();
+    const big = (n: number) => profile(n, { bio: 'b'.repeat(6_000) });
+    const r1 = s.ref('p-room', 'user-1');
+    const r2 = s.ref('p-room', 'user-2');
+    const r3 = s.ref('p-room', 'user-3');
+    for (const r of [r1, r2, r3]) await s.load(r);
+    const first = (await s.save(r1, big(1))).stored;
+    const second = (await s.save(r2, big(2))).stored;
+    expect(s.pendingBytes).toBeGreaterThan(10_000);
+    const third = s.save(r3, big(3));
+    expect(await state(third)).toBe('pending');
+    control.gate.open();
+    control.gate = undefined;
+    await Promise.all([first, second]);
+    await (await third).stored;
+    expect(await stored(r3)).toEqual(big(3));
+  });
+
+  it('release writes the partition staged profiles at once and resolves after they are stored', async () => {
+    const s = store(kv, { flushDelayMs: 60_000, flushBatch: 1_000 });
+    const ref = s.ref('p-release', 'user-1');
+    await s.load(ref);
+    const receipt = (await s.save(ref, profile(1))).stored;
+    expect(await state(receipt)).toBe('pending');
+    await s.release(ref.partition);
+    expect(await state(receipt)).toBe('resolved');
+    expect(await stored(ref)).toEqual(profile(1));
+    expect(s.cache.size).toBe(0);
+  });
+
+  it('release with a write that keeps failing gives it up after a few tries: its waiters fail, nothing stays pending', async () => {
+    const { kv: broken, control } = instrumented(kv);
+    const s = store(broken, { flushDelayMs: 0, retryBaseMs: 10, retryMaxMs: 60_000, releaseAttempts: 3 });
+    const abandoned: string[] = [];
+    s.listen({ abandoned: (key) => abandoned.push(key) });
+    const ref = s.ref('p-release-broken', 'user-1');
+    await s.load(ref);
+    control.failBefore = Number.POSITIVE_INFINITY;
+    const receipt = (await s.save(ref, profile(1))).stored;
+    await waitFor(() => control.puts.length >= 2, 'the put failing and retried');
+    await s.release(ref.partition);
+    await expect(receipt).rejects.toThrow('injected');
+    expect(abandoned).toEqual([ref.key]);
+    expect(s.pendingKeys).toBe(0);
+    expect(s.pendingBytes).toBe(0);
+    expect(await stored(ref)).toBeUndefined();
+  });
+
+  it('acquiring a partition forgets only its cached profiles', async () => {
+    const s = store(kv, { flushDelayMs: 0 });
+    const refs: ProfileRef[] = [];
+    for (let u = 0; refs.length < 20; u++) refs.push(s.ref('p-acquire', `user-${u}`));
+    for (const [n, ref] of refs.entries()) {
+      await s.load(ref);
+      await (await s.save(ref, profile(n))).stored;
+    }
+    expect(s.cache.size).toBe(20);
+    const partition = refs[0]!.partition;
+    const others = refs.filter((r) => r.partition !== partition).length;
+    s.acquire(partition);
+    expect(s.cache.size).toBe(others);
+    expect(s.cache.keys()).not.toContain(refs[0]!.key);
+  });
+});
