@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './hash.js';
 import type { Properties } from './user-properties.js';
 
 /** What is remembered about one user of one project. */
@@ -36,9 +36,7 @@ export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq
  * hash, not the traits themselves, so the profile does not hold a copy of the traits per sync.
  */
 export function identifyFingerprint(userId: string | undefined, deviceId: string | undefined, traits: Record<string, unknown> | undefined): string {
-  return createHash('sha256')
-    .update(JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]))
-    .digest('base64url');
+  return sha256(JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]), 'base64url');
 }
 
 /**
@@ -52,7 +50,7 @@ export function compactIdentified(identified: Record<string, string>): Record<st
   for (const [syncId, fingerprint] of Object.entries(identified)) {
     if (!fingerprint.startsWith('[')) continue;
     out ??= { ...identified };
-    out[syncId] = createHash('sha256').update(fingerprint).digest('base64url');
+    out[syncId] = sha256(fingerprint, 'base64url');
   }
   return out ?? identified;
 }
@@ -75,5 +73,5 @@ export function forgetIdentifies(after: ProfileEntry, before: ProfileEntry, sync
 
 /** Key of a user's profile in the profiles bucket (KV keys must be subject-safe). */
 export function profileKey(projectId: string, userKey: string): string {
-  return `${projectId}.${createHash('sha256').update(userKey).digest('base64url')}`;
+  return `${projectId}.${sha256(userKey, 'base64url')}`;
 }

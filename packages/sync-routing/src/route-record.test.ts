@@ -45,6 +45,17 @@ describe('routeRecord', () => {
     expect(r.jobs[0]).toMatchObject({ syncId: 'sync-1', userKey: 'user-12345', receivedAt: NOW - 5, payloadType: 'track' });
   });
 
+  it("gives each job's JSON, exactly what serializing the job gives", () => {
+    const s = sync({ sendUsers: true, userProperties: ['email'] });
+    const withEmail = { ...viewed, device_id: 'd "1" é', user_properties: { email: 'ä@example.com' } };
+    const r = routeRecord(record(withEmail), 7, emptyProfile(), [s], NOW);
+    expect(r.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+    expect(r.jobsJson).toEqual(r.jobs.map((j) => JSON.stringify(j)));
+    const older = { ...record(withEmail), receivedAt: undefined } as unknown as IngestedRecord;
+    const o = routeRecord(older, 7, emptyProfile(), [s], NOW);
+    expect(o.jobsJson).toEqual(o.jobs.map((j) => JSON.stringify(j)));
+  });
+
   it('skips events that no row selects, and syncs with sendEvents off', () => {
     expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ eventFilters: [{ eventType: 'Other' }] })], NOW).jobs).toEqual([]);
     expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ sendEvents: false })], NOW).jobs).toEqual([]);

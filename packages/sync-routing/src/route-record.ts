@@ -58,6 +58,11 @@ export interface RoutedRecord {
   droppedTraits: string[];
   /** In the order they must reach Movable Ink (a user's identify before its track). */
   jobs: DeliveryJob[];
+  /**
+   * Each job's JSON, index for index with `jobs` (exactly `JSON.stringify(jobs[i])`), built from
+   * the payload's JSON that was measured for the size rules: a payload is serialized once.
+   */
+  jobsJson: string[];
   discards: Discard[];
 }
 
@@ -112,10 +117,12 @@ export function routeRecord(
     properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId || identified !== before.identified;
 
   const jobs: DeliveryJob[] = [];
+  const jobsJson: string[] = [];
   const discards: Discard[] = [];
   /** Queues a payload, or records why it is discarded; true when queued. */
   const emit = (sync: SyncSnapshot, payload: MovableInkPayload): boolean => {
-    const bytes = Buffer.byteLength(JSON.stringify(payload));
+    const payloadJson = JSON.stringify(payload);
+    const bytes = Buffer.byteLength(payloadJson);
     const reason = discardReason(payload, bytes, sync.delivery.maxRequestBytes, now);
     if (reason) {
       discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason });
@@ -131,11 +138,13 @@ export function routeRecord(
       receivedAt: record.receivedAt,
       payload,
     };
-    if (limits.maxJobBytes !== undefined && jobBytes(job, bytes) > limits.maxJobBytes) {
+    const json = jobJson(job, payloadJson);
+    if (limits.maxJobBytes !== undefined && Buffer.byteLength(json) > limits.maxJobBytes) {
       discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'too large for NATS' });
       return false;
     }
     jobs.push(job);
+    jobsJson.push(json);
     return true;
   };
 
@@ -167,7 +176,7 @@ export function routeRecord(
       }
     }
   }
-  if (!changed) return { profile, changed, jobs, discards, droppedTraits };
+  if (!changed) return { profile, changed, jobs, jobsJson, discards, droppedTraits };
   profile.lastSeq = Math.max(before.lastSeq, streamSeq);
   const bounded = boundProfile(profile, maxProfileBytes);
   return {
@@ -175,12 +184,25 @@ export function routeRecord(
     changed,
     serialized: bounded.serialized,
     jobs,
+    jobsJson,
     discards,
     droppedTraits: [...droppedTraits, ...bounded.droppedTraits],
   };
 }
 
-/** Bytes of the job's JSON, given its payload's, without serializing the payload again. */
-function jobBytes(job: DeliveryJob, payloadBytes: number): number {
-  return Buffer.byteLength(JSON.stringify({ ...job, payload: 0 })) - 1 + payloadBytes;
+const str = JSON.stringify;
+
+/**
+ * `JSON.stringify(job)` given its payload's JSON, without serializing the payload again: the
+ * fields in the order the object literal above gives them, the payload last.
+ */
+function jobJson(job: DeliveryJob, payloadJson: string): string {
+  // A field JSON would leave out (undefined in a record of an older producer): the plain way.
+  if (typeof job.projectId !== 'string' || typeof job.userKey !== 'string' || typeof job.receivedAt !== 'number') {
+    return JSON.stringify(job);
+  }
+  return (
+    `{"v":${str(job.v)},"syncId":${str(job.syncId)},"projectId":${str(job.projectId)},"payloadType":${str(job.payloadType)},` +
+    `"messageId":${str(job.messageId)},"userKey":${str(job.userKey)},"receivedAt":${str(job.receivedAt)},"payload":${payloadJson}}`
+  );
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '@inkstream/sync-routing';
 import type { ProfileEntry } from '@inkstream/sync-routing';
 
 /**
@@ -29,7 +29,7 @@ export const RECORDS_PER_MESSAGE = 4096;
 
 /** The short hash a processed event key is remembered by. */
 export function processedMark(eventKey: string): string {
-  return createHash('sha256').update(eventKey).digest('base64url').slice(0, MARK_CHARS);
+  return sha256(eventKey, 'base64url').slice(0, MARK_CHARS);
 }
 
 /** Whether the user processed this event within the window. */
@@ -51,10 +51,23 @@ export function rememberProcessed(
 ): Record<string, number> {
   const now = Math.floor(nowMs / 1000);
   const oldest = (nowMs - windowMs) / 1000;
-  let kept = Object.entries(seen ?? {}).filter(([key, at]) => key !== mark && at >= oldest);
-  if (kept.length >= max) kept = kept.sort((a, b) => b[1] - a[1]).slice(0, Math.max(0, max - 1));
-  const out: Record<string, number> = {};
-  for (const [key, at] of kept) out[key] = at;
+  // One pass without intermediate arrays: this runs for every record.
+  let out: Record<string, number> = {};
+  let kept = 0;
+  for (const key in seen) {
+    const at = seen[key]!;
+    if (key === mark || !(at >= oldest)) continue;
+    out[key] = at;
+    kept++;
+  }
+  if (kept >= max) {
+    // Over the bound (rare): the newest max - 1 stay, ties in the map's order.
+    const newest = Object.entries(out)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, Math.max(0, max - 1));
+    out = {};
+    for (const [key, at] of newest) out[key] = at;
+  }
   out[mark] = now;
   return out;
 }
