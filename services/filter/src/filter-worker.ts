@@ -8,7 +8,6 @@ import {
   PARTITIONS,
   decodeJson,
   declareConsumer,
-  encodeJson,
   partitionOf,
   sharedOutcomeSender,
   type Bus,
@@ -26,11 +25,12 @@ import {
   type CompiledSync,
   type Discard,
   type ProfileEntry,
+  type RouteLimits,
   type RoutedRecord,
 } from '@inkstream/sync-routing';
 import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
-import type { ProfileStore } from './profile-store.js';
+import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
 import { positionedProfile, processedMark, rememberProcessed, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
 
@@ -115,6 +115,13 @@ export class FilterWorker {
   /** Delivery jobs and discard outcomes: plain publishes with a shared reply inbox. */
   private readonly publisher: LeanPublisher;
   private dedupWindowMs: number;
+  /** Active compiled syncs per project, rebuilt after any config change (read for every record). */
+  private readonly activeByProject = new Map<string, CompiledSync[]>();
+  /** Route limits, rebuilt only when the server's max_payload changes. */
+  private limits: { maxPayload: number | undefined; limits: RouteLimits } | undefined;
+  /** Counter children by label values: looked up per record and per job, not re-hashed each time. */
+  private readonly recordCounters = new Map<string, { inc(): void }>();
+  private readonly queuedCounters = new Map<string, { inc(): void }>();
 
   constructor(private readonly deps: FilterWorkerDeps) {
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
@@ -122,6 +129,8 @@ export class FilterWorker {
     // Filters are compiled once per config change, never per event.
     deps.config.onChange((next) => {
       if (next.kind === 'sync') this.compile(next);
+      // Which syncs are active may have changed (a sync, or its project): read them again.
+      this.activeByProject.clear();
     });
     for (const sync of deps.config.syncs.values()) this.compile(sync);
     deps.profiles.listen({
@@ -144,6 +153,15 @@ export class FilterWorker {
   }
 
   private activeSyncs(projectId: string): CompiledSync[] {
+    let active = this.activeByProject.get(projectId);
+    if (!active) {
+      active = this.readActiveSyncs(projectId);
+      this.activeByProject.set(projectId, active);
+    }
+    return active;
+  }
+
+  private readActiveSyncs(projectId: string): CompiledSync[] {
     const out: CompiledSync[] = [];
     for (const sync of this.deps.config.activeSyncsOf(projectId)) {
       const compiled = this.compiled.get(sync.id);
@@ -351,7 +369,8 @@ export class FilterWorker {
     const { profiles, metrics, logger } = this.deps;
     try {
       const ref = profiles.ref(record.projectId, record.userKey);
-      const before = positionedProfile(await this.untilDone(msg, work, 'load', () => profiles.load(ref)));
+      // In memory (staged or cached) for most records: no read, no promise.
+      const before = positionedProfile(profiles.peek(ref) ?? (await this.untilDone(msg, work, 'load', () => profiles.load(ref))));
       const mark = processedMark(record.eventKey);
       const now = Date.now();
       if (wasProcessed(before.seen, mark, now, this.dedupWindowMs)) {
@@ -366,7 +385,7 @@ export class FilterWorker {
         if (held === position) work.held.delete(lane);
         return;
       }
-      metrics.records.inc({ kind: record.kind });
+      this.countRecord(record.kind);
       if (routed.droppedTraits.length > 0) {
         metrics.traitsDropped.inc(routed.droppedTraits.length);
         logger.warn(
@@ -377,7 +396,7 @@ export class FilterWorker {
       for (const d of routed.discards) this.discard(d, record);
       const done = new Set<string>();
       const refused: DeliveryJob[] = [];
-      await this.untilDone(msg, work, 'publish', () => this.publish(routed.jobs, done, refused, record));
+      if (routed.jobs.length > 0) await this.untilDone(msg, work, 'publish', () => this.publish(routed, done, refused, record));
       // An identify NATS refused was not sent: do not remember it as sent.
       const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
       const forgotten = forgetIdentifies(routed.profile, before, unsent);
@@ -390,7 +409,7 @@ export class FilterWorker {
           : JSON.stringify(profile);
       // Write-behind: the lane goes on once the profile is staged; the message is acked only once
       // the writes covering all its records are stored.
-      const { stored } = await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized));
+      const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));
       this.awaitStored(segment, work, lane, position, stored);
       if (held === position) work.held.delete(lane);
     } catch (err) {
@@ -402,6 +421,15 @@ export class FilterWorker {
     }
   }
 
+  /** Stages the profile at once when there is room; undefined sends it the waiting (and retrying) way. */
+  private saveNow(ref: ProfileRef, profile: ProfileEntry, serialized: string): SaveReceipt | undefined {
+    try {
+      return this.deps.profiles.saveNow(ref, profile, serialized);
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * The pure decision. It does not fail on any input ingest accepts; should it throw all the
    * same, the record would throw again on every delivery, so it is dropped and counted (the rest
@@ -409,15 +437,42 @@ export class FilterWorker {
    */
   private route(msg: JsMsg, record: IngestedRecord, position: number, before: ProfileEntry): RoutedRecord | undefined {
     try {
-      return routeRecord(record, position, before, this.activeSyncs(record.projectId), Date.now(), {
-        ...(this.deps.maxProfileBytes !== undefined ? { maxProfileBytes: this.deps.maxProfileBytes } : {}),
-        maxJobBytes: maxJobBytes(this.deps.bus.nc.info?.max_payload),
-      });
+      return routeRecord(record, position, before, this.activeSyncs(record.projectId), Date.now(), this.routeLimits());
     } catch (err) {
       this.deps.logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: dropped');
       this.deps.metrics.recordsDropped.inc({ reason: 'routing failed' });
       return undefined;
     }
+  }
+
+  private routeLimits(): RouteLimits {
+    const maxPayload = this.deps.bus.nc.info?.max_payload;
+    if (this.limits?.maxPayload !== maxPayload || this.limits === undefined) {
+      this.limits = {
+        maxPayload,
+        limits: {
+          ...(this.deps.maxProfileBytes !== undefined ? { maxProfileBytes: this.deps.maxProfileBytes } : {}),
+          maxJobBytes: maxJobBytes(maxPayload),
+        },
+      };
+    }
+    return this.limits.limits;
+  }
+
+  private countRecord(kind: string): void {
+    let counter = this.recordCounters.get(kind);
+    if (!counter) this.recordCounters.set(kind, (counter = this.deps.metrics.records.labels({ kind })));
+    counter.inc();
+  }
+
+  private countQueued(job: DeliveryJob): void {
+    const key = `${job.syncId}\u0000${job.payloadType}`;
+    let counter = this.queuedCounters.get(key);
+    if (!counter) {
+      counter = this.deps.metrics.payloads.labels({ sync: job.syncId, type: job.payloadType, outcome: 'queued', reason: '' });
+      this.queuedCounters.set(key, counter);
+    }
+    counter.inc();
   }
 
   private discard(d: Discard, record: IngestedRecord): void {
@@ -452,20 +507,25 @@ export class FilterWorker {
    * or counted twice. A job the server refuses for its size is discarded with a reason (and
    * added to `refused`): it would be refused again on every retry.
    */
-  private async publish(jobs: readonly DeliveryJob[], done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
-    const { topology, metrics, logger } = this.deps;
-    const bySync = new Map<string, DeliveryJob[]>();
-    for (const job of jobs) {
+  private async publish(routed: RoutedRecord, done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
+    const { topology, logger } = this.deps;
+    const { jobs, jobsJson } = routed;
+    // Job indexes by sync, in order.
+    const bySync = new Map<string, number[]>();
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
       if (done.has(job.messageId)) continue;
       const list = bySync.get(job.syncId);
-      if (list) list.push(job);
-      else bySync.set(job.syncId, [job]);
+      if (list) list.push(i);
+      else bySync.set(job.syncId, [i]);
     }
     await Promise.all(
-      [...bySync.values()].map(async (syncJobs) => {
-        for (const job of syncJobs) {
+      [...bySync.values()].map(async (indexes) => {
+        for (const i of indexes) {
+          const job = jobs[i]!;
           const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
-          const data = encodeJson(job);
+          // The JSON routing built once for the payload's size rules.
+          const data = Buffer.from(jobsJson[i]!);
           try {
             await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
               this.publisher.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
@@ -479,7 +539,7 @@ export class FilterWorker {
             continue;
           }
           done.add(job.messageId);
-          metrics.payloads.inc({ sync: job.syncId, type: job.payloadType, outcome: 'queued', reason: '' });
+          this.countQueued(job);
         }
       }),
     );

@@ -211,8 +211,11 @@ export class ProfileStore {
     return this.dirty.size;
   }
 
-  /** The latest profile of a user: staged, cached, or read from KV (and then cached). */
-  async load(ref: ProfileRef): Promise<ProfileEntry> {
+  /**
+   * The latest profile of a user when it is in memory (staged or cached), exactly as `load`
+   * would answer it, without a promise; undefined when it must be read: then call `load`.
+   */
+  peek(ref: ProfileRef): ProfileEntry | undefined {
     const dirty = this.dirty.get(ref.key);
     ref.staged = dirty;
     if (dirty) {
@@ -224,6 +227,13 @@ export class ProfileStore {
       ref.revision = cached.revision;
       return cached.profile;
     }
+    return undefined;
+  }
+
+  /** The latest profile of a user: staged, cached, or read from KV (and then cached). */
+  async load(ref: ProfileRef): Promise<ProfileEntry> {
+    const inMemory = this.peek(ref);
+    if (inMemory) return inMemory;
     const stored = await this.kv.get(ref.key);
     ref.revision = stored?.revision ?? 0;
     if (!stored || stored.operation !== 'PUT' || stored.length === 0) return emptyProfile();
@@ -250,6 +260,19 @@ export class ProfileStore {
       if (this.releasing.has(ref.partition)) throw new PartitionReleasingError(ref.partition);
       await new Promise<void>((resolve, reject) => this.roomWaiters.push({ partition: ref.partition, resolve, reject }));
     }
+    return this.stage(ref, entry, serialized);
+  }
+
+  /**
+   * `save` without a promise when there is room now (the usual case): the receipt, or undefined
+   * when the save would wait for room (or others wait for it already): then call `save`.
+   */
+  saveNow(ref: ProfileRef, entry: ProfileEntry, serialized: string): SaveReceipt | undefined {
+    if (this.pending >= this.maxPendingBytes || this.roomWaiters.length > 0) return undefined;
+    return this.stage(ref, entry, serialized);
+  }
+
+  private stage(ref: ProfileRef, entry: ProfileEntry, serialized: string): SaveReceipt {
     if ((ref.staged as Dirty | undefined)?.dropped) {
       // Built on a staged profile that was given up since: it must not be stored either.
       const failed = deferred();
