@@ -31,7 +31,7 @@ import {
 import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
-import { positionedProfile, processedMark, rememberProcessed, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
+import { positionedProfile, processedMark, remember, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
 
 export interface FilterWorkerDeps {
@@ -401,12 +401,12 @@ export class FilterWorker {
       const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
       const forgotten = forgetIdentifies(routed.profile, before, unsent);
       // Saved for every record, changed or not: it remembers that this event was processed.
-      const seen = rememberProcessed(before.seen, mark, now, this.dedupWindowMs);
+      const { seen, json: seenJson } = remember(before.seen, mark, now, this.dedupWindowMs);
       const profile = { ...forgotten, seen };
-      const serialized =
-        forgotten === routed.profile && routed.serialized !== undefined
-          ? `${routed.serialized.slice(0, -1)},"seen":${JSON.stringify(seen)}}`
-          : JSON.stringify(profile);
+      // The profile's JSON from pieces serialized once: routing's (or the profile's without the
+      // processed keys) and the processed keys'.
+      const head = forgotten === routed.profile && routed.serialized !== undefined ? routed.serialized : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
+      const serialized = head !== undefined && head.length > 2 ? `${head.slice(0, -1)},"seen":${seenJson}}` : JSON.stringify(profile);
       // Write-behind: the lane goes on once the profile is staged; the message is acked only once
       // the writes covering all its records are stored.
       const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));

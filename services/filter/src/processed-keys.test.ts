@@ -6,6 +6,7 @@ import {
   RECORDS_PER_MESSAGE,
   positionedProfile,
   processedMark,
+  remember,
   rememberProcessed,
   wasProcessed,
 } from './processed-keys.js';
@@ -55,5 +56,34 @@ describe('processed keys', () => {
     // Profiles written since then count positions already.
     const current = { ...emptyProfile(), lastSeq: 42 * RECORDS_PER_MESSAGE + 3, seen: {} };
     expect(positionedProfile(current)).toBe(current);
+  });
+});
+
+describe('remember', () => {
+  it('answers the JSON of the map it builds, exactly as JSON.stringify gives it, whatever the keys', () => {
+    const now = T0;
+    const at = Math.floor(T0 / 1000);
+    const maps: Array<Record<string, unknown> | undefined> = [
+      undefined,
+      {},
+      { [processedMark('a')]: at, [processedMark('b')]: at - 5 },
+      { 'with "quote"': at, 'é\u0001': at, '12': at, '3': at, plain: at, old: at - 10_000, str: String(at), big: [at + 10] },
+    ];
+    for (const seen of maps) {
+      for (const mark of [processedMark('c'), processedMark('a'), '7', 'x"y', '']) {
+        let r = remember(seen as Record<string, number> | undefined, mark, now, WINDOW);
+        expect(r.json).toBe(JSON.stringify(r.seen));
+        expect(r.seen).toEqual(rememberProcessed(seen as Record<string, number> | undefined, mark, now, WINDOW));
+        // Again from the map built (its keys known plain or not).
+        r = remember(r.seen, processedMark('d'), now + 1000, WINDOW);
+        expect(r.json).toBe(JSON.stringify(r.seen));
+      }
+    }
+    let seen: Record<string, number> | undefined;
+    for (let i = 0; i < PROCESSED_KEYS_PER_USER + 3; i++) {
+      const r = remember(seen, processedMark(`k${i}`), T0 + i, WINDOW);
+      expect(r.json).toBe(JSON.stringify(r.seen));
+      seen = r.seen;
+    }
   });
 });

@@ -38,6 +38,19 @@ export function wasProcessed(seen: ProfileEntry['seen'], mark: string, nowMs: nu
   return at !== undefined && nowMs - at * 1000 <= windowMs;
 }
 
+/** The map after remembering a key, with its JSON. */
+export interface Remembered {
+  seen: Record<string, number>;
+  /** Exactly `JSON.stringify(seen)`. */
+  json: string;
+}
+
+/** Characters a key may have to be written into JSON as it is (a mark is base64url). */
+const PLAIN_KEY = /^[A-Za-z0-9_-]*$/;
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+/** Maps built here whose keys are all plain (checked once, not per record). */
+const plainKeys = new WeakSet<object>();
+
 /**
  * The map after remembering `mark`: keys older than the window are dropped, and then the oldest
  * until at most PROCESSED_KEYS_PER_USER remain. Never changes `seen`.
@@ -49,16 +62,36 @@ export function rememberProcessed(
   windowMs: number,
   max: number = PROCESSED_KEYS_PER_USER,
 ): Record<string, number> {
+  return remember(seen, mark, nowMs, windowMs, max).seen;
+}
+
+/**
+ * rememberProcessed with the JSON of the map, built in the same pass: this runs for every
+ * record, and serializing a map of hundreds of keys costs more than building it.
+ */
+export function remember(
+  seen: ProfileEntry['seen'],
+  mark: string,
+  nowMs: number,
+  windowMs: number,
+  max: number = PROCESSED_KEYS_PER_USER,
+): Remembered {
   const now = Math.floor(nowMs / 1000);
   const oldest = (nowMs - windowMs) / 1000;
-  // One pass without intermediate arrays: this runs for every record.
+  // Keys of a map not built here (read from KV) are checked, once.
+  const known = seen === undefined || plainKeys.has(seen);
+  let allPlain = true;
   let out: Record<string, number> = {};
+  let json = '';
   let kept = 0;
   for (const key in seen) {
     const at = seen[key]!;
     if (key === mark || !(at >= oldest)) continue;
     out[key] = at;
     kept++;
+    const plain = known || PLAIN_KEY.test(key);
+    if (!plain) allPlain = false;
+    json += `,${plain ? `"${key}"` : JSON.stringify(key)}:${typeof at === 'number' && Number.isFinite(at) ? at : JSON.stringify(at)}`;
   }
   if (kept >= max) {
     // Over the bound (rare): the newest max - 1 stay, ties in the map's order.
@@ -67,9 +100,16 @@ export function rememberProcessed(
       .slice(0, Math.max(0, max - 1));
     out = {};
     for (const [key, at] of newest) out[key] = at;
+    out[mark] = now;
+    return { seen: out, json: JSON.stringify(out) };
   }
   out[mark] = now;
-  return out;
+  const markPlain = PLAIN_KEY.test(mark);
+  // An array-index-like key is serialized first, not last: let JSON order it then.
+  if (ARRAY_INDEX.test(mark)) return { seen: out, json: JSON.stringify(out) };
+  json = `{${json.slice(1)}${kept > 0 ? ',' : ''}${markPlain ? `"${mark}"` : JSON.stringify(mark)}:${now}}`;
+  if (allPlain && markPlain) plainKeys.add(out);
+  return { seen: out, json };
 }
 
 /**
