@@ -2,7 +2,6 @@ import { recordsOfIngestMessage, type DeliveryJob, type DeliveryOutcome, type In
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
-  KeyedLanes,
   LeanPublisher,
   LeaseManager,
   PARTITIONS,
@@ -33,6 +32,7 @@ import type { FilterMetrics } from './metrics.js';
 import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
 import { positionedProfile, processedMark, remember, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
+import { UserLanes } from './user-lanes.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -111,7 +111,7 @@ export class FilterWorker {
   private readonly compiled = new Map<string, CompiledSync>();
   private readonly runners = new Map<string, PartitionWork>();
   private leaseManager: LeaseManager | undefined;
-  private readonly lanes = new KeyedLanes();
+  private readonly lanes = new UserLanes();
   /** Delivery jobs and discard outcomes: plain publishes with a shared reply inbox. */
   private readonly publisher: LeanPublisher;
   private dedupWindowMs: number;
