@@ -47,8 +47,9 @@ export function identifyFingerprint(userId: string | undefined, deviceId: string
  */
 export function compactIdentified(identified: Record<string, string>): Record<string, string> {
   let out: Record<string, string> | undefined;
-  for (const [syncId, fingerprint] of Object.entries(identified)) {
-    if (!fingerprint.startsWith('[')) continue;
+  for (const syncId in identified) {
+    const fingerprint = identified[syncId]!;
+    if (!Object.prototype.hasOwnProperty.call(identified, syncId) || !fingerprint.startsWith('[')) continue;
     out ??= { ...identified };
     out[syncId] = sha256(fingerprint, 'base64url');
   }

@@ -17,6 +17,7 @@ import {
 import type { EventSelector } from './compile-filters.js';
 import { compactIdentified, identifyFingerprint, type ProfileEntry } from './profile.js';
 import { boundProfile, DEFAULT_MAX_PROFILE_BYTES } from './profile-size.js';
+import { sameJson } from './same-json.js';
 import { applyUserProperties } from './user-properties.js';
 
 export interface CompiledSync {
@@ -105,7 +106,7 @@ export function routeRecord(
   // Most events repeat what the profile already says ($set of the same plan, say): keep the old
   // object then, so nothing is rewritten.
   const properties =
-    applied === before.properties || JSON.stringify(applied) === JSON.stringify(before.properties) ? before.properties : applied;
+    applied === before.properties || sameJson(applied, before.properties) ? before.properties : applied;
   const profile: ProfileEntry = {
     v: 1,
     properties,
