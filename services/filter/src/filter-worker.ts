@@ -30,7 +30,7 @@ import {
 import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
-import { positionedProfile, processedMark, remember, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
+import { positionedProfile, processedMark, rememberForSave, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
 import { UserLanes } from './user-lanes.js';
 
@@ -401,7 +401,7 @@ export class FilterWorker {
       const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
       const forgotten = forgetIdentifies(routed.profile, before, unsent);
       // Saved for every record, changed or not: it remembers that this event was processed.
-      const { seen, json: seenJson } = remember(before.seen, mark, now, this.dedupWindowMs);
+      const { seen, json: seenJson, commit } = rememberForSave(before.seen, mark, now, this.dedupWindowMs);
       const profile = { ...forgotten, seen };
       // The profile's JSON from pieces serialized once: routing's (or the profile's without the
       // processed keys) and the processed keys'.
@@ -410,6 +410,8 @@ export class FilterWorker {
       // Write-behind: the lane goes on once the profile is staged; the message is acked only once
       // the writes covering all its records are stored.
       const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));
+      // Staged: the processed keys it holds may now take this record's mark (in place).
+      commit();
       this.awaitStored(segment, work, lane, position, stored);
       if (held === position) work.held.delete(lane);
     } catch (err) {

@@ -7,6 +7,7 @@ import {
   positionedProfile,
   processedMark,
   remember,
+  rememberForSave,
   rememberProcessed,
   wasProcessed,
 } from './processed-keys.js';
@@ -85,5 +86,46 @@ describe('remember', () => {
       expect(r.json).toBe(JSON.stringify(r.seen));
       seen = r.seen;
     }
+  });
+});
+
+describe('rememberForSave', () => {
+  it('gives what rememberProcessed gives, adding to the map in place only on commit', () => {
+    let seen: Record<string, number> | undefined;
+    let reference: Record<string, number> | undefined;
+    const window = 5_000;
+    for (let i = 0; i < 40; i++) {
+      const now = T0 + i * 400;
+      const mark = processedMark(`k${i % 30}`);
+      const read = seen === undefined ? undefined : { ...seen };
+      const r = rememberForSave(seen, mark, now, window, 12);
+      const expected = rememberProcessed(reference, mark, now, window, 12);
+      if (i % 7 === 3) {
+        // A save that failed: nothing committed, the map read is as it was.
+        expect(seen).toEqual(read);
+        continue;
+      }
+      r.commit();
+      expect(r.seen).toEqual(expected);
+      expect(Object.keys(r.seen)).toEqual(Object.keys(expected));
+      expect(r.json).toBe(JSON.stringify(expected));
+      seen = r.seen;
+      reference = expected;
+    }
+  });
+
+  it('adds in place when it can, and never before commit', () => {
+    const first = rememberForSave(undefined, processedMark('a'), T0, WINDOW);
+    first.commit();
+    const second = rememberForSave(first.seen, processedMark('b'), T0 + 1000, WINDOW);
+    expect(second.seen).toBe(first.seen);
+    expect(wasProcessed(first.seen, processedMark('b'), T0 + 1000, WINDOW)).toBe(false);
+    second.commit();
+    expect(wasProcessed(first.seen, processedMark('b'), T0 + 1000, WINDOW)).toBe(true);
+    expect(second.json).toBe(JSON.stringify(first.seen));
+    // Something expired: a new map without it.
+    const third = rememberForSave(second.seen, processedMark('c'), T0 + WINDOW + 500, WINDOW);
+    expect(third.seen).not.toBe(second.seen);
+    expect(Object.keys(third.seen)).toEqual([processedMark('b'), processedMark('c')]);
   });
 });

@@ -112,6 +112,81 @@ export function remember(
   return { seen: out, json };
 }
 
+/** What is known of a map built by rememberForSave: its JSON, size and oldest time. */
+interface Known {
+  json: string;
+  count: number;
+  oldestAt: number;
+}
+
+const known = new WeakMap<object, Known>();
+
+/** rememberForSave's answer: the map and its JSON, valid once `commit` is called. */
+export interface Remembering extends Remembered {
+  /**
+   * Call once the profile holding `seen` is staged (and not when its save failed): when the
+   * mark was added to the map in place rather than to a copy, this is when it is added.
+   */
+  commit(): void;
+}
+
+const NOTHING = () => undefined;
+
+/**
+ * rememberProcessed for a profile about to be saved, without copying the map for every record:
+ * when nothing in the map has expired, the bound leaves room and the mark is new, `seen` itself
+ * gets the mark — on `commit`, once the new profile is staged, so a record whose save fails
+ * leaves the map it read as it was (its redelivery must not find itself processed). The JSON
+ * answered is then the map's JSON of the last time plus the mark. Otherwise this is
+ * rememberProcessed (a new map). Either way the result is the one rememberProcessed gives.
+ * The maps given must be only the filter's own profiles' (the lanes keep one user's records one
+ * after another, and a map is not read while its record is between this and `commit`).
+ */
+export function rememberForSave(
+  seen: ProfileEntry['seen'],
+  mark: string,
+  nowMs: number,
+  windowMs: number,
+  max: number = PROCESSED_KEYS_PER_USER,
+): Remembering {
+  const now = Math.floor(nowMs / 1000);
+  const oldest = (nowMs - windowMs) / 1000;
+  const k = seen === undefined ? undefined : known.get(seen);
+  if (
+    seen !== undefined &&
+    k !== undefined &&
+    k.count < max &&
+    k.oldestAt >= oldest &&
+    seen[mark] === undefined &&
+    PLAIN_KEY.test(mark) &&
+    !ARRAY_INDEX.test(mark)
+  ) {
+    const json = `${k.json.slice(0, -1)}${k.count > 0 ? ',' : ''}"${mark}":${now}}`;
+    return {
+      seen,
+      json,
+      commit: () => {
+        seen[mark] = now;
+        k.json = json;
+        k.count++;
+        k.oldestAt = Math.min(k.oldestAt, now);
+      },
+    };
+  }
+  const built = remember(seen, mark, nowMs, windowMs, max);
+  if (plainKeys.has(built.seen)) {
+    let count = 0;
+    let oldestAt = Infinity;
+    for (const key in built.seen) {
+      const at = built.seen[key]!;
+      count++;
+      oldestAt = typeof at === 'number' ? Math.min(oldestAt, at) : -Infinity;
+    }
+    known.set(built.seen, { json: built.json, count, oldestAt });
+  }
+  return { ...built, commit: NOTHING };
+}
+
 /**
  * A profile written before segments counts `lastSeq` in stream sequences; since then in record
  * positions (RECORDS_PER_MESSAGE per message). Such a profile (no `seen`) is read as having
