@@ -551,8 +551,7 @@ export class FilterWorker {
    * added to `refused`): it would be refused again on every retry.
    */
   private async publish(routed: RoutedRecord, done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
-    const { topology, logger } = this.deps;
-    const { jobs, jobsJson } = routed;
+    const { jobs } = routed;
     // Job indexes by sync, in order.
     const bySync = new Map<string, number[]>();
     for (let i = 0; i < jobs.length; i++) {
@@ -562,30 +561,35 @@ export class FilterWorker {
       if (list) list.push(i);
       else bySync.set(job.syncId, [i]);
     }
-    await Promise.all(
-      [...bySync.values()].map(async (indexes) => {
-        for (const i of indexes) {
-          const job = jobs[i]!;
-          const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
-          // The JSON routing built once for the payload's size rules.
-          const data = Buffer.from(jobsJson[i]!);
-          try {
-            await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
-              this.publisher.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
-            );
-          } catch (err) {
-            if (classifyPublishFailure(err) !== 'too large') throw err;
-            logger.warn({ sync: job.syncId, messageId: job.messageId, bytes: data.length, err: String(err) }, 'delivery job refused for its size: discarded');
-            done.add(job.messageId);
-            refused.push(job);
-            this.discard({ syncId: job.syncId, payloadType: job.payloadType, messageId: job.messageId, reason: 'too large for NATS' }, record);
-            continue;
-          }
-          done.add(job.messageId);
-          this.countQueued(job);
-        }
-      }),
-    );
+    // One sync (the usual case): no fan-out to wait for.
+    if (bySync.size === 1) return this.publishInOrder(routed, bySync.values().next().value!, done, refused, record);
+    await Promise.all([...bySync.values()].map((indexes) => this.publishInOrder(routed, indexes, done, refused, record)));
+  }
+
+  /** One sync's jobs, one after another. */
+  private async publishInOrder(routed: RoutedRecord, indexes: number[], done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
+    const { topology, logger } = this.deps;
+    const { jobs, jobsJson } = routed;
+    for (const i of indexes) {
+      const job = jobs[i]!;
+      const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
+      // The JSON routing built once for the payload's size rules.
+      const data = Buffer.from(jobsJson[i]!);
+      try {
+        await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
+          this.publisher.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
+        );
+      } catch (err) {
+        if (classifyPublishFailure(err) !== 'too large') throw err;
+        logger.warn({ sync: job.syncId, messageId: job.messageId, bytes: data.length, err: String(err) }, 'delivery job refused for its size: discarded');
+        done.add(job.messageId);
+        refused.push(job);
+        this.discard({ syncId: job.syncId, payloadType: job.payloadType, messageId: job.messageId, reason: 'too large for NATS' }, record);
+        continue;
+      }
+      done.add(job.messageId);
+      this.countQueued(job);
+    }
   }
 
   /**
