@@ -6,7 +6,6 @@ describe('filter environment', () => {
   it('has the documented defaults', () => {
     expect(parseEnvironment(FilterEnvironment, {})).toMatchObject({
       FILTER_MAX_IN_FLIGHT: 512,
-      FILTER_MAX_BYTES_IN_FLIGHT: 8 * 1024 * 1024,
       FILTER_PROFILE_CACHE_SIZE: 100_000,
       FILTER_PROFILE_CACHE_BYTES: 32 * 1024 * 1024,
       FILTER_PROFILE_MAX_BYTES: 512 * 1024,
@@ -15,12 +14,12 @@ describe('filter environment', () => {
   });
   it('names every bad knob', () => {
     try {
-      parseEnvironment(FilterEnvironment, { FILTER_MAX_IN_FLIGHT: '0', FILTER_MAX_BYTES_IN_FLIGHT: '1000', FILTER_PROFILE_CACHE_BYTES: '-1', FILTER_PROFILE_MAX_BYTES: '100', FILTER_PROFILE_PENDING_BYTES: '1000' });
+      parseEnvironment(FilterEnvironment, { FILTER_MAX_IN_FLIGHT: '0', FILTER_PROFILE_CACHE_BYTES: '-1', FILTER_PROFILE_MAX_BYTES: '100', FILTER_PROFILE_PENDING_BYTES: '1000' });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(EnvironmentError);
       const problems = (err as EnvironmentError).problems.join('\n');
-      for (const name of ['FILTER_MAX_IN_FLIGHT', 'FILTER_MAX_BYTES_IN_FLIGHT', 'FILTER_PROFILE_CACHE_BYTES', 'FILTER_PROFILE_MAX_BYTES', 'FILTER_PROFILE_PENDING_BYTES']) expect(problems).toContain(name);
+      for (const name of ['FILTER_MAX_IN_FLIGHT', 'FILTER_PROFILE_CACHE_BYTES', 'FILTER_PROFILE_MAX_BYTES', 'FILTER_PROFILE_PENDING_BYTES']) expect(problems).toContain(name);
     }
   });
 });

@@ -11,12 +11,6 @@ export const FilterEnvironment = Type.Object({
     maximum: 10_000,
     description: 'Ingest messages (segments) a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
   }),
-  FILTER_MAX_BYTES_IN_FLIGHT: Type.Integer({
-    default: 8 * 1024 * 1024,
-    minimum: 65_536,
-    maximum: 1024 * 1024 * 1024,
-    description: 'Bytes of ingest messages (their JSON) a replica decodes and works on at once, all partitions together; past it messages wait undecoded in arrival order',
-  }),
   FILTER_PROFILE_CACHE_SIZE: Type.Integer({ default: 100_000, minimum: 0, description: 'User profiles kept in memory' }),
   FILTER_PROFILE_CACHE_BYTES: Type.Integer({
     default: 32 * 1024 * 1024,

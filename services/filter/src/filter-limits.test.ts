@@ -86,7 +86,7 @@ describe('filter limits through real NATS', () => {
 
   function worker(
     config: ConfigView,
-    options: { profiles?: ProfileStore; maxInFlight?: number; maxBytesInFlight?: number; maxProfileBytes?: number; metrics?: FilterMetrics; bus?: Bus } = {},
+    options: { profiles?: ProfileStore; maxInFlight?: number; maxProfileBytes?: number; metrics?: FilterMetrics; bus?: Bus } = {},
   ): FilterWorker {
     const w = new FilterWorker({
       bus: options.bus ?? bus,
@@ -97,7 +97,6 @@ describe('filter limits through real NATS', () => {
       logger,
       maxInFlight: options.maxInFlight ?? 64,
       ...(options.maxProfileBytes !== undefined ? { maxProfileBytes: options.maxProfileBytes } : {}),
-      ...(options.maxBytesInFlight !== undefined ? { maxBytesInFlight: options.maxBytesInFlight } : {}),
       leases: leasesKv,
       replicaId: `w-${randomBytes(3).toString('hex')}`,
     });
@@ -524,56 +523,6 @@ describe('filter limits through real NATS', () => {
       users.map((_, n) => n),
     );
     expect(mostLoading).toBeLessThanOrEqual(4);
-  });
-
-  it('FILTER_MAX_BYTES_IN_FLIGHT bounds the messages decoded and worked on, the rest wait in order', async () => {
-    const partition = partitionOf('bytes-user-0');
-    const users: string[] = [];
-    for (let i = 0; users.length < 30; i++) if (partitionOf(`bytes-user-${i}`) === partition) users.push(`bytes-user-${i}`);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let loading = 0;
-    let mostLoading = 0;
-    const slowKv = new Proxy(profilesKv, {
-      get(target, prop, receiver) {
-        if (prop === 'get') {
-          return async (k: string) => {
-            loading++;
-            mostLoading = Math.max(mostLoading, loading);
-            await gate;
-            loading--;
-            return target.get(k);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    const events = users.map((user_id, n) => ({ event_type: 'Tick', user_id, time: Date.now(), event_properties: { n, pad: 'p'.repeat(200) } }));
-    // Room for three of these messages (each is one record of about the same size).
-    const messageBytes = encodeJson({ v: 1, kind: 'event', projectId: 'p-bytes', receivedAt: Date.now(), eventKey: 'bytes-10', userKey: users[10], event: events[10] }).length;
-    const maxBytesInFlight = messageBytes * 3 + 20;
-    const profiles = new ProfileStore(slowKv, { maxEntries: 1000, maxBytes: 1024 * 1024 });
-    const w = worker(configWith('p-bytes', [sync('bytes-1', 'p-bytes', { sendUsers: false })]), { profiles, maxInFlight: 64, maxBytesInFlight });
-    await ingest('p-bytes', events, 'bytes');
-    await w.start();
-    try {
-      await waitFor(() => loading >= 2 && w.bytesInFlight.waiting > 0, 'messages waiting for room');
-      await new Promise((r) => setTimeout(r, 2_000));
-      // JetStream handed out more (max_ack_pending 64) than the budget lets the worker decode.
-      expect(w.inFlight).toBeGreaterThan(4);
-      expect(mostLoading).toBeLessThanOrEqual(3);
-      expect(w.bytesInFlight.bytes).toBeLessThanOrEqual(maxBytesInFlight);
-    } finally {
-      release();
-    }
-    await waitFor(ingestFullyAcked, 'every event acked', 90_000);
-    // Every event published, once.
-    expect((await jobsOf('p-bytes')).map((j) => (j.payload as TrackPayload).properties!.n).sort((a, b) => Number(a) - Number(b))).toEqual(
-      users.map((_, n) => n),
-    );
-    expect(mostLoading).toBeLessThanOrEqual(3);
-    expect(w.bytesInFlight).toEqual({ bytes: 0, waiting: 0 });
   });
 
   it('the profile cache keeps to FILTER_PROFILE_CACHE_BYTES and reads what it let go from KV', async () => {

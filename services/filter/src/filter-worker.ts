@@ -33,7 +33,6 @@ import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
 import { positionedProfile, processedMark, rememberForSave, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
 import { UserLanes } from './user-lanes.js';
-import { BytesBudget } from './bytes-budget.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -59,15 +58,7 @@ export interface FilterWorkerDeps {
   dedupWindowMs?: number;
   /** A job publish not acknowledged within this is retried. Default 5 s. */
   publishTimeoutMs?: number;
-  /**
-   * Bytes of ingest messages (their JSON) worked on at once across partitions; messages past it
-   * wait undecoded, in arrival order (BytesBudget). Default DEFAULT_MAX_BYTES_IN_FLIGHT.
-   */
-  maxBytesInFlight?: number;
 }
-
-/** Default of FilterWorkerDeps.maxBytesInFlight (FILTER_MAX_BYTES_IN_FLIGHT): 8 MiB. */
-export const DEFAULT_MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 
 /** One partition worked by this replica; `stopping` once its lease is being given up. */
 interface PartitionWork {
@@ -131,15 +122,9 @@ export class FilterWorker {
   /** Counter children by label values: looked up per record and per job, not re-hashed each time. */
   private readonly recordCounters = new Map<string, { inc(): void }>();
   private readonly queuedCounters = new Map<string, { inc(): void }>();
-  /**
-   * Bounds the segments decoded and worked on at once: max_ack_pending counts messages, and a
-   * segment holds up to a request's events, so without it the heap holds every record handed out.
-   */
-  private readonly budget: BytesBudget;
 
   constructor(private readonly deps: FilterWorkerDeps) {
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
-    this.budget = new BytesBudget(deps.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT);
     this.dedupWindowMs = deps.dedupWindowMs ?? deps.topology.streams.ingest.duplicate_window / 1_000_000;
     // Filters are compiled once per config change, never per event.
     deps.config.onChange((next) => {
@@ -290,32 +275,6 @@ export class FilterWorker {
    * (processed-keys.ts).
    */
   private onMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
-    // Admitted by its size before it is decoded; messages wait in arrival order, so each
-    // partition's are started in stream order all the same.
-    const bytes = msg.data.length;
-    return new Promise<void>((resolve, reject) => {
-      const start = () => {
-        this.handle(msg, work).then(
-          () => {
-            this.budget.release(bytes);
-            resolve();
-          },
-          (err: unknown) => {
-            this.budget.release(bytes);
-            reject(err);
-          },
-        );
-      };
-      if (this.budget.admit(bytes, start)) start();
-    });
-  }
-
-  /** Bytes of ingest messages being worked on now, and messages waiting for room. */
-  get bytesInFlight(): { bytes: number; waiting: number } {
-    return { bytes: this.budget.inUse, waiting: this.budget.queued };
-  }
-
-  private handle(msg: JsMsg, work: PartitionWork): Promise<void> {
     let records: IngestedRecord[];
     try {
       records = recordsOfIngestMessage(decodeJson<unknown>(msg.data));

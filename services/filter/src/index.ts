@@ -55,7 +55,6 @@ try {
     metrics: filterMetrics,
     logger,
     maxInFlight: env.FILTER_MAX_IN_FLIGHT,
-    maxBytesInFlight: env.FILTER_MAX_BYTES_IN_FLIGHT,
     maxProfileBytes: env.FILTER_PROFILE_MAX_BYTES,
     leases,
     replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
@@ -75,14 +74,6 @@ try {
     registers: [metrics],
     collect() {
       this.set(worker.inFlight);
-    },
-  });
-  new Gauge({
-    name: 'inkstream_filter_in_flight_bytes',
-    help: 'Bytes of ingest messages (their JSON) this replica decodes and works on now; at most about FILTER_MAX_BYTES_IN_FLIGHT (messages past it wait undecoded)',
-    registers: [metrics],
-    collect() {
-      this.set(worker.bytesInFlight.bytes);
     },
   });
   new Gauge({
