@@ -131,8 +131,17 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
   return ok;
 }
 
-/** Removes the JSON nulls Amplitude treats as absent, so downstream code sees `undefined`. */
+/** Removes the JSON nulls Amplitude treats as absent, so downstream code sees `undefined`. Answers `event` itself when it has none. */
 export function normaliseEvent(event: AmplitudeEvent): AmplitudeEvent {
+  // Most events have no nulls: they are kept as they are (the same object).
+  let nulls = false;
+  for (const k in event) {
+    if (event[k] === null) {
+      nulls = true;
+      break;
+    }
+  }
+  if (!nulls) return event;
   const out: AmplitudeEvent = { ...event };
   for (const [k, v] of Object.entries(out)) if (v === null) delete out[k];
   return out;
