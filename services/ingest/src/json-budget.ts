@@ -110,18 +110,23 @@ export function scanEventsBody(body: Uint8Array, budget: number = MAX_JSON_TOKEN
     const byte = body[i]!;
     if (byte === QUOTE) {
       const opening = i;
-      // The closing quote is the next one not escaped by an odd run of backslashes.
+      let escapes = false;
+      // To the closing quote; a backslash always escapes the byte after it. A loop of our own:
+      // most strings are short, and indexOf costs a call into the runtime per string.
       for (;;) {
-        i = body.indexOf(QUOTE, i + 1);
-        if (i === -1) return { overBudget: false, events: undefined };
-        let backslashes = 0;
-        while (body[i - 1 - backslashes] === BACKSLASH) backslashes++;
-        if (backslashes % 2 === 0) break;
+        const b = body[++i];
+        if (b === QUOTE) break;
+        if (b === BACKSLASH) {
+          escapes = true;
+          i++;
+        } else if (b === undefined) {
+          return { overBudget: false, events: undefined };
+        }
       }
       if (depth === 1 && expectKey) {
         expectKey = false;
         // A key spelled with escapes could be `events` in disguise: no spans for this body.
-        for (let k = opening + 1; k < i && !unsure; k++) if (body[k] === BACKSLASH) unsure = true;
+        if (escapes) unsure = true;
         eventsValue = i - opening - 1 === EVENTS_KEY.length && EVENTS_KEY.every((b, k) => body[opening + 1 + k] === b);
         if (eventsValue) found = undefined;
       } else if (inEvents && depth === 2 && elementStart === -1) {
