@@ -3,6 +3,7 @@
  * records of that partition, split when it would not fit a message; a byte-identical retry
  * dedupes at the stream; one PRODUCER span per segment.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '@inkstream/bus';
 import { recordsOfIngestMessage, type AmplitudeEvent, type IngestedRecord, type IngestedSegment } from '@inkstream/contracts';
@@ -94,6 +95,15 @@ describe('segmentsOf', () => {
     expect(segmentMessageId('p1', ['i:b', 'i:a'])).toBe(segmentMessageId('p1', ['i:a', 'i:b']));
     expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p2', ['i:a', 'i:b']));
     expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p1', ['i:a']));
+    // The ids of earlier versions, so a retry across an upgrade still dedupes.
+    const before = (projectId: string, keys: string[]) => {
+      const h = createHash('sha256').update(projectId);
+      for (const key of [...keys].sort()) h.update('\u0000').update(key);
+      return h.digest('base64url');
+    };
+    const keys = ['i:zeta', 'h:Q2xpZW50', 'i:ünï-😀', 'i:a\u0000b', 'i:'];
+    expect(segmentMessageId('proj-é', keys)).toBe(before('proj-é', keys));
+    expect(segmentMessageId('p1', ['i:one'])).toBe(before('p1', ['i:one']));
   });
 });
 

@@ -121,8 +121,9 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
   // Every other field is carried along as sent, so it is bounded like the property objects:
   // storing and hashing an event walks it recursively, and a field nested 100,000 deep would
   // overflow the stack there.
-  for (const [field, value] of Object.entries(raw)) {
-    if (typeof value !== 'object' || value === null || PROPERTY_OBJECT_NAMES.has(field)) continue;
+  for (const field in raw) {
+    const value = raw[field];
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(raw, field) || PROPERTY_OBJECT_NAMES.has(field)) continue;
     if (depthExceeds(value, MAX_DEPTH)) {
       p.add(p.invalid, field.length <= MAX_STRING_LENGTH ? field : 'event', index);
       ok = false;
