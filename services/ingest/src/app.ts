@@ -12,7 +12,7 @@ import { answerClientError } from './client-error.js';
 import { EventTooLargeError, type EventPublisher } from './event-publisher.js';
 import { readFormFields } from './form-fields.js';
 import type { InFlightTicket } from './in-flight.js';
-import { exceedsJsonTokenBudget } from './json-budget.js';
+import { scanEventsBody } from './json-budget.js';
 import type { IngestMetrics } from './metrics.js';
 import { retryAfterSeconds, type PushBack } from './push-back.js';
 import { BodyTooLargeError, UnsupportedEncodingError, decodeBody, parseJson } from './request-body.js';
@@ -218,10 +218,12 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
       const receivedAt = Date.now();
       const body = await readBody(request, reply, limit);
       if (!Buffer.isBuffer(body)) return send(reply, endpoint, body);
-      if (exceedsJsonTokenBudget(body)) return send(reply, endpoint, amplitudeErrors.tooLarge());
+      // One pass over the bytes: the token budget, and where each event's text lies.
+      const scan = scanEventsBody(body);
+      if (scan.overBudget) return send(reply, endpoint, amplitudeErrors.tooLarge());
       const parsed = parseJson(body);
       if (parsed === undefined) return send(reply, endpoint, amplitudeErrors.invalidJson());
-      return store(request, reply, endpoint, acceptEventsBody(parsed, lookup, receivedAt), (count) =>
+      return store(request, reply, endpoint, acceptEventsBody(parsed, lookup, receivedAt, { bytes: body, spans: scan.events }), (count) =>
         reply.code(200).send(successBody(count, body.length, Date.now())),
       );
     }));

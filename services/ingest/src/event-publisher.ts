@@ -28,20 +28,38 @@ export interface Segment {
 }
 
 /**
+ * A record as ingest accepted it. `eventJson`: the event's JSON text as the client sent it, when
+ * parsing that text again gives exactly `event` (accept-events.ts decides); the segment then
+ * carries those bytes instead of serialising `event` again.
+ */
+export interface AcceptedRecord extends IngestedRecord {
+  eventJson?: Uint8Array;
+}
+
+/** One record's JSON in a segment: whole, or a prefix followed by the event's own bytes and `}`. */
+interface SegmentEntry {
+  key: string;
+  text: string;
+  eventJson: Uint8Array | undefined;
+  bytes: number;
+}
+
+/**
  * Groups a request's records into segments (IngestedSegment, v2): one per partition the request
  * touches, records in request order, split into several consecutive runs when one would exceed
  * `maxBytes`. A record repeated in the request (same event key) is kept once: `duplicates`
  * counts the others. Throws EventTooLargeError, before anything is published, when one record
  * alone does not fit.
  */
-export function segmentsOf(records: readonly IngestedRecord[], maxBytes: number, maxMessageBytes: number): { segments: Segment[]; duplicates: number } {
+export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number, maxMessageBytes: number): { segments: Segment[]; duplicates: number } {
   if (records.length === 0) return { segments: [], duplicates: 0 };
   const { projectId, receivedAt } = records[0]!;
   const head = `{"v":2,"projectId":${JSON.stringify(projectId)},"receivedAt":${receivedAt},"records":[`;
-  const envelopeBytes = Buffer.byteLength(head) + 2; // "]}"
+  const headBytes = Buffer.byteLength(head);
+  const envelopeBytes = headBytes + 2; // "]}"
   const seen = new Set<string>();
   let duplicates = 0;
-  const byPartition = new Map<number, Array<{ key: string; json: string; bytes: number }>>();
+  const byPartition = new Map<number, SegmentEntry[]>();
   for (const record of records) {
     if (record.projectId !== projectId || record.receivedAt !== receivedAt) throw new Error('a segment holds records of one request only');
     if (seen.has(record.eventKey)) {
@@ -49,34 +67,57 @@ export function segmentsOf(records: readonly IngestedRecord[], maxBytes: number,
       continue;
     }
     seen.add(record.eventKey);
-    const entry: SegmentRecord = { kind: record.kind, eventKey: record.eventKey, userKey: record.userKey, event: record.event };
-    const json = JSON.stringify(entry);
-    const bytes = Buffer.byteLength(json);
-    if (envelopeBytes + bytes > maxBytes) throw new EventTooLargeError(envelopeBytes + bytes, maxMessageBytes);
+    const { eventJson } = record;
+    let entry: SegmentEntry;
+    if (eventJson) {
+      // What JSON.stringify of the SegmentRecord writes, with the event's bytes in place.
+      const text = `{"kind":${JSON.stringify(record.kind)},"eventKey":${JSON.stringify(record.eventKey)},"userKey":${JSON.stringify(record.userKey)},"event":`;
+      entry = { key: record.eventKey, text, eventJson, bytes: Buffer.byteLength(text) + eventJson.length + 1 };
+    } else {
+      const segmentRecord: SegmentRecord = { kind: record.kind, eventKey: record.eventKey, userKey: record.userKey, event: record.event };
+      const text = JSON.stringify(segmentRecord);
+      entry = { key: record.eventKey, text, eventJson: undefined, bytes: Buffer.byteLength(text) };
+    }
+    if (envelopeBytes + entry.bytes > maxBytes) throw new EventTooLargeError(envelopeBytes + entry.bytes, maxMessageBytes);
     const partition = partitionOf(record.userKey);
     const list = byPartition.get(partition);
-    if (list) list.push({ key: record.eventKey, json, bytes });
-    else byPartition.set(partition, [{ key: record.eventKey, json, bytes }]);
+    if (list) list.push(entry);
+    else byPartition.set(partition, [entry]);
   }
   const segments: Segment[] = [];
   for (const [partition, entries] of byPartition) {
-    let run: typeof entries = [];
+    let first = 0;
     let bytes = envelopeBytes;
-    const flush = () => {
-      if (run.length === 0) return;
-      const text = `${head}${run.map((e) => e.json).join(',')}]}`;
-      segments.push({ partition, keys: run.map((e) => e.key), data: Buffer.from(text) });
-      run = [];
+    const flush = (end: number) => {
+      if (end === first) return;
+      const data = Buffer.allocUnsafe(bytes);
+      let at = data.write(head, 0);
+      const keys: string[] = [];
+      for (let k = first; k < end; k++) {
+        const e = entries[k]!;
+        if (k > first) data[at++] = 0x2c; // ,
+        at += data.write(e.text, at);
+        if (e.eventJson) {
+          data.set(e.eventJson, at);
+          at += e.eventJson.length;
+          data[at++] = 0x7d; // }
+        }
+        keys.push(e.key);
+      }
+      data[at++] = 0x5d; // ]
+      data[at++] = 0x7d; // }
+      if (at !== data.length) throw new Error(`segment of ${data.length} bytes written as ${at}`);
+      segments.push({ partition, keys, data });
+      first = end;
       bytes = envelopeBytes;
     };
-    for (const entry of entries) {
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k]!;
       // +1 for the comma before every record but the first.
-      const added = entry.bytes + (run.length > 0 ? 1 : 0);
-      if (run.length > 0 && bytes + added > maxBytes) flush();
-      bytes += entry.bytes + (run.length > 0 ? 1 : 0);
-      run.push(entry);
+      if (k > first && bytes + entry.bytes + 1 > maxBytes) flush(k);
+      bytes += entry.bytes + (k > first ? 1 : 0);
     }
-    flush();
+    flush(entries.length);
   }
   return { segments, duplicates };
 }
@@ -105,7 +146,7 @@ export class EventPublisher {
     this.lean = new LeanPublisher(nc, publishTimeoutMs);
   }
 
-  async publish(records: readonly IngestedRecord[]): Promise<PublishResult> {
+  async publish(records: readonly AcceptedRecord[]): Promise<PublishResult> {
     if (records.length === 0) return { stored: 0, duplicates: 0 };
     // Built (and checked) before anything is published: the request is stored whole or not at all.
     const { segments, duplicates: repeated } = segmentsOf(records, this.maxMessageBytes - SEGMENT_HEADROOM_BYTES, this.maxMessageBytes);

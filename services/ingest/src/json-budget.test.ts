@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exceedsJsonTokenBudget } from './json-budget.js';
+import { exceedsJsonTokenBudget, scanEventsBody, type EventSpans } from './json-budget.js';
 
 const over = (text: string, budget: number) => exceedsJsonTokenBudget(Buffer.from(text), budget);
 
@@ -25,5 +26,106 @@ describe('exceedsJsonTokenBudget', () => {
   it('refuses a 20 MB body of empty objects under the default budget', () => {
     expect(exceedsJsonTokenBudget(Buffer.from(`[${'{},'.repeat(6_000_000)}{}]`))).toBe(true);
     expect(exceedsJsonTokenBudget(Buffer.from(JSON.stringify({ events: Array.from({ length: 2000 }, () => ({ user_id: 'user-12345', event_type: 'x', event_properties: { a: [1, 2, 3], b: { c: 'd' } } })) })))).toBe(false);
+  });
+});
+
+const spansOf = (text: string | Buffer): { bytes: Buffer; events: EventSpans | undefined } => {
+  const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  const scan = scanEventsBody(bytes);
+  if (scan.overBudget) throw new Error('over budget');
+  return { bytes, events: scan.events };
+};
+const texts = (bytes: Buffer, spans: EventSpans) => spans.start.map((s, i) => bytes.subarray(s, spans.end[i]).toString());
+
+describe('scanEventsBody', () => {
+  it('counts tokens exactly as exceedsJsonTokenBudget does', () => {
+    fc.assert(
+      fc.property(fc.json(), fc.integer({ min: 0, max: 40 }), (text, budget) => {
+        expect(scanEventsBody(Buffer.from(text), budget).overBudget).toBe(exceedsJsonTokenBudget(Buffer.from(text), budget));
+      }),
+      { numRuns: 500 },
+    );
+    expect(scanEventsBody(Buffer.from(`[${'{},'.repeat(6_000_000)}{}]`)).overBudget).toBe(true);
+  });
+
+  it('finds the text of every element of `events`, whatever the spacing and nesting', () => {
+    const body = fc.record({
+      before: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+      events: fc.array(fc.jsonValue(), { maxLength: 8 }),
+      after: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+      indent: fc.constantFrom(undefined, 1, '\t', ' \r\n '),
+    });
+    fc.assert(
+      fc.property(body, ({ before, events, after, indent }) => {
+        const { events: _b, ...head } = before as Record<string, unknown>;
+        const { events: _a, ...tail } = after as Record<string, unknown>;
+        const text = JSON.stringify({ ...head, events, ...tail }, null, indent as string | number | undefined);
+        const { bytes, events: spans } = spansOf(text);
+        const parsed = (JSON.parse(text) as { events: unknown[] }).events;
+        // A top-level key with an escape in it makes the scan give up; anything else is found.
+        if (spans === undefined) {
+          expect(Object.keys({ ...head, ...tail }).some((k) => JSON.stringify(k).includes('\\'))).toBe(true);
+          return;
+        }
+        const back = texts(bytes, spans).map((t) => JSON.parse(t) as unknown);
+        expect(back).toEqual(parsed);
+        // Verbatim text reads back as what serialising the parsed element would store.
+        back.forEach((value, i) => {
+          if (spans.verbatim[i]) expect(value).toEqual(JSON.parse(JSON.stringify(parsed[i]) ?? 'null'));
+        });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('marks numbers that do not read back the same after JSON.stringify', () => {
+    const cases: Array<[string, boolean]> = [
+      ['1', true],
+      ['-1.5', true],
+      ['-0.25', true],
+      ['0', true],
+      ['1.0', true],
+      ['123456789012345678901234567890', true],
+      ['-0', false],
+      ['-0.000', false],
+      ['1e400', false],
+      ['-1e-400', false],
+      // Conservative: an exponent is not looked at further.
+      ['2E3', false],
+      ['1' + '0'.repeat(400), false],
+    ];
+    for (const [literal, verbatim] of cases) {
+      const { bytes, events } = spansOf(`{"api_key":"k","events":[{"a":{"b":[${literal}]}},{"n":${literal}}, {"t":true,"f":false,"z":null,"s":"1e400 -0"}]}`);
+      expect(events?.verbatim, literal).toEqual([verbatim, verbatim, true]);
+      const back = texts(bytes, events!).map((t) => JSON.parse(t));
+      expect(back[1]).toEqual({ n: JSON.parse(literal) });
+      if (verbatim) expect(JSON.parse(JSON.stringify(back[1]))).toEqual(back[1]);
+      else if (literal !== '2E3') expect(JSON.parse(JSON.stringify(back[1]))).not.toEqual(back[1]);
+    }
+  });
+
+  it('takes the last `events` key, as JSON.parse does', () => {
+    const { bytes, events } = spansOf('{"events":[{"a":1}],"x":{"events":[{"b":2}]},"events":[ {"c":3} , {"d":[4]}\n] }');
+    expect(texts(bytes, events!)).toEqual(['{"c":3}', '{"d":[4]}']);
+    expect(spansOf('{"events":[{"a":1}],"events":{"b":[2]}}').events).toBeUndefined();
+    expect(spansOf('{"events":[{"a":1}],"events":null}').events).toBeUndefined();
+  });
+
+  it('gives up when a top-level key is escaped, or the body is not a well-formed object', () => {
+    expect(spansOf('{"events":[{"a":1}],"\\u0065vents":[{"b":2}]}').events).toBeUndefined();
+    expect(spansOf('{"\\"":1,"events":[{"a":1}]}').events).toBeUndefined();
+    expect(spansOf('[{"events":[{"a":1}]}]').events).toBeUndefined();
+    expect(spansOf('{"events":[{"a":1}]').events).toBeUndefined();
+    expect(spansOf('{"events":[{"a":"1}]}').events).toBeUndefined();
+    expect(spansOf('{"api_key":"k"}').events).toBeUndefined();
+    // Escapes inside events (keys and values) are fine.
+    const { bytes, events } = spansOf('{"events":[{"\\u0065":"\\"]}"},"x\\\\"]}');
+    expect(texts(bytes, events!).map((t) => JSON.parse(t))).toEqual([{ e: '"]}' }, 'x\\']);
+  });
+
+  it('reads past a UTF-8 BOM and multi-byte characters', () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"events":[{"ü":"😀,]"},{"a":"é"}]}')]);
+    const { bytes, events } = spansOf(body);
+    expect(texts(bytes, events!).map((t) => JSON.parse(t))).toEqual([{ ü: '😀,]' }, { a: 'é' }]);
   });
 });

@@ -3,12 +3,14 @@
  * records of that partition, split when it would not fit a message; a byte-identical retry
  * dedupes at the stream; one PRODUCER span per segment.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '@inkstream/bus';
 import { recordsOfIngestMessage, type AmplitudeEvent, type IngestedRecord, type IngestedSegment } from '@inkstream/contracts';
 import { createMetricsRegistry } from '@inkstream/service-kit';
 import { SpanKind, startTestTelemetry } from '@inkstream/telemetry/testing';
-import { acceptEvents } from './accept-events.js';
+import { acceptEvents, acceptEventsBody } from './accept-events.js';
+import { scanEventsBody } from './json-budget.js';
 import { EventPublisher, EventTooLargeError, SEGMENT_HEADROOM_BYTES, segmentsOf } from './event-publisher.js';
 import { segmentMessageId } from './event-key.js';
 import { createIngestMetrics } from './metrics.js';
@@ -70,10 +72,38 @@ describe('segmentsOf', () => {
     expect(() => segmentsOf(recordsOf([event(user, 'huge', 6_000)]), maxBytes, maxBytes + SEGMENT_HEADROOM_BYTES)).toThrow(EventTooLargeError);
   });
 
+  it('carries an accepted event as the client’s own bytes when they read back the same, and serialises it otherwise', () => {
+    const [[user]] = usersOn(1, 1) as [[string]];
+    const verbatim = `{ "user_id" : ${JSON.stringify(user)}, "event_type":"V\\u00e9", "insert_id":"raw-1" }`;
+    const withNull = `{"user_id":${JSON.stringify(user)},"event_type":"V","insert_id":"raw-2","device_id":null}`;
+    const withExponent = `{"user_id":${JSON.stringify(user)},"event_type":"V","insert_id":"raw-3","p":1e400}`;
+    const bytes = Buffer.from(`{"api_key":"k","events":[${verbatim},${withNull},${withExponent}]}`);
+    const scan = scanEventsBody(bytes);
+    if (scan.overBudget) throw new Error('over budget');
+    const accepted = acceptEventsBody(JSON.parse(bytes.toString()), () => ({ id: 'p1' }) as never, 1, { bytes, spans: scan.events });
+    if (!accepted.ok) throw new Error('not accepted');
+    expect(accepted.records.map((r) => r.eventJson !== undefined)).toEqual([true, false, false]);
+    const { segments } = segmentsOf(accepted.records, 1_000_000, 1_048_576);
+    const text = decoder.decode(segments[0]!.data);
+    expect(text).toContain(verbatim);
+    expect(text).toContain('"insert_id":"raw-2"}');
+    expect(text).toContain('"p":null');
+    expect(recordsOfIngestMessage(JSON.parse(text))).toEqual(accepted.records.map(({ eventJson: _, ...r }) => JSON.parse(JSON.stringify(r))));
+  });
+
   it('names a segment by its project and sorted event keys', () => {
     expect(segmentMessageId('p1', ['i:b', 'i:a'])).toBe(segmentMessageId('p1', ['i:a', 'i:b']));
     expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p2', ['i:a', 'i:b']));
     expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p1', ['i:a']));
+    // The ids of earlier versions, so a retry across an upgrade still dedupes.
+    const before = (projectId: string, keys: string[]) => {
+      const h = createHash('sha256').update(projectId);
+      for (const key of [...keys].sort()) h.update('\u0000').update(key);
+      return h.digest('base64url');
+    };
+    const keys = ['i:zeta', 'h:Q2xpZW50', 'i:ünï-😀', 'i:a\u0000b', 'i:'];
+    expect(segmentMessageId('proj-é', keys)).toBe(before('proj-é', keys));
+    expect(segmentMessageId('p1', ['i:one'])).toBe(before('p1', ['i:one']));
   });
 });
 
@@ -132,6 +162,33 @@ describe('segments in the ingest stream', () => {
     for (const s of segments) expect(Buffer.byteLength(JSON.stringify(s.message))).toBeLessThanOrEqual(8_000 - SEGMENT_HEADROOM_BYTES);
     expect(segments.flatMap((s) => recordsOfIngestMessage(s.message)).map((r) => r.event.insert_id)).toEqual(events.map((e) => e.insert_id));
     publisher.close();
+  });
+
+  it('stores each event exactly as validation accepted it, whether its own JSON text is reused or it is serialised again', async () => {
+    const app = h.buildApp();
+    // Spacing and escapes are kept as sent; top-level nulls, -0 and literals that overflow are
+    // what JSON.stringify of the parsed event would store.
+    const texts = [
+      '{ "user_id" : "user-verbatim", "event_type":"V\\u00e9", "insert_id":"vb-1",\n "event_properties": {"a": [1, 2.50, {"b": "x\\"]}"}], "lone": "\\ud800"} }',
+      '{"user_id":"user-verbatim","event_type":"V","insert_id":"vb-2","device_id":null,"event_properties":{"n":null}}',
+      '{"user_id":"user-verbatim","event_type":"V","insert_id":"vb-3","event_properties":{"neg":-0,"big":1e400,"small":-1e-400}}',
+      '{"user_id":"user-verbatim","event_type":"V","event_properties":{"no_insert_id":true}}',
+      '{"user_id":"user-verbatim","event_type":"V","insert_id":"vb-5","user_id":"user-verbatim-last"}',
+    ];
+    const body = `{"api_key":${JSON.stringify(h.apiKey)},"events":[${texts.join(' ,\n')}]}`;
+    const res = await app.inject({ method: 'POST', url: '/2/httpapi', headers: json, payload: body });
+    expect(res.statusCode).toBe(200);
+    const expected = acceptEvents(texts.map((t) => JSON.parse(t) as unknown), 'event', 'p1', 5, 0);
+    if (!expected.ok) throw new Error('not accepted');
+    const keys = new Set(expected.records.map((r) => r.eventKey));
+    const stored = (await h.stored()).filter((r) => keys.has(r.eventKey));
+    const roundTrip = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+    expect(stored.map((r) => [r.eventKey, r.userKey, r.event])).toEqual(expected.records.map((r) => [r.eventKey, r.userKey, roundTrip(r.event)]));
+    expect(stored[1]!.event).not.toHaveProperty('device_id');
+    expect(Object.is((stored[2]!.event.event_properties as Record<string, unknown>).neg, 0)).toBe(true);
+    expect(stored[2]!.event.event_properties).toMatchObject({ big: null, small: 0 });
+    expect(stored[3]!.eventKey).toMatch(/^h:/);
+    expect(stored[4]!.userKey).toBe('user-verbatim-last');
   });
 
   it('publishes each segment in one PRODUCER span of the request’s trace, whose context the segment carries', async () => {

@@ -121,8 +121,9 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
   // Every other field is carried along as sent, so it is bounded like the property objects:
   // storing and hashing an event walks it recursively, and a field nested 100,000 deep would
   // overflow the stack there.
-  for (const [field, value] of Object.entries(raw)) {
-    if (typeof value !== 'object' || value === null || PROPERTY_OBJECT_NAMES.has(field)) continue;
+  for (const field in raw) {
+    const value = raw[field];
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(raw, field) || PROPERTY_OBJECT_NAMES.has(field)) continue;
     if (depthExceeds(value, MAX_DEPTH)) {
       p.add(p.invalid, field.length <= MAX_STRING_LENGTH ? field : 'event', index);
       ok = false;
@@ -131,8 +132,17 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
   return ok;
 }
 
-/** Removes the JSON nulls Amplitude treats as absent, so downstream code sees `undefined`. */
+/** Removes the JSON nulls Amplitude treats as absent, so downstream code sees `undefined`. Answers `event` itself when it has none. */
 export function normaliseEvent(event: AmplitudeEvent): AmplitudeEvent {
+  // Most events have no nulls: they are kept as they are (the same object).
+  let nulls = false;
+  for (const k in event) {
+    if (event[k] === null) {
+      nulls = true;
+      break;
+    }
+  }
+  if (!nulls) return event;
   const out: AmplitudeEvent = { ...event };
   for (const [k, v] of Object.entries(out)) if (v === null) delete out[k];
   return out;
