@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { trace } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { ATTR_ATTEMPT, httpAttemptOf } from './http-attempt.js';
+import type { TelemetrySettings } from './settings.js';
 
 /** Operational routes every service serves: scraped and probed all day, never worth a trace. */
 export const UNTRACED_PATHS = ['/healthz', '/readyz', '/metrics'];
@@ -39,9 +41,18 @@ export function fastifyInstrumentation(): Instrumentation {
 /**
  * The HTTP client span of every undici request (the POST to Movable Ink), with the attempt
  * number the caller put in the context (`withHttpAttempt`).
+ *
+ * A request made inside a span that is not recorded is left alone: its client span would not
+ * be recorded either (the sampler follows the parent, or decides by trace id like it did for
+ * the parent), and building one — URL, attributes, header parsing, ids, `traceparent` — is most
+ * of what the instrumentation costs per request. Such a request carries no `traceparent`.
  */
 export function undiciInstrumentation(): Instrumentation {
   return new UndiciInstrumentation({
+    ignoreRequestHook: () => {
+      const active = trace.getActiveSpan();
+      return active !== undefined && !active.isRecording();
+    },
     requestHook: (span) => {
       const attempt = httpAttemptOf();
       if (attempt !== undefined) span.setAttribute(ATTR_ATTEMPT, attempt);
@@ -54,6 +65,17 @@ export function pgInstrumentation(): Instrumentation {
   return new PgInstrumentation({ requireParentSpan: true });
 }
 
-export function defaultInstrumentations(): Instrumentation[] {
-  return [httpInstrumentation(), fastifyInstrumentation(), undiciInstrumentation(), pgInstrumentation()];
+/**
+ * The instrumentations of a service. When nothing is recorded anyway (`propagate-only`: no
+ * exporter, no OTEL_TRACES_SAMPLER), undici is not instrumented at all: no client span to
+ * record, and with nobody subscribed to its diagnostics channels a request costs nothing extra.
+ * (Incoming HTTP stays instrumented: its server span carries a client's `traceparent` on.)
+ */
+export function defaultInstrumentations(sampling?: TelemetrySettings['sampling']): Instrumentation[] {
+  return [
+    httpInstrumentation(),
+    fastifyInstrumentation(),
+    ...(sampling === 'propagate-only' ? [] : [undiciInstrumentation()]),
+    pgInstrumentation(),
+  ];
 }

@@ -7,7 +7,7 @@ import { runningTelemetry, setRunningTelemetry, type RunningTelemetry } from './
 import { telemetrySettings } from './settings.js';
 
 export interface StartTelemetryOptions {
-  /** Default: http, fastify, undici and pg (instrumentations.ts). */
+  /** Default: http, fastify, undici (unless nothing is recorded) and pg (instrumentations.ts). */
   instrumentations?: Instrumentation[];
 }
 
@@ -30,7 +30,7 @@ export function startTelemetry(options: StartTelemetryOptions = {}): RunningTele
   if (settings.disabled) return undefined;
   const sdk = new NodeSDK({
     ...(settings.serviceName ? { serviceName: settings.serviceName } : {}),
-    instrumentations: options.instrumentations ?? defaultInstrumentations(),
+    instrumentations: options.instrumentations ?? defaultInstrumentations(settings.sampling),
     ...(settings.exportTraces ? {} : { spanProcessors: [new NoopSpanProcessor()] }),
     ...(samplerFor(settings.sampling) ? { sampler: samplerFor(settings.sampling) } : {}),
     metricReaders: [],

@@ -122,6 +122,8 @@ export class SendGate {
   }
 
   private wakeAll(): void {
+    // Every answer calls this; most find nobody waiting.
+    if (this.waiters.size === 0) return;
     for (const wake of [...this.waiters]) wake();
   }
 

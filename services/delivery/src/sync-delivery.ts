@@ -23,7 +23,7 @@ import { Batcher } from './batcher.js';
 import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
 import { durably, sleepUnlessAborted } from './durably.js';
 import type { HttpSender, SendResult } from '@inkstream/movable-ink';
-import { statusClass, type DeliveryMetrics } from './metrics.js';
+import { statusClass, type DeliveryMetrics, type FoldedCount } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
 import { decide, throttleBackoffOf, throttleDelayMs } from './retry-policy.js';
 import type { DurableBackoff } from './backoff.js';
@@ -106,6 +106,12 @@ export class SyncDelivery {
   private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined; headers: MsgHdrs | undefined }>();
   private readonly log: Logger;
   private readonly durable: string;
+  /** `{ sync }`, the latency histogram's labels, made once. */
+  private readonly syncLabels: { sync: string };
+  /** This sync's payload counts by result (folded into the payloads counter when scraped). */
+  private readonly counts: Record<'delivered' | 'discarded' | 'retry_scheduled' | 'throttled' | 'dead_lettered', FoldedCount>;
+  /** This sync's attempt counts by status class. */
+  private readonly attemptCounts = new Map<string, FoldedCount>();
 
   constructor(
     private readonly deps: SyncDeliveryDeps,
@@ -119,6 +125,15 @@ export class SyncDelivery {
     setMaxListeners(0, this.stopping.signal);
     this.summary = new DeliverySummary(this.log, deps.summaryIntervalMs ?? SUMMARY_INTERVAL_MS);
     this.durable = deps.topology.consumers.delivery(sync.id).durable_name;
+    this.syncLabels = { sync: sync.id };
+    const payloadCount = (result: string) => deps.metrics.folded.payload(sync.id, result);
+    this.counts = {
+      delivered: payloadCount('delivered'),
+      discarded: payloadCount('discarded'),
+      retry_scheduled: payloadCount('retry_scheduled'),
+      throttled: payloadCount('throttled'),
+      dead_lettered: payloadCount('dead_lettered'),
+    };
     this.transmitter = new Transmitter(
       deps.sender,
       this.semaphore,
@@ -333,15 +348,15 @@ export class SyncDelivery {
         case 'ack':
           this.ack(msg);
           if (state) void attempts.forget(job.messageId).catch(() => undefined);
-          metrics.payloads.inc({ sync: this.sync.id, result: 'delivered' });
-          metrics.latency.observe({ sync: this.sync.id }, Math.max(0, after - job.receivedAt) / 1000);
+          this.counts.delivered.n++;
+          metrics.latency.observe(this.syncLabels, Math.max(0, after - job.receivedAt) / 1000);
           this.summary.payload('delivered', Math.max(0, after - job.receivedAt));
           return;
         case 'discard':
           // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
           this.ack(msg);
           if (state) void attempts.forget(job.messageId).catch(() => undefined);
-          metrics.payloads.inc({ sync: this.sync.id, result: 'discarded' });
+          this.counts.discarded.n++;
           this.summary.payload('discarded');
           return;
         case 'dead-letter': {
@@ -357,7 +372,7 @@ export class SyncDelivery {
           if (!stored.ok) return this.giveBack(msg);
           state = next;
           const scheduled = verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled';
-          metrics.payloads.inc({ sync: this.sync.id, result: scheduled });
+          this.counts[scheduled].n++;
           this.summary.payload(scheduled);
           continue;
         }
@@ -520,11 +535,21 @@ export class SyncDelivery {
     }
   }
 
+  private attemptCount(status: number | undefined): FoldedCount {
+    const cls = statusClass(status);
+    let count = this.attemptCounts.get(cls);
+    if (!count) {
+      count = this.deps.metrics.folded.attempt(this.sync.id, cls);
+      this.attemptCounts.set(cls, count);
+    }
+    return count;
+  }
+
   private onTry({ job, result, verdict, tryNumber }: TryReport): void {
     const known = this.attemptBase.get(job.messageId);
     const attempt = (known?.base ?? 0) + tryNumber;
     const traceId = known?.traceId;
-    this.deps.metrics.attempts.inc({ sync: this.sync.id, status_class: statusClass(result.status) });
+    this.attemptCount(result.status).n++;
     this.summary.attempt();
     const delivered = verdict.kind === 'delivered';
     // One line per attempt only at debug: at info, the sync's summary line tells the same.
@@ -591,7 +616,7 @@ export class SyncDelivery {
   ): Promise<void> {
     const stored = await storeDeadLetter(this.deps, msg, job, reason, state, traceId, this.stopping.signal, this.log);
     if (!stored) return this.giveBack(msg);
-    this.deps.metrics.payloads.inc({ sync: this.sync.id, result: 'dead_lettered' });
+    this.counts.dead_lettered.n++;
     this.summary.payload('dead_lettered');
   }
 }
