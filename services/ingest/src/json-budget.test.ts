@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exceedsJsonTokenBudget, scanEventsBody, type EventSpans } from './json-budget.js';
+import { MAX_JSON_TOKENS, scanEventsBody, type EventSpans } from './json-budget.js';
 
-const over = (text: string, budget: number) => exceedsJsonTokenBudget(Buffer.from(text), budget);
+const over = (text: string, budget?: number) => scanEventsBody(Buffer.from(text), budget).overBudget;
 
-describe('exceedsJsonTokenBudget', () => {
+describe('the token budget of scanEventsBody', () => {
   it.each([
     // { , : , : } → 4 tokens; [ , , ] → 3.
     ['an object', '{"a":1,"b":2}', 4],
@@ -24,8 +24,8 @@ describe('exceedsJsonTokenBudget', () => {
   });
 
   it('refuses a 20 MB body of empty objects under the default budget', () => {
-    expect(exceedsJsonTokenBudget(Buffer.from(`[${'{},'.repeat(6_000_000)}{}]`))).toBe(true);
-    expect(exceedsJsonTokenBudget(Buffer.from(JSON.stringify({ events: Array.from({ length: 2000 }, () => ({ user_id: 'user-12345', event_type: 'x', event_properties: { a: [1, 2, 3], b: { c: 'd' } } })) })))).toBe(false);
+    expect(over(`[${'{},'.repeat(6_000_000)}{}]`)).toBe(true);
+    expect(over(JSON.stringify({ events: Array.from({ length: 2000 }, () => ({ user_id: 'user-12345', event_type: 'x', event_properties: { a: [1, 2, 3], b: { c: 'd' } } })) }))).toBe(false);
   });
 });
 
@@ -129,3 +129,27 @@ describe('scanEventsBody', () => {
     expect(texts(bytes, events!).map((t) => JSON.parse(t))).toEqual([{ ü: '😀,]' }, { a: 'é' }]);
   });
 });
+
+/** The former stand-alone counter, kept as the reference scanEventsBody's count must match. */
+const [QUOTE, BACKSLASH, OPEN_BRACKET, OPEN_BRACE, COMMA, COLON] = [0x22, 0x5c, 0x5b, 0x7b, 0x2c, 0x3a];
+function exceedsJsonTokenBudget(body: Uint8Array, budget: number = MAX_JSON_TOKENS): boolean {
+  let tokens = 0;
+  const length = body.length;
+  for (let i = 0; i < length; i++) {
+    const byte = body[i];
+    if (byte === QUOTE) {
+      // The closing quote is the next one not escaped by an odd run of backslashes.
+      for (;;) {
+        i = body.indexOf(QUOTE, i + 1);
+        if (i === -1) return false;
+        let backslashes = 0;
+        while (body[i - 1 - backslashes] === BACKSLASH) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET || byte === COMMA || byte === COLON) {
+      if (++tokens > budget) return true;
+    }
+  }
+  return false;
+}
+

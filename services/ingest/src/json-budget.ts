@@ -13,33 +13,6 @@ const OPEN_BRACE = 0x7b;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
-/**
- * True when the JSON text in `body` has more than `budget` structural tokens. Scans bytes
- * (in UTF-8 these ASCII bytes never occur inside a multi-byte character) and jumps over
- * strings with indexOf, so it costs a few milliseconds for a megabyte of real events.
- * Malformed JSON is left to JSON.parse.
- */
-export function exceedsJsonTokenBudget(body: Uint8Array, budget: number = MAX_JSON_TOKENS): boolean {
-  let tokens = 0;
-  const length = body.length;
-  for (let i = 0; i < length; i++) {
-    const byte = body[i];
-    if (byte === QUOTE) {
-      // The closing quote is the next one not escaped by an odd run of backslashes.
-      for (;;) {
-        i = body.indexOf(QUOTE, i + 1);
-        if (i === -1) return false;
-        let backslashes = 0;
-        while (body[i - 1 - backslashes] === BACKSLASH) backslashes++;
-        if (backslashes % 2 === 0) break;
-      }
-    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET || byte === COMMA || byte === COLON) {
-      if (++tokens > budget) return true;
-    }
-  }
-  return false;
-}
-
 const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
 const MINUS = 0x2d;
@@ -72,7 +45,7 @@ export type EventsBodyScan = { overBudget: true } | { overBudget: false; events:
 
 /**
  * One pass over an HTTP V2 / Batch body before it is parsed: whether it exceeds the token budget
- * (exactly as exceedsJsonTokenBudget counts), and where the elements of its top-level `events`
+ * (`{`, `[`, `,`, `:` outside strings; malformed JSON is left to JSON.parse), and where the elements of its top-level `events`
  * array are, so that an accepted event can be stored as the client's own JSON text instead of
  * being serialised again. `events` is undefined whenever that cannot be told for sure (the body
  * is not an object or not well formed, a top-level key has an escape in it, no `events` array):
