@@ -50,19 +50,7 @@ describe('ConsumerRunner restoring order after a previous owner', () => {
 
     const handled: number[] = [];
     const started = Date.now();
-    const runner = new ConsumerRunner({
-      js: bus.js,
-      stream: name,
-      durable,
-      maxMessages: 8,
-      logger: quiet,
-      heartbeatMs: 500,
-      restoreOrderMs: 60_000,
-      onMessage: async (msg) => {
-        handled.push(decodeJson<{ i: number }>(msg.data).i);
-        msg.ack();
-      },
-    });
+    const runner = orderedRunner(bus, name, durable, 8, handled);
     runner.start();
     const deadline = Date.now() + 30_000;
     while (handled.length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -85,19 +73,7 @@ describe('ConsumerRunner restoring order after a previous owner', () => {
       filter_subject: `${subject}.${durable}`,
     });
     const handled: number[] = [];
-    const runner = new ConsumerRunner({
-      js: bus.js,
-      stream: name,
-      durable,
-      maxMessages: 8,
-      logger: quiet,
-      heartbeatMs: 500,
-      restoreOrderMs: 60_000,
-      onMessage: async (msg) => {
-        handled.push(decodeJson<{ i: number }>(msg.data).i);
-        msg.ack();
-      },
-    });
+    const runner = orderedRunner(bus, name, durable, 8, handled);
     runner.start();
     // The runner works the consumer: a first batch goes through.
     for (let i = 0; i < 5; i++) await bus.js.publish(`${subject}.${durable}`, encodeJson({ i }));
@@ -114,19 +90,7 @@ describe('ConsumerRunner restoring order after a previous owner', () => {
       for await (const m of lost) return decodeJson<{ i: number }>(m.data).i;
       return undefined;
     })();
-    const next = new ConsumerRunner({
-      js: bus.js,
-      stream: name,
-      durable,
-      maxMessages: 8,
-      logger: quiet,
-      heartbeatMs: 500,
-      restoreOrderMs: 60_000,
-      onMessage: async (msg) => {
-        handled.push(decodeJson<{ i: number }>(msg.data).i);
-        msg.ack();
-      },
-    });
+    const next = orderedRunner(bus, name, durable, 8, handled);
     next.start();
     // Attached (and its consume loop pulling) before anything is published.
     await until(() => (next as unknown as { messages?: unknown }).messages !== undefined);
@@ -152,19 +116,7 @@ describe('ConsumerRunner restoring order after a previous owner', () => {
       filter_subject: `${subject}.${durable}`,
     });
     const handled: number[] = [];
-    const runner = new ConsumerRunner({
-      js: bus.js,
-      stream: name,
-      durable,
-      maxMessages: 4,
-      logger: quiet,
-      heartbeatMs: 500,
-      restoreOrderMs: 60_000,
-      onMessage: async (msg) => {
-        handled.push(decodeJson<{ i: number }>(msg.data).i);
-        msg.ack();
-      },
-    });
+    const runner = orderedRunner(bus, name, durable, 4, handled);
     runner.start();
     await until(() => (runner as unknown as { messages?: unknown }).messages !== undefined);
     // Someone else takes 0..2 and never answers; then the runner's consume loop ends and it
@@ -209,4 +161,21 @@ async function expectAllAcked(bus: Bus, stream: string, durable: string): Promis
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A runner that restores order (up to 60 s), records each message's `i` in `handled` and acks it. */
+function orderedRunner(bus: Bus, stream: string, durable: string, maxMessages: number, handled: number[]): ConsumerRunner {
+  return new ConsumerRunner({
+    js: bus.js,
+    stream,
+    durable,
+    maxMessages,
+    logger: quiet,
+    heartbeatMs: 500,
+    restoreOrderMs: 60_000,
+    onMessage: async (msg) => {
+      handled.push(decodeJson<{ i: number }>(msg.data).i);
+      msg.ack();
+    },
+  });
 }
