@@ -4,6 +4,7 @@ export * from './ingested-segment.js';
 export * from './sync.js';
 export * from './config-snapshot.js';
 export * from './delivery-job.js';
+export * from './delivery-segment.js';
 export * from './movable-ink-payload.js';
 export * from './delivery-outcome.js';
 export * from './event-key.js';
