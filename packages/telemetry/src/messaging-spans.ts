@@ -1,5 +1,8 @@
 import {
+  ROOT_CONTEXT,
   SpanKind,
+  defaultTextMapGetter,
+  propagation,
   SpanStatusCode,
   context,
   trace,
@@ -130,6 +133,54 @@ export function traceBatchProcess<T>(info: BatchProcessInfo, work: (span: Span) 
   }
   const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
   return runIn(span, context.active(), work);
+}
+
+/** W3C trace context carried in a message body rather than its headers (a payload of a segment). */
+export interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/**
+ * traceBatchProcess for work whose messages carry their trace context in the body (each
+ * payload of a delivery segment) or in headers: one span of its own, a link to each context.
+ */
+export function traceCarriedBatchProcess<T>(
+  info: Omit<BatchProcessInfo, 'headers'> & { carriers: ReadonlyArray<TraceCarrier | MsgHdrs | undefined> },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const attributes = baseAttributes(info, 'process', 'process');
+  attributes[ATTR.consumerGroup] = info.consumer;
+  attributes[ATTR.batchCount] = info.carriers.length;
+  const links: Link[] = [];
+  for (const carrier of info.carriers) {
+    const linked = trace.getSpanContext(extractCarriedContext(carrier));
+    if (linked && trace.isSpanContextValid(linked)) links.push({ context: linked });
+  }
+  const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
+  return runIn(span, context.active(), work);
+}
+
+/** The context in a carrier (a payload's traceparent/tracestate, or message headers). */
+export function extractCarriedContext(carrier: TraceCarrier | MsgHdrs | undefined): Context {
+  if (!carrier) return ROOT_CONTEXT;
+  if (typeof (carrier as MsgHdrs).get === 'function') return extractTraceContext(carrier as MsgHdrs);
+  if ((carrier as TraceCarrier).traceparent === undefined) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+}
+
+/** traceProcess for a message whose trace context is carried in its body (a segment's payload). */
+export function traceCarriedProcess<T>(
+  info: Omit<ProcessInfo, 'headers'> & { carrier: TraceCarrier | MsgHdrs | undefined },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const attributes = baseAttributes(info, 'process', 'process');
+  attributes[ATTR.consumerGroup] = info.consumer;
+  if (info.messageId !== undefined) attributes[ATTR.messageId] = info.messageId;
+  if (info.deliveryCount !== undefined) attributes[ATTR.deliveryCount] = info.deliveryCount;
+  const parent = extractCarriedContext(info.carrier);
+  const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+  return runIn(span, parent, work);
 }
 
 async function runIn<T>(span: Span, parent: Context, work: (span: Span) => Promise<T>): Promise<T> {

@@ -10,6 +10,21 @@ export interface StoredAttempts extends RetryState {
 }
 
 /**
+ * A payload of a segment already settled (delivered, discarded or dead-lettered) while its
+ * message stays unacknowledged: a redelivery of the segment skips it. Kept under the payload's
+ * key like retry state (it replaces it), purged once the message is acknowledged.
+ */
+export interface DoneMark {
+  done: true;
+}
+
+export function isDone(entry: StoredAttempts | DoneMark | undefined): entry is DoneMark {
+  return (entry as DoneMark | undefined)?.done === true;
+}
+
+const DONE_JSON = JSON.stringify({ done: true } satisfies DoneMark);
+
+/**
  * Retry state of payloads that failed at least once, in a KV bucket keyed by message id: it
  * survives restarts and hand-overs (the payload itself waits in JetStream, unacknowledged) and
  * costs nothing on the happy path, where a payload is delivered on its first try and nothing is
@@ -18,10 +33,31 @@ export interface StoredAttempts extends RetryState {
 export class AttemptStore {
   constructor(private readonly kv: KV) {}
 
-  async get(messageId: string): Promise<StoredAttempts | undefined> {
+  /** The retry state of a payload, or its done mark (a payload of a segment already settled). */
+  async get(messageId: string): Promise<StoredAttempts | DoneMark | undefined> {
     const entry = await this.kv.get(attemptKey(messageId));
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-    return entry.json<StoredAttempts>();
+    return entry.json<StoredAttempts | DoneMark>();
+  }
+
+  async markDone(messageId: string): Promise<void> {
+    await this.kv.put(attemptKey(messageId), DONE_JSON);
+  }
+
+  /**
+   * The highest stream sequence of a sync's messages that have (or had) state here (retry state,
+   * done marks): a message at or below it may have been delivered before even when JetStream
+   * does not say so (nats-server 2.9 rolls back the delivery count of a nak'ed message).
+   */
+  async statefulUpTo(durable: string): Promise<number> {
+    const entry = await this.kv.get(statefulKey(durable));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return 0;
+    const n = Number(entry.string());
+    return Number.isFinite(n) ? n : 0;
+  }
+
+  async putStatefulUpTo(durable: string, seq: number): Promise<void> {
+    await this.kv.put(statefulKey(durable), String(seq));
   }
 
   async put(messageId: string, state: StoredAttempts): Promise<void> {
@@ -36,4 +72,9 @@ export class AttemptStore {
 /** KV keys allow `[-/_=.a-zA-Z0-9]`; message ids are uuids or derived hashes, anything else is encoded. */
 export function attemptKey(messageId: string): string {
   return /^[-_=a-zA-Z0-9]+$/.test(messageId) ? messageId : `b64.${Buffer.from(messageId).toString('base64url')}`;
+}
+
+/** Not a message id's key: those have no dot, or start with `b64.`. */
+export function statefulKey(durable: string): string {
+  return `stateful.${attemptKey(durable)}`;
 }

@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { DeliveryJob } from '@inkstream/contracts';
+import type { DeliveryItem } from '@inkstream/contracts';
+import { requestBody } from '@inkstream/movable-ink';
 import { Batcher } from './batcher.js';
 import type { Transmission } from './transmitter.js';
 
-function job(i: number, size = 10): DeliveryJob {
+function job(i: number, size = 10): DeliveryItem {
   return {
-    v: 1, syncId: 's', projectId: 'p', payloadType: 'track', messageId: `m${i}`, userKey: `u${i}`, receivedAt: 0,
-    payload: { type: 'track', event: 'x'.repeat(size), timestamp: 0, message_id: `m${i}` },
+    syncId: 's', projectId: 'p', payloadType: 'track', messageId: `m${i}`, userKey: `u${i}`, receivedAt: 0,
+    payloadJson: JSON.stringify({ type: 'track', event: 'x'.repeat(size), timestamp: 0, message_id: `m${i}` }),
   };
 }
 
 function harness(batchSize: number, maxRequestBytes: number, lingerMs = 20) {
-  const requests: DeliveryJob[][] = [];
+  const requests: DeliveryItem[][] = [];
   const batcher = new Batcher(
     () => ({ batchSize, maxRequestBytes, lingerMs }),
     async (jobs) => {
@@ -39,8 +40,7 @@ describe('Batcher', () => {
   it('hands each payload its own result, also when the results come back reordered', async () => {
     const batcher = new Batcher(
       () => ({ batchSize: 4, maxRequestBytes: 1_000_000, lingerMs: 20 }),
-      async (jobs, jsons) => {
-        expect(jsons).toEqual(jobs.map((j) => JSON.stringify(j.payload)));
+      async (jobs) => {
         return [...jobs].reverse().map((j): Transmission => ({ job: j, verdict: { kind: 'delivered' }, result: { status: 200, latencyMs: 1, responseExcerpt: j.messageId }, sentAt: 0, tries: 1 }));
       },
     );
@@ -64,13 +64,13 @@ describe('Batcher', () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => batcher.submit(job(i, 150 + (i % 7) * 20))));
     expect(requests.flat()).toHaveLength(40);
     for (const r of requests) {
-      const body = JSON.stringify({ events: r.map((j) => j.payload) });
+      const body = requestBody(r.map((j) => j.payloadJson), { batched: true });
       expect(Buffer.byteLength(body)).toBeLessThan(max);
     }
     expect(requests.length).toBeGreaterThan(1);
     // Full requests: adding the next payload would have reached the limit.
     for (let i = 0; i < requests.length - 1; i++) {
-      const withNext = JSON.stringify({ events: [...requests[i]!, requests[i + 1]![0]!].map((j) => j.payload) });
+      const withNext = requestBody([...requests[i]!, requests[i + 1]![0]!].map((j) => j.payloadJson), { batched: true });
       expect(Buffer.byteLength(withNext)).toBeGreaterThanOrEqual(max);
     }
   });

@@ -1,4 +1,4 @@
-import type { DeliveryJob } from '@inkstream/contracts';
+import type { DeliveryItem } from '@inkstream/contracts';
 import { ENVELOPE_BYTES } from '@inkstream/movable-ink';
 import type { Transmission } from './transmitter.js';
 
@@ -9,14 +9,14 @@ export interface BatchLimits {
   lingerMs: number;
 }
 
-type Pending = { job: DeliveryJob; json: string; resolve: (t: Transmission) => void; reject: (e: unknown) => void };
+type Pending = { job: DeliveryItem; resolve: (t: Transmission) => void; reject: (e: unknown) => void };
 
 /**
  * Collects payloads of one sync into `{"events":[…]}` requests of up to `batchSize` payloads
  * and strictly under `maxRequestBytes`, flushed when full or `lingerMs` after the first one.
  *
- * Linear: each payload is serialized once (its JSON is the request body's part and its size),
- * and results are matched to payloads by position.
+ * Linear: each payload's JSON is taken as it came (`payloadJson`: the request body's part and
+ * its size), and results are matched to payloads by position.
  */
 export class Batcher {
   private pending: Pending[] = [];
@@ -25,17 +25,16 @@ export class Batcher {
 
   constructor(
     private readonly limits: () => BatchLimits,
-    /** Sends one request: `jsons[i]` is `JSON.stringify(jobs[i].payload)`; resolves one Transmission per job, in order. */
-    private readonly flushBatch: (jobs: DeliveryJob[], jsons: string[]) => Promise<Transmission[]>,
+    /** Sends one request of these payloads; resolves one Transmission per payload, in order. */
+    private readonly flushBatch: (jobs: DeliveryItem[]) => Promise<Transmission[]>,
   ) {}
 
-  submit(job: DeliveryJob): Promise<Transmission> {
-    const json = JSON.stringify(job.payload);
-    const bytes = Buffer.byteLength(json);
+  submit(job: DeliveryItem): Promise<Transmission> {
+    const bytes = Buffer.byteLength(job.payloadJson);
     return new Promise<Transmission>((resolve, reject) => {
       const { batchSize, maxRequestBytes, lingerMs } = this.limits();
       if (this.pending.length > 0 && this.bytes + 1 + bytes >= maxRequestBytes) this.flush();
-      this.pending.push({ job, json, resolve, reject });
+      this.pending.push({ job, resolve, reject });
       this.bytes += (this.pending.length > 1 ? 1 : 0) + bytes;
       if (this.pending.length >= batchSize) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), lingerMs);
@@ -49,13 +48,9 @@ export class Batcher {
     if (batch.length === 0) return;
     this.pending = [];
     this.bytes = ENVELOPE_BYTES;
-    const jobs = new Array<DeliveryJob>(batch.length);
-    const jsons = new Array<string>(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      jobs[i] = batch[i]!.job;
-      jsons[i] = batch[i]!.json;
-    }
-    this.flushBatch(jobs, jsons).then(
+    const jobs = new Array<DeliveryItem>(batch.length);
+    for (let i = 0; i < batch.length; i++) jobs[i] = batch[i]!.job;
+    this.flushBatch(jobs).then(
       (results) => settleInOrder(batch, results),
       (err) => {
         for (const p of batch) p.reject(err);
@@ -72,7 +67,7 @@ function settleInOrder(batch: Pending[], results: Transmission[]): void {
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
     return;
   }
-  const byJob = new Map<DeliveryJob, Transmission>();
+  const byJob = new Map<DeliveryItem, Transmission>();
   for (const t of results) byJob.set(t.job, t);
   for (const p of batch) {
     const t = byJob.get(p.job);

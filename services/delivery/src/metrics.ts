@@ -60,7 +60,7 @@ export function createDeliveryMetrics(registry: Registry) {
   });
   const payloads = new Counter({
     name: 'inkstream_delivery_payloads_total',
-    help: 'Payloads by sync and result (delivered, retry_scheduled, throttled, discarded, dead_lettered)',
+    help: 'Payloads by sync and result (delivered, retry_scheduled, throttled, discarded, dead_lettered, skipped_duplicate: delivered before, skipped when its message came back)',
     labelNames: ['sync', 'result'] as const,
     registers: [registry],
     collect() {
@@ -80,6 +80,12 @@ export function createDeliveryMetrics(registry: Registry) {
       help: 'From ingest acceptance to the 2xx of Movable Ink',
       labelNames: ['sync'] as const,
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
+    unreadable: new Counter({
+      name: 'inkstream_delivery_unreadable_messages_total',
+      help: 'Delivery stream messages that are neither a v1 job nor a v2 segment, terminated',
+      labelNames: ['sync'] as const,
       registers: [registry],
     }),
     deadLetters: new Counter({

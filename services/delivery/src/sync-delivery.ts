@@ -1,10 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import type { DeliveryJob, DeliveryOutcome, OutcomeResult, SyncSnapshot } from '@inkstream/contracts';
+import { itemsOfDeliveryMessage, jobOfItem, type DeliveryItem, type DeliveryOutcome, type OutcomeResult, type SyncSnapshot } from '@inkstream/contracts';
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
   KeyedLanes,
-  decodeJson,
   declareConsumer,
   traceIdOf,
   type Bus,
@@ -15,9 +14,11 @@ import {
 import { requestHeaders, type ResponseClass } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Logger } from '@inkstream/service-kit';
-import { annotateActiveSpan, traceBatchProcess, traceProcess } from '@inkstream/telemetry';
+import { trace } from '@opentelemetry/api';
+import { annotateActiveSpan, traceCarriedBatchProcess, traceCarriedProcess, type TraceCarrier } from '@inkstream/telemetry';
 import { AimdConcurrency } from './aimd.js';
-import type { AttemptStore, StoredAttempts } from './attempt-store.js';
+import { isDone, type AttemptStore, type StoredAttempts } from './attempt-store.js';
+import { RecentIds } from './recent-ids.js';
 import { QUICK_TRIES } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
@@ -103,13 +104,19 @@ export class SyncDelivery {
   /** When the last 429 pause began: 429s to requests sent before it belong to that pause. */
   private lastThrottleAt = Number.NEGATIVE_INFINITY;
   /** Attempt numbers already used by each payload in flight, and its trace, for outcomes and spans. */
-  private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined; headers: MsgHdrs | undefined }>();
+  private readonly attemptBase = new Map<string, { base: number; traceId: string | undefined; carrier: TraceCarrier | MsgHdrs | undefined }>();
+  /** Payload ids this sync delivered recently (in memory only): a message that comes back skips them. */
+  private readonly recent = new RecentIds();
+  /** Messages up to this stream sequence may have state in the attempts bucket (see raiseStatefulUpTo). */
+  private statefulUpTo = 0;
+  private statefulWritten = 0;
+  private statefulWrite: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly durable: string;
   /** `{ sync }`, the latency histogram's labels, made once. */
   private readonly syncLabels: { sync: string };
   /** This sync's payload counts by result (folded into the payloads counter when scraped). */
-  private readonly counts: Record<'delivered' | 'discarded' | 'retry_scheduled' | 'throttled' | 'dead_lettered', FoldedCount>;
+  private readonly counts: Record<'delivered' | 'discarded' | 'retry_scheduled' | 'throttled' | 'dead_lettered' | 'skipped_duplicate', FoldedCount>;
   /** This sync's attempt counts by status class. */
   private readonly attemptCounts = new Map<string, FoldedCount>();
 
@@ -133,6 +140,7 @@ export class SyncDelivery {
       retry_scheduled: payloadCount('retry_scheduled'),
       throttled: payloadCount('throttled'),
       dead_lettered: payloadCount('dead_lettered'),
+      skipped_duplicate: payloadCount('skipped_duplicate'),
     };
     this.transmitter = new Transmitter(
       deps.sender,
@@ -153,7 +161,7 @@ export class SyncDelivery {
     );
     this.batcher = new Batcher(
       () => ({ batchSize: this.sync.delivery.batchSize, maxRequestBytes: this.sync.delivery.maxRequestBytes, lingerMs: 1_000 }),
-      (jobs, jsons) => this.sendBatch(jobs, jsons),
+      (jobs) => this.sendBatch(jobs),
     );
   }
 
@@ -188,15 +196,21 @@ export class SyncDelivery {
   async start(): Promise<void> {
     const { bus, topology } = this.deps;
     const { batchSize, maxConcurrency } = this.sync.delivery;
-    const maxAckPending = Math.min(20_000, Math.max(1_024, batchSize * maxConcurrency * 4));
+    // Messages, not payloads: a segment holds many. Enough to fill every request in flight with
+    // v1 messages (one payload each), and at most 4,096 so the segments held stay bounded.
+    const maxAckPending = Math.min(4_096, Math.max(1_024, batchSize * maxConcurrency * 4));
     const consumer = topology.consumers.delivery(this.sync.id, maxAckPending);
     await declareConsumer(bus.jsm, topology.streams.delivery.name, consumer);
+    // Which messages may have state in the attempts bucket: needed before the first one is handled.
+    const read = await durably(() => this.deps.attempts.statefulUpTo(this.durable), this.stopping.signal, this.log, 'reading which messages have retry state');
+    if (!read.ok) return;
+    this.statefulUpTo = this.statefulWritten = read.value;
     this.semaphore.setLimit(this.aimd.limit);
     this.runner = new ConsumerRunner({
       js: bus.js,
       stream: topology.streams.delivery.name,
       durable: consumer.durable_name,
-      maxMessages: Math.min(maxAckPending, Math.max(64, batchSize * maxConcurrency * 2)),
+      maxMessages: Math.min(512, maxAckPending, Math.max(64, batchSize * maxConcurrency * 2)),
       logger: this.log,
       onMessage: (msg) => this.onMessage(msg),
       // A previous owner's unacknowledged payloads are handled before anything newer.
@@ -273,103 +287,232 @@ export class SyncDelivery {
       msg.nak();
       return Promise.resolve();
     }
-    let job: DeliveryJob;
+    let items: DeliveryItem[];
     try {
-      job = decodeJson<DeliveryJob>(msg.data);
+      items = itemsOfDeliveryMessage(msg.string());
     } catch (err) {
-      this.log.error({ seq: msg.seq, err: String(err) }, 'unreadable delivery job terminated');
-      msg.term('unreadable');
+      this.log.error({ seq: msg.seq, err: String(err) }, 'unreadable delivery message terminated');
+      this.deps.metrics.unreadable.inc(this.syncLabels);
+      // No reason: nats-server 2.9 takes `+TERM <reason>` for a nak and would redeliver it forever.
+      msg.term();
       return Promise.resolve();
     }
-    if (this.sync.delivery.preserveUserOrder) return this.lanes.run(job.userKey, () => this.settle(msg, job));
-    return this.settle(msg, job);
+    const work: MessageWork = {
+      msg,
+      items,
+      multi: items.length > 1,
+      headers: items.length === 1 && items[0]!.traceparent === undefined ? msg.headers : undefined,
+      cameBack: msg.info.redelivered || msg.seq <= this.statefulUpTo,
+      settled: [],
+      marked: new Set(),
+      keepingMarks: false,
+      markWrites: [],
+      stateful: false,
+      givingBack: false,
+    };
+    if (!work.multi) return this.handleItems(work);
+    // One span for the segment, linked to each payload's trace; its first transmissions run in it.
+    return traceCarriedBatchProcess(
+      {
+        subject: msg.subject,
+        template: this.deps.topology.subjectTemplates.delivery,
+        consumer: this.durable,
+        carriers: items,
+      },
+      () => this.handleItems(work),
+    );
+  }
+
+  /**
+   * Puts each payload of a message into its user's lane (synchronously, so the lanes keep
+   * stream order), then answers the message once every payload is settled: acked, or, when one
+   * had to be given back, nak'ed whole after the settled ones got their done marks.
+   */
+  private async handleItems(work: MessageWork): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    for (const item of work.items) {
+      if (this.recent.has(item.messageId)) {
+        // Delivered by this process before: its message came back (an ack lost, a segment given back).
+        work.settled.push(item.messageId);
+        this.counts.skipped_duplicate.n++;
+        continue;
+      }
+      tasks.push(this.sync.delivery.preserveUserOrder ? this.lanes.run(item.userKey, () => this.settle(work, item)) : this.settle(work, item));
+    }
+    if (tasks.length > 0) await Promise.all(tasks);
+    const { msg } = work;
+    if (!work.givingBack) {
+      this.ack(msg);
+      if (work.marked.size > 0) {
+        const marked = [...work.marked];
+        // After the ack is written (acks go out at the end of this turn): a crash in between only repeats.
+        setImmediate(() => {
+          for (const id of marked) void this.deps.attempts.forget(id).catch(() => undefined);
+        });
+      }
+      return;
+    }
+    if (work.multi) {
+      const unmarked = work.settled.filter((id) => !work.marked.has(id));
+      for (const id of unmarked) this.markDone(work, id);
+      if (unmarked.length > 0) work.stateful = true;
+    }
+    if (work.markWrites.length > 0 || work.stateful) {
+      // Stopping: a few seconds at most; what is not written costs a repeated payload, not a lost one.
+      await withinMs(Promise.all([...work.markWrites, this.raiseStatefulUpTo(msg.seq)]), GIVE_BACK_WRITE_MS);
+    }
+    msg.nak();
+  }
+
+  /** Writes a done mark for a settled payload of a multi-payload message (purged after its ack). */
+  private markDone(work: MessageWork, messageId: string): void {
+    work.marked.add(messageId);
+    work.markWrites.push(this.deps.attempts.markDone(messageId).catch(() => undefined));
+  }
+
+  /**
+   * Remembers (in the attempts bucket too) that messages up to `seq` may have state there, so
+   * they are looked up when they come back even if JetStream does not mark them redelivered.
+   */
+  private raiseStatefulUpTo(seq: number): Promise<void> {
+    if (seq <= this.statefulWritten) return Promise.resolve();
+    if (seq > this.statefulUpTo) this.statefulUpTo = seq;
+    const write = async (): Promise<void> => {
+      // One write at a time, each of the highest sequence so far; a waiter is covered by the next.
+      for (;;) {
+        const target = this.statefulUpTo;
+        if (target <= this.statefulWritten) return;
+        await this.deps.attempts.putStatefulUpTo(this.durable, target);
+        this.statefulWritten = Math.max(this.statefulWritten, target);
+      }
+    };
+    const previous = this.statefulWrite ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(write);
+    this.statefulWrite = next;
+    void next.finally(() => {
+      if (this.statefulWrite === next) this.statefulWrite = undefined;
+    }).catch(() => undefined);
+    return next;
   }
 
   /**
    * Handles a payload until it is settled or given back. An unexpected error does not let the
-   * user's lane move on with the payload neither acked nor given back: it is handled again.
+   * user's lane move on with the payload neither settled nor given back: it is handled again.
    */
-  private async settle(msg: JsMsg, job: DeliveryJob): Promise<void> {
+  private async settle(work: MessageWork, item: DeliveryItem): Promise<void> {
     for (;;) {
       try {
-        await this.handle(msg, job);
+        await this.handle(work, item);
         return;
       } catch (err) {
-        this.log.error({ messageId: job.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
-        if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(msg);
+        this.log.error({ messageId: item.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
+        if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(work);
       }
     }
   }
 
-  /** Gives a payload back to JetStream (stopping): the next owner handles it, in order. */
-  private giveBack(msg: JsMsg): void {
-    msg.nak();
+  /** A payload goes back to JetStream (stopping): its whole message is nak'ed once all are answered. */
+  private giveBack(work: MessageWork): void {
+    work.givingBack = true;
+  }
+
+  /** A payload is settled (delivered, discarded, dead-lettered): its message may be acked once all are. */
+  private settled(work: MessageWork, item: DeliveryItem, hadState: boolean): void {
+    work.settled.push(item.messageId);
+    if (work.multi && (work.keepingMarks || hadState)) this.markDone(work, item.messageId);
+    else if (hadState) void this.deps.attempts.forget(item.messageId).catch(() => undefined);
   }
 
   /**
    * One payload, from its first try to settled: tries, waits for its retries (holding its user's
-   * later payloads behind it), and is acked only when delivered, discarded or dead-lettered.
+   * later payloads behind it), and is settled only when delivered, discarded or dead-lettered.
    */
-  private async handle(msg: JsMsg, job: DeliveryJob): Promise<void> {
+  private async handle(work: MessageWork, item: DeliveryItem): Promise<void> {
+    // Another payload of the message was given back: the message goes back whole, this one unsent.
+    if (work.givingBack) return;
     const signal = this.stopping.signal;
     const { metrics, attempts } = this.deps;
-    const traceId = traceIdOf(msg.headers);
-    // Only a payload that came back can have retry state: the happy path reads nothing.
+    const traceId = item.traceparent !== undefined ? traceIdOfTraceparent(item.traceparent) : traceIdOf(work.msg.headers);
+    // Only a payload whose message came back can have retry state or a done mark: the happy path reads nothing.
     let state: StoredAttempts | undefined;
-    if (msg.info.redelivered) {
-      const read = await durably(() => attempts.get(job.messageId), signal, this.log, 'reading retry state');
-      if (!read.ok) return this.giveBack(msg);
+    if (work.cameBack) {
+      const read = await durably(() => attempts.get(item.messageId), signal, this.log, 'reading retry state');
+      if (!read.ok) return this.giveBack(work);
+      if (isDone(read.value)) {
+        work.settled.push(item.messageId);
+        work.marked.add(item.messageId);
+        this.counts.skipped_duplicate.n++;
+        return;
+      }
       state = read.value;
+      if (state) work.stateful = true;
     }
+    if (work.givingBack) return;
     try {
       this.target();
     } catch (err) {
       // Not a property of the payload: hold it (and its user) until the key is right.
       this.log.error({ err: String(err) }, 'cannot decrypt the sync authorization (is SECRET_KEY the config service one?)');
       await sleepUnlessAborted(60_000, signal);
-      return this.giveBack(msg);
+      return this.giveBack(work);
     }
     for (;;) {
       const windowMs = this.sync.delivery.retryWindowSeconds * 1000;
       if (state && Date.now() - state.firstAttemptAt >= windowMs) {
-        await this.deadLetter(msg, job, 'expired', state, traceId);
+        await this.deadLetter(work, item, 'expired', state, traceId);
         return;
       }
       if (state?.nextAttemptAt !== undefined && state.nextAttemptAt > Date.now()) {
-        if (!(await sleepUnlessAborted(state.nextAttemptAt - Date.now(), signal))) return this.giveBack(msg);
+        if (!(await sleepUnlessAborted(state.nextAttemptAt - Date.now(), signal))) return this.giveBack(work);
         continue;
       }
-      const { transmission, decision } = await this.transmitOne(msg, job, state, traceId);
-      if (transmission.aborted) return this.giveBack(msg);
+      const { transmission, decision } = await this.transmitOne(work, item, state, traceId);
+      if (transmission.aborted) return this.giveBack(work);
       const { verdict, result, tries } = transmission;
       const after = Date.now();
 
       switch (decision.action) {
         case 'ack':
-          this.ack(msg);
-          if (state) void attempts.forget(job.messageId).catch(() => undefined);
+          this.recent.add(item.messageId);
+          this.settled(work, item, state !== undefined);
           this.counts.delivered.n++;
-          metrics.latency.observe(this.syncLabels, Math.max(0, after - job.receivedAt) / 1000);
-          this.summary.payload('delivered', Math.max(0, after - job.receivedAt));
+          metrics.latency.observe(this.syncLabels, Math.max(0, after - item.receivedAt) / 1000);
+          this.summary.payload('delivered', Math.max(0, after - item.receivedAt));
           return;
         case 'discard':
           // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
-          this.ack(msg);
-          if (state) void attempts.forget(job.messageId).catch(() => undefined);
+          this.settled(work, item, state !== undefined);
           this.counts.discarded.n++;
           this.summary.payload('discarded');
           return;
         case 'dead-letter': {
           const attemptsSoFar = (state?.attempts ?? 0) + tries;
-          await this.deadLetter(msg, job, decision.reason, this.stateAfter(state, attemptsSoFar, after, result, after), traceId);
+          await this.deadLetter(work, item, decision.reason, this.stateAfter(state, attemptsSoFar, after, result, after), traceId);
           return;
         }
         case 'retry': {
           const counted = (state?.attempts ?? 0) + (decision.countsAttempt ? tries : 0);
           const next = this.stateAfter(state, counted, after, result, after + decision.delayMs);
           // The retry state is stored before the payload waits: a crash from here on resumes it.
-          const stored = await durably(() => attempts.put(job.messageId, next), signal, this.log, 'storing retry state');
-          if (!stored.ok) return this.giveBack(msg);
+          // Its message is known to have state (looked up when it comes back), and its payloads
+          // settled so far get done marks (so do those settled from now on).
+          const stored = await durably(
+            async () => {
+              const writes: Array<Promise<unknown>> = [attempts.put(item.messageId, next)];
+              if (!work.stateful) writes.push(this.raiseStatefulUpTo(work.msg.seq));
+              if (work.multi && !work.keepingMarks) for (const id of work.settled) if (!work.marked.has(id)) writes.push(attempts.markDone(id));
+              await Promise.all(writes);
+            },
+            signal,
+            this.log,
+            'storing retry state',
+          );
+          if (!stored.ok) return this.giveBack(work);
+          work.stateful = true;
+          if (work.multi && !work.keepingMarks) {
+            work.keepingMarks = true;
+            for (const id of work.settled) work.marked.add(id);
+          }
           state = next;
           const scheduled = verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled';
           this.counts[scheduled].n++;
@@ -398,17 +541,19 @@ export class SyncDelivery {
   }
 
   /**
-   * One transmission of a payload (its quick tries, or one durable retry), in a span of the
-   * payload's trace (batching syncs: in the batch's span), with what the policy decides.
+   * One transmission of a payload (its quick tries, or one durable retry), with what the policy
+   * decides. Its span: a v1 message's own (in the payload's trace); a segment's payload on its
+   * first transmission runs in the segment's span (linked to each payload's trace), a later one
+   * in a span of its own trace; batching syncs: the batch's span.
    */
   private async transmitOne(
-    msg: JsMsg,
-    job: DeliveryJob,
+    work: MessageWork,
+    job: DeliveryItem,
     state: StoredAttempts | undefined,
     traceId: string | undefined,
   ): Promise<{ transmission: Transmission; decision: ReturnType<typeof decide> }> {
-    const run = async (recording: boolean) => {
-      this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, headers: msg.headers });
+    const run = async (recording: boolean, annotate: boolean) => {
+      this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, carrier: work.headers ?? job });
       let transmission: Transmission;
       try {
         transmission =
@@ -439,7 +584,7 @@ export class SyncDelivery {
         decision.action === 'retry' && throttleMs !== undefined
           ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
           : decision;
-      if (recording) {
+      if (recording && annotate) {
         annotateActiveSpan(
           { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
           final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
@@ -454,36 +599,38 @@ export class SyncDelivery {
       return { transmission, decision: final };
     };
     // A batched payload's span is its batch's (sendBatch); its decision is on its own trace's outcome.
-    if (this.sync.delivery.batchSize > 1) return run(false);
-    return traceProcess(
+    if (this.sync.delivery.batchSize > 1) return run(false, false);
+    // A segment's payload: its first transmission in the segment's span (no span of its own).
+    if (work.multi && !state) return run(trace.getActiveSpan()?.isRecording() ?? false, false);
+    // A v1 job (its context in the headers) or a single payload, or a retry: a span of its payload's trace.
+    const { msg } = work;
+    return traceCarriedProcess(
       {
         subject: msg.subject,
         template: this.deps.topology.subjectTemplates.delivery,
         consumer: this.durable,
-        headers: msg.headers,
+        carrier: work.headers ?? job,
         messageId: job.messageId,
         deliveryCount: msg.info.deliveryCount,
       },
-      (span) => run(span.isRecording()),
+      (span) => run(span.isRecording(), true),
     );
   }
 
   private readonly targetOf = (): Target => this.target();
 
-
   /** One request for several payloads: a span of its own, linked to each payload's trace. */
-  private sendBatch(jobs: DeliveryJob[], jsons: string[]): Promise<Transmission[]> {
+  private sendBatch(jobs: DeliveryItem[]): Promise<Transmission[]> {
     const { topology } = this.deps;
     const firstTransmission = jobs.every((job) => (this.attemptBase.get(job.messageId)?.base ?? 0) === 0);
-    return traceBatchProcess(
+    return traceCarriedBatchProcess(
       {
         subject: topology.subjects.deliveryOfSync(this.sync.id),
         template: topology.subjectTemplates.delivery,
         consumer: this.durable,
-        headers: jobs.map((job) => this.attemptBase.get(job.messageId)?.headers),
+        carriers: jobs.map((job) => this.attemptBase.get(job.messageId)?.carrier),
       },
-      (span) =>
-        this.transmitter.send(jobs, this.targetOf, { tries: firstTransmission ? QUICK_TRIES : 1, batched: true, recording: span.isRecording() }, jsons),
+      (span) => this.transmitter.send(jobs, this.targetOf, { tries: firstTransmission ? QUICK_TRIES : 1, batched: true, recording: span.isRecording() }),
     );
   }
 
@@ -583,7 +730,7 @@ export class SyncDelivery {
   }
 
   private publishOutcome(
-    job: DeliveryJob,
+    job: DeliveryItem,
     result: OutcomeResult,
     attempt: number,
     traceId: string | undefined,
@@ -604,18 +751,20 @@ export class SyncDelivery {
   }
 
   /**
-   * Stores the dead letter (trying until it is stored), then acks. Stopped meanwhile: the
-   * payload is given back instead, and its next owner decides again.
+   * Stores the dead letter (trying until it is stored), then the payload is settled. Stopped
+   * meanwhile: the payload is given back instead, and its next owner decides again.
    */
   private async deadLetter(
-    msg: JsMsg,
-    job: DeliveryJob,
+    work: MessageWork,
+    item: DeliveryItem,
     reason: DeadLetterReason,
     state: StoredAttempts | undefined,
     traceId: string | undefined,
   ): Promise<void> {
-    const stored = await storeDeadLetter(this.deps, msg, job, reason, state, traceId, this.stopping.signal, this.log);
-    if (!stored) return this.giveBack(msg);
+    const stored = await storeDeadLetter(this.deps, item, reason, state, traceId, this.stopping.signal, this.log, () =>
+      this.settled(work, item, true),
+    );
+    if (!stored) return this.giveBack(work);
     this.counts.dead_lettered.n++;
     this.summary.payload('dead_lettered');
   }
@@ -628,21 +777,23 @@ function describeFailure(result: SendResult): string {
 }
 
 /**
- * A dead letter, then the ack, then the outcome: the payload is in the delivery stream or in the
- * dead letters at every moment. False when stopped before the dead letter was stored.
+ * A dead letter, then `stored` (the caller acks the message, or settles the payload of a
+ * segment, and forgets its retry state), then the outcome: the payload is in the delivery stream
+ * or in the dead letters at every moment. False when stopped before the dead letter was stored.
  */
 export async function storeDeadLetter(
   deps: Pick<SyncDeliveryDeps, 'outcomes' | 'attempts' | 'metrics'>,
-  msg: JsMsg,
-  job: DeliveryJob,
+  item: DeliveryItem,
   reason: DeadLetterReason,
   state: StoredAttempts | undefined,
   traceId: string | undefined,
   signal: AbortSignal,
   log: Logger,
+  stored: () => void,
 ): Promise<boolean> {
   const deadAt = Date.now();
-  const stored = await durably(
+  const job = jobOfItem(item);
+  const written = await durably(
     () =>
       deps.outcomes.deadLetter({
         v: 1,
@@ -660,23 +811,61 @@ export async function storeDeadLetter(
     log,
     'storing a dead letter',
   );
-  if (!stored.ok) return false;
-  msg.ack();
-  void deps.attempts.forget(job.messageId).catch(() => undefined);
+  if (!written.ok) return false;
+  stored();
   if (reason === 'expired' || reason === 'sync deleted') {
     deps.outcomes.outcome({
       v: 1,
-      syncId: job.syncId,
-      messageId: job.messageId,
-      payloadType: job.payloadType,
+      syncId: item.syncId,
+      messageId: item.messageId,
+      payloadType: item.payloadType,
       result: reason === 'expired' ? 'expired' : 'dropped',
       attempt: state?.attempts ?? 0,
       at: Date.now(),
-      receivedAt: job.receivedAt,
+      receivedAt: item.receivedAt,
       reason,
       ...(traceId ? { traceId } : {}),
     });
   }
-  deps.metrics.deadLetters.inc({ sync: job.syncId, reason });
+  deps.metrics.deadLetters.inc({ sync: item.syncId, reason });
   return true;
+}
+
+/** One message of the delivery stream while its payloads are handled. */
+interface MessageWork {
+  msg: JsMsg;
+  items: DeliveryItem[];
+  /** More than one payload: its settled payloads get done marks when it may come back. */
+  multi: boolean;
+  /** Where a single payload's trace context is (a v1 job's headers); undefined: in the payload. */
+  headers: MsgHdrs | undefined;
+  /** It may have been delivered before (redelivered, or at most the sync's stateful sequence). */
+  cameBack: boolean;
+  /** Ids of its payloads settled so far (delivered, discarded, dead-lettered, skipped). */
+  settled: string[];
+  /** Ids with a done mark (read or written): purged after the ack. */
+  marked: Set<string>;
+  /** One of its payloads went into durable retry: every payload settled from then on is marked. */
+  keepingMarks: boolean;
+  markWrites: Array<Promise<unknown>>;
+  /** It has state in the attempts bucket (retry state, done marks). */
+  stateful: boolean;
+  /** A payload was given back: the message is nak'ed whole once every payload is answered. */
+  givingBack: boolean;
+}
+
+/** How long a stopping sync tries to write done marks before it gives a message back anyway. */
+const GIVE_BACK_WRITE_MS = 3_000;
+
+/** Waits for `p` at most `ms` (its failure or lateness is what a repeated payload costs). */
+async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+/** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
+export function traceIdOfTraceparent(traceparent: string): string | undefined {
+  const id = traceparent.slice(3, 35);
+  return traceparent.length >= 55 && /^[0-9a-f]{32}$/.test(id) && id !== '0'.repeat(32) ? id : undefined;
 }

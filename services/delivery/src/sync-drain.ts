@@ -1,7 +1,8 @@
-import type { DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
-import { ConsumerRunner, decodeJson, declareConsumer, traceIdOf, type JsMsg } from '@inkstream/bus';
+import { itemsOfDeliveryMessage, type DeliveryItem, type SyncSnapshot } from '@inkstream/contracts';
+import { ConsumerRunner, declareConsumer, traceIdOf, type JsMsg } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
-import { type SyncDeliveryDeps, storeDeadLetter } from './sync-delivery.js';
+import { isDone } from './attempt-store.js';
+import { type SyncDeliveryDeps, storeDeadLetter, traceIdOfTraceparent } from './sync-delivery.js';
 
 /**
  * The queue of a deleted sync (or of a sync of a deleted project): every payload still queued,
@@ -36,23 +37,49 @@ export class SyncDrain {
     this.runner.start();
   }
 
+  /** Every payload of the message (a v1 job, or each of a segment's) becomes a dead letter, then the ack. */
   private async drainOne(msg: JsMsg): Promise<void> {
     if (this.stopping.signal.aborted) {
       msg.nak();
       return;
     }
-    let job: DeliveryJob;
+    let items: DeliveryItem[];
     try {
-      job = decodeJson<DeliveryJob>(msg.data);
-    } catch {
-      msg.term('unreadable');
+      items = itemsOfDeliveryMessage(msg.string());
+    } catch (err) {
+      this.log.error({ seq: msg.seq, err: String(err) }, 'unreadable delivery message terminated');
+      this.deps.metrics.unreadable.inc({ sync: this.sync.id });
+      // No reason: nats-server 2.9 takes `+TERM <reason>` for a nak and would redeliver it forever.
+      msg.term();
       return;
     }
-    // The retry state only enriches the dead letter: without it the letter is still stored.
-    const state = msg.info.redelivered ? await this.deps.attempts.get(job.messageId).catch(() => undefined) : undefined;
-    const stored = await storeDeadLetter(this.deps, msg, job, 'sync deleted', state, traceIdOf(msg.headers), this.stopping.signal, this.log);
-    if (!stored) msg.nak();
-    else this.drained++;
+    // Whether it came back is a guess here (nats-server 2.9 may not say so): looking up costs one
+    // read per payload of a deleted sync, and tells which were delivered already (done marks).
+    const marked: string[] = [];
+    for (const item of items) {
+      const read = await this.deps.attempts.get(item.messageId).catch(() => undefined);
+      if (isDone(read)) {
+        marked.push(item.messageId);
+        continue;
+      }
+      const traceId = item.traceparent !== undefined ? traceIdOfTraceparent(item.traceparent) : traceIdOf(msg.headers);
+      const stored = await storeDeadLetter(this.deps, item, 'sync deleted', read, traceId, this.stopping.signal, this.log, () => {
+        if (items.length === 1) {
+          void this.deps.attempts.forget(item.messageId).catch(() => undefined);
+          return;
+        }
+        // A segment given back half drained skips what is a dead letter already.
+        marked.push(item.messageId);
+        void this.deps.attempts.markDone(item.messageId).catch(() => undefined);
+      });
+      if (!stored) {
+        msg.nak();
+        return;
+      }
+      this.drained++;
+    }
+    msg.ack();
+    for (const id of marked) void this.deps.attempts.forget(id).catch(() => undefined);
   }
 
   async stop(): Promise<void> {

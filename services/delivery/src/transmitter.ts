@@ -1,4 +1,4 @@
-import type { DeliveryJob } from '@inkstream/contracts';
+import type { DeliveryItem } from '@inkstream/contracts';
 import { classifyResponse, requestBody, type Endpoint, type MovableInkRequest, type ResponseClass } from '@inkstream/movable-ink';
 import { QUICK_TRIES, quickRetryDelayMs } from './backoff.js';
 import type { HttpSender, SendResult } from '@inkstream/movable-ink';
@@ -18,7 +18,7 @@ export interface Target {
 }
 
 export interface TryReport {
-  job: DeliveryJob;
+  job: DeliveryItem;
   result: SendResult;
   verdict: ResponseClass;
   /** 1-based try number within this transmission. */
@@ -56,7 +56,7 @@ export interface SendOptions {
 }
 
 export interface Transmission {
-  job: DeliveryJob;
+  job: DeliveryItem;
   /** Epoch ms when the last request of this transmission was sent. */
   sentAt: number;
   verdict: ResponseClass;
@@ -79,26 +79,23 @@ export class Transmitter {
     private readonly semaphore: Semaphore,
     private readonly onTry: (report: TryReport) => void,
     /** Attempts a payload already had in earlier deliveries of its message. */
-    private readonly earlierAttempts: (job: DeliveryJob) => number = () => 0,
+    private readonly earlierAttempts: (job: DeliveryItem) => number = () => 0,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
     private readonly gate: RequestGate = OPEN,
   ) {}
 
-  /**
-   * `payloadJsons`: the payloads already serialized (`JSON.stringify(job.payload)`, same order
-   * as `jobs`), so a batch does not serialize them again.
-   */
+  /** The request body is made of the payloads' JSON as they came (`payloadJson`), never re-serialized. */
   async send(
-    jobs: readonly DeliveryJob[],
+    jobs: readonly DeliveryItem[],
     target: () => Target,
     options: SendOptions = { tries: QUICK_TRIES, batched: false },
-    payloadJsons?: readonly string[],
   ): Promise<Transmission[]> {
     let last: { result: SendResult; verdict: ResponseClass; sentAt: number } | undefined;
     let tries = 0;
     let earlier = 0;
     for (const job of jobs) earlier = Math.max(earlier, this.earlierAttempts(job));
-    const jsons = payloadJsons ?? jobs.map((job) => JSON.stringify(job.payload));
+    const jsons = new Array<string>(jobs.length);
+    for (let i = 0; i < jobs.length; i++) jsons[i] = jobs[i]!.payloadJson;
     const body = requestBody(jsons, { batched: options.batched });
     for (let quick = 0; quick < Math.max(1, options.tries); quick++) {
       await this.semaphore.acquire();
@@ -139,8 +136,8 @@ export class Transmitter {
       if (verdict.kind === 'too-large' && jobs.length > 1) {
         const middle = Math.ceil(jobs.length / 2);
         const [left, right] = await Promise.all([
-          this.send(jobs.slice(0, middle), target, options, jsons.slice(0, middle)),
-          this.send(jobs.slice(middle), target, options, jsons.slice(middle)),
+          this.send(jobs.slice(0, middle), target, options),
+          this.send(jobs.slice(middle), target, options),
         ]);
         return [...left, ...right].map((t) => ({ ...t, tries: t.tries + tries }));
       }
