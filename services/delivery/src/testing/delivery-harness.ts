@@ -30,6 +30,8 @@ export class DeliveryHarness {
   config!: ConfigView;
   service!: DeliveryService;
   outcomePublisher!: OutcomePublisher;
+  /** The metrics registry of the running service. */
+  registry!: ReturnType<typeof createMetricsRegistry>;
   private sender!: HttpSender;
   private leases!: KV;
   private attemptsKv!: KV;
@@ -58,18 +60,38 @@ export class DeliveryHarness {
     this.config = new ConfigView(this.logger);
     this.config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
     this.sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 32 });
+    this.service = this.newService();
+    await this.service.start();
+  }
+
+  /**
+   * A new delivery replica in place of the running one, which stops first (giving back what it
+   * holds): the same endpoint, configuration and outcome publisher; nothing in memory is kept.
+   */
+  async restartService(): Promise<void> {
+    await this.service.stop();
+    this.service = this.newService();
+    await this.service.start();
+  }
+
+  /** The attempts bucket (retry state, done marks). */
+  get attemptsBucket(): KV {
+    return this.attemptsKv;
+  }
+
+  private newService(): DeliveryService {
     const { bus, topology, logger } = this;
-    this.service = new DeliveryService({
+    return new DeliveryService({
       config: this.config,
       deps: {
         bus,
         topology,
         sender: this.sender,
         secrets: this.secrets,
-        metrics: createDeliveryMetrics(createMetricsRegistry('delivery')),
+        metrics: createDeliveryMetrics((this.registry = createMetricsRegistry('delivery'))),
         logger,
         attempts: new FlakyAttemptStore(this.attemptsKv, this.faults),
-        outcomes: (this.outcomePublisher = new FlakyOutcomePublisher(bus, topology, logger, this.faults)),
+        outcomes: (this.outcomePublisher ??= new FlakyOutcomePublisher(bus, topology, logger, this.faults)),
         backoff: this.backoff,
         ...(this.options.summaryIntervalMs !== undefined ? { summaryIntervalMs: this.options.summaryIntervalMs } : {}),
       },
@@ -78,12 +100,12 @@ export class DeliveryHarness {
       replicaId: `r-${randomBytes(3).toString('hex')}`,
       leaseTtlMs: 10_000,
     });
-    await this.service.start();
   }
 
   async stopService(): Promise<void> {
     await this.service.stop();
     await this.outcomePublisher.stop();
+    this.outcomePublisher = undefined as unknown as OutcomePublisher;
     await this.sender.close();
     await this.standIn.stop();
   }
@@ -98,7 +120,7 @@ export class DeliveryHarness {
   }
 
   /** An enabled sync pointing at the stand-in, known to the service at once. */
-  newSync(delivery: Partial<DeliverySettings> = {}, authorization = GOOD_AUTHORIZATION): SyncSnapshot {
+  newSync(delivery: Partial<DeliverySettings> = {}, authorization = GOOD_AUTHORIZATION, patch: Partial<SyncSnapshot> = {}): SyncSnapshot {
     const sync: SyncSnapshot = {
       kind: 'sync',
       id: `sync-${++this.counter}-${randomBytes(2).toString('hex')}`,
@@ -116,6 +138,7 @@ export class DeliveryHarness {
       version: this.version++,
       deleted: false,
       updatedAt: '',
+      ...patch,
     };
     this.config.apply(sync);
     return sync;
@@ -150,6 +173,13 @@ export class DeliveryHarness {
       if (m && m.subject === subject) out.push(decodeJson<T>(m.data));
     }
     return out;
+  }
+
+  /** A counter's value in the running service's metrics (0 when absent). */
+  async metric(name: string, ...labels: string[]): Promise<number> {
+    const text = await this.registry.metrics();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
+    return line ? Number(line.split(' ').pop()) : 0;
   }
 
   async queueEmpty(syncId: string): Promise<boolean> {
