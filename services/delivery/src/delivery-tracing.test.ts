@@ -1,7 +1,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
+import { encodeDeliverySegment, type DeadLetter, type DeliveryJob, type SyncSnapshot } from '@inkstream/contracts';
 import { tracePublish } from '@inkstream/telemetry';
 import { SpanKind, startTestTelemetry, type ReadableSpan, type TestTelemetry } from '@inkstream/telemetry/testing';
 import { waitFor } from '@inkstream/testing';
@@ -123,5 +123,52 @@ describe('delivery tracing', () => {
     expect(delivery.status.code).toBe(SpanStatusCode.ERROR);
     expect(delivery.attributes['inkstream.delivery.decision']).toBe('dead-letter');
     expect(clientSpans(traceId).map((c) => c.attributes['http.response.status_code'])).toEqual([422]);
+  });
+
+  it('handles a segment in one span linked to each payload’s trace, its requests as children; a retry in the payload’s own trace', async () => {
+    const sync = h.newSync();
+    const subject = h.topology.subjects.delivery(sync.id, 0);
+    // The second payload fails its three quick tries, then succeeds on its durable retry.
+    let failures = 3;
+    h.standIn.respondWith((r) => ((r.json as { properties: { seq: number } }).properties.seq === 1 && failures-- > 0 ? { status: 503 } : { status: 200 }));
+    const payloads = [] as Array<{ messageId: string; userKey: string; payloadType: 'track'; receivedAt: number; traceparent: string; json: string; producer: ReadableSpan }>;
+    for (let i = 0; i < 3; i++) {
+      const messageId = `${sync.id}-s${i}`;
+      const traceparent = await tracePublish({ subject, template: h.topology.subjectTemplates.delivery, messageId }, async (headers) => headers!.get('traceparent'));
+      const producer = telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER && s.attributes['messaging.message.id'] === messageId)!;
+      const json = JSON.stringify({ type: 'track', event: 'E', user_id: `user-${i}`, timestamp: 1, message_id: messageId, properties: { seq: i } });
+      payloads.push({ messageId, userKey: `user-${i}`, payloadType: 'track', receivedAt: Date.now(), traceparent, json, producer });
+    }
+    const head = { v: 2 as const, syncId: sync.id, projectId: 'p1', payloads: payloads.map(({ json: _j, producer: _p, ...head }) => head) };
+    await h.bus.js.publish(subject, encodeDeliverySegment(head, payloads.map((p) => p.json)));
+    const segment = await waitFor(
+      () =>
+        telemetry
+          .spans()
+          .find(
+            (s) =>
+              s.kind === SpanKind.CONSUMER &&
+              s.attributes['messaging.batch.message_count'] === 3 &&
+              s.attributes['messaging.consumer.group.name'] === h.topology.consumers.delivery(sync.id).durable_name,
+          ),
+      'the segment span',
+      30_000,
+    );
+    expect(segment.parentSpanContext).toBeUndefined();
+    expect(segment.links.map((l) => l.context.spanId).sort()).toEqual(payloads.map((p) => p.producer.spanContext().spanId).sort());
+    // First transmissions: the segment's children, no CONSUMER span per payload.
+    const children = clientSpans(segment.spanContext().traceId);
+    expect(children.length).toBeGreaterThanOrEqual(3 + 2);
+    for (const p of payloads) expect(telemetry.trace(p.producer.spanContext().traceId).filter((s) => s.kind === SpanKind.CONSUMER && s !== segment)).toHaveLength(p === payloads[1] ? 1 : 0);
+    // The retry of the second payload: a span in its own trace, parented on its producer.
+    const retried = payloads[1]!;
+    const retry = telemetry.trace(retried.producer.spanContext().traceId).find((s) => s.kind === SpanKind.CONSUMER)!;
+    expect(retry.parentSpanContext?.spanId).toBe(retried.producer.spanContext().spanId);
+    expect(clientSpans(retried.producer.spanContext().traceId).map((c) => [c.attributes['inkstream.attempt'], c.attributes['http.response.status_code']])).toEqual([[4, 200]]);
+    const outcomes = await waitFor(async () => {
+      const o = (await h.outcomes(sync.id)).filter((x) => x.messageId === retried.messageId);
+      return o.length >= 4 ? o : undefined;
+    }, 'the retried payload’s outcomes');
+    expect(outcomes.every((o) => o.traceId === retried.producer.spanContext().traceId)).toBe(true);
   });
 });
