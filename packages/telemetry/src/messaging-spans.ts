@@ -207,6 +207,11 @@ export function annotateActiveSpan(attributes: Attributes, error?: string): void
   if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
 }
 
+/** True when the active span is recorded (exported), so callers can skip work for its attributes. */
+export function activeSpanRecording(): boolean {
+  return trace.getActiveSpan()?.isRecording() ?? false;
+}
+
 /** The trace id of the active span, for records that point at their trace (outcomes, dead letters). */
 export function activeTraceId(): string | undefined {
   const sc = trace.getActiveSpan()?.spanContext();

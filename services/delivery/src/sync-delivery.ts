@@ -14,8 +14,7 @@ import {
 import { requestHeaders, type ResponseClass } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Logger } from '@inkstream/service-kit';
-import { trace } from '@opentelemetry/api';
-import { annotateActiveSpan, traceCarriedBatchProcess, traceCarriedProcess, type TraceCarrier } from '@inkstream/telemetry';
+import { activeSpanRecording, annotateActiveSpan, traceCarriedBatchProcess, traceCarriedProcess, type TraceCarrier } from '@inkstream/telemetry';
 import { AimdConcurrency } from './aimd.js';
 import { isDone, type AttemptStore, type StoredAttempts } from './attempt-store.js';
 import { RecentIds } from './recent-ids.js';
@@ -601,7 +600,7 @@ export class SyncDelivery {
     // A batched payload's span is its batch's (sendBatch); its decision is on its own trace's outcome.
     if (this.sync.delivery.batchSize > 1) return run(false, false);
     // A segment's payload: its first transmission in the segment's span (no span of its own).
-    if (work.multi && !state) return run(trace.getActiveSpan()?.isRecording() ?? false, false);
+    if (work.multi && !state) return run(activeSpanRecording(), false);
     // A v1 job (its context in the headers) or a single payload, or a retry: a span of its payload's trace.
     const { msg } = work;
     return traceCarriedProcess(
