@@ -4,7 +4,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, createTopology, declareStreams, encodeJson, openBucket, partitionOf, type Bus, type KV } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type ProjectSnapshot, type SyncSnapshot } from '@inkstream/contracts';
+import {
+  DEFAULT_DELIVERY_SETTINGS,
+  encodeDeliverySegment,
+  type DeliveryJob,
+  type DeliverySegmentHead,
+  type MovableInkPayload,
+  type ProjectSnapshot,
+  type SegmentPayloadHead,
+  type SyncSnapshot,
+} from '@inkstream/contracts';
 import { createSecretBox } from '@inkstream/secret-box';
 import { MovableInkStandIn, NATS_URL, TELEMETRY_REGISTER, freePort, waitFor } from '@inkstream/testing';
 
@@ -113,21 +122,29 @@ describe('delivery failover: SIGKILL of the replica that holds a sync with retri
     // The endpoint fails everything for now: every user's first payload waits for a retry.
     let healthy = false;
     standIn.respondWith(() => (healthy ? { status: 200, delayMs: 3 } : { status: 503 }));
+    // Half the users' payloads as v1 jobs (an older filter), the other half in v2 segments (one per
+    // partition and round, as the filter writes them).
     for (let seq = 0; seq < PER_USER; seq++) {
+      const segments = new Map<number, Array<{ head: SegmentPayloadHead; json: string }>>();
       for (let u = 0; u < USERS; u++) {
         const userKey = `fo-user-${u}`;
         const messageId = `${syncId}-u${u}-${seq}`;
-        const job: DeliveryJob = {
-          v: 1,
-          syncId,
-          projectId: 'p',
-          payloadType: 'track',
-          messageId,
-          userKey,
-          receivedAt: Date.now(),
-          payload: { type: 'track', event: 'Step', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq } },
-        };
-        await bus.js.publish(topology.subjects.delivery(syncId, partitionOf(userKey)), encodeJson(job), { msgID: messageId });
+        const payload: MovableInkPayload = { type: 'track', event: 'Step', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq } };
+        const partition = partitionOf(userKey);
+        if (u % 2 === 1) {
+          const list = segments.get(partition) ?? [];
+          list.push({ head: { messageId, userKey, payloadType: 'track', receivedAt: Date.now() }, json: JSON.stringify(payload) });
+          segments.set(partition, list);
+          continue;
+        }
+        const job: DeliveryJob = { v: 1, syncId, projectId: 'p', payloadType: 'track', messageId, userKey, receivedAt: Date.now(), payload };
+        await bus.js.publish(topology.subjects.delivery(syncId, partition), encodeJson(job), { msgID: messageId });
+      }
+      for (const [partition, list] of segments) {
+        const head: DeliverySegmentHead = { v: 2, syncId, projectId: 'p', payloads: list.map((p) => p.head) };
+        await bus.js.publish(topology.subjects.delivery(syncId, partition), encodeDeliverySegment(head, list.map((p) => p.json)), {
+          msgID: `${syncId}-seg-${seq}-${partition}`,
+        });
       }
     }
     const holder = await waitFor(async () => {
