@@ -4,7 +4,7 @@
 // and the process's CPU time (user + system) is measured until the queue is empty.
 //
 //   npm run build --workspace @inkstream/delivery
-//   node services/delivery/bench/consume-bench.mjs            # PAYLOADS=20000 SEGMENT=50 USERS=1000 ROUNDS=2
+//   node services/delivery/bench/consume-bench.mjs   # env: PAYLOADS=20000 SEGMENT=50 USERS=1000 ROUNDS=2 FORMATS=v1,v2 BATCH_SIZES=1,100
 //
 // Needs the NATS of the tests (NATS_URL, default nats://127.0.0.1:4222); everything it creates is
 // in a namespace of its own and deleted at the end.
@@ -40,6 +40,8 @@ async function main() {
   const SEGMENT = Number(process.env.SEGMENT ?? 50);
   const USERS = Number(process.env.USERS ?? 1_000);
   const ROUNDS = Number(process.env.ROUNDS ?? 2);
+  const FORMATS = (process.env.FORMATS ?? 'v1,v2').split(',');
+  const BATCH_SIZES = (process.env.BATCH_SIZES ?? '1,100').split(',').map(Number);
   const endpointProcess = fork(new URL(import.meta.url).pathname, ['endpoint'], { stdio: 'inherit' });
   const { port } = await new Promise((resolve) => endpointProcess.once('message', resolve));
   const logger = createLogger('delivery-bench', 'warn');
@@ -53,8 +55,8 @@ async function main() {
   let n = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const batchSize of [1, 100]) {
-        for (const format of ['v1', 'v2']) {
+      for (const batchSize of BATCH_SIZES) {
+        for (const format of FORMATS) {
           const syncId = `bench-${++n}`;
           await fill(bus, topology, syncId, format, PAYLOADS, SEGMENT, USERS);
           const config = new ConfigView(logger);
