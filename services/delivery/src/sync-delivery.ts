@@ -70,21 +70,28 @@ type DeadLetterReason = 'rejected' | 'expired' | 'too large' | 'sync deleted';
  * (AIMD on 429), send gate and metrics, so a slow or failing endpoint never holds up another
  * sync. A payload leaves the delivery stream only when delivered or stored as a dead letter.
  *
- * Order (`preserveUserOrder`): a payload is acknowledged only once it is settled (delivered,
- * dead-lettered, discarded), and a user's payloads are handled one after another in stream
- * order, so a user has at most one request in flight and a payload waiting for its retry holds
- * the user's later payloads behind it — unacknowledged, in JetStream. What that rests on is
- * durable: the stream order of the messages (a new owner, after a crash or hand-over, restores
- * it before sending anything: see ConsumerRunner.restoreOrderMs) and the retry state of every
- * payload that failed (attempts, first attempt, next attempt time, in the attempts bucket), read
- * by the same code whether the message comes back after a crash or not.
+ * Messages are v1 jobs (one payload) or v2 segments (many payloads of the sync and partition, each
+ * already serialized): each payload is handled on its own, and a message is acknowledged once
+ * every one of its payloads is settled (delivered, dead-lettered, discarded); if one is given back
+ * (stopping), the message is nak'ed whole, its settled payloads marked done first so the message
+ * coming back skips them (docs/delivery.md, segments that come back).
+ *
+ * Order (`preserveUserOrder`): a user's payloads are handled one after another in stream order
+ * (each payload of a segment in its user's lane), so a user has at most one request in flight
+ * and a payload waiting for its retry holds the user's later payloads behind it —
+ * unacknowledged, in JetStream. What that rests on is durable: the stream order of the messages
+ * (a new owner, after a crash or hand-over, restores it before sending anything: see
+ * ConsumerRunner.restoreOrderMs), the retry state of every payload that failed and the done
+ * marks of settled payloads of a segment still unacknowledged (in the attempts bucket), read by
+ * the same code whether the message comes back after a crash or not.
  *
  * Pauses (Retry-After, a failing endpoint) are the sync's send gate: nothing is sent, payloads
  * stay where they are, in order; a failing sync lets one probe through at a time.
  *
- * Tracing: a payload sent alone is delivered in a span of the trace its event started (the
- * context is in the message headers, so every retry joins that trace); a batch request gets a
- * span of its own with a link to each payload's trace. The HTTP client spans are children.
+ * Tracing: a v1 job is delivered in a span of the trace its event started (the context is in the
+ * message headers, so every retry joins that trace); a segment in one span linked to each
+ * payload's trace (a payload's durable retries in spans of its own trace); a batch request gets
+ * a span of its own with a link to each payload's trace. The HTTP client spans are children.
  */
 export class SyncDelivery {
   private runner: ConsumerRunner | undefined;
