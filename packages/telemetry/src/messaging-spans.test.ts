@@ -3,7 +3,16 @@ import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { httpAttemptOf, withHttpAttempt } from './http-attempt.js';
 import { activeTraceFields } from './log-correlation.js';
-import { activeTraceId, annotateActiveSpan, traceBatchProcess, tracePublish, traceProcess } from './messaging-spans.js';
+import {
+  activeSpanRecording,
+  activeTraceId,
+  annotateActiveSpan,
+  traceBatchProcess,
+  traceCarriedBatchProcess,
+  traceCarriedProcess,
+  tracePublish,
+  traceProcess,
+} from './messaging-spans.js';
 import { SpanKind, startTestTelemetry, type TestTelemetry } from './testing.js';
 
 const subject = 'inkstream.delivery.s1.03';
@@ -118,5 +127,22 @@ describe('messaging spans', () => {
   it('gives no trace fields and no trace id outside a span', () => {
     expect(activeTraceFields()).toEqual({});
     expect(activeTraceId()).toBeUndefined();
+  });
+
+  it('links a span to contexts carried in message bodies (traceparent/tracestate) or headers, and parents a carried process on one', async () => {
+    const headers = await published();
+    const carried = { traceparent: headers!.get('traceparent'), tracestate: 'k=v' };
+    const producer = telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER)!;
+    const recording = await traceCarriedBatchProcess({ subject, template, consumer: 'c', carriers: [carried, headers, { }, undefined] }, async () => activeSpanRecording());
+    expect(recording).toBe(true);
+    const batch = telemetry.spans().find((s) => s.kind === SpanKind.CONSUMER)!;
+    expect(batch.parentSpanContext).toBeUndefined();
+    expect(batch.attributes['messaging.batch.message_count']).toBe(4);
+    expect(batch.links.map((l) => l.context.spanId)).toEqual([producer.spanContext().spanId, producer.spanContext().spanId]);
+    expect(batch.links[0]!.context.traceState?.get('k')).toBe('v');
+    telemetry.reset();
+    const traceId = await traceCarriedProcess({ subject, template, consumer: 'c', carrier: carried, messageId: 'm1' }, async () => activeTraceId());
+    expect(traceId).toBe(producer.spanContext().traceId);
+    expect(telemetry.spans().find((s) => s.kind === SpanKind.CONSUMER)!.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
   });
 });
