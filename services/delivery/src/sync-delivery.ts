@@ -358,14 +358,16 @@ export class SyncDelivery {
       }
       return;
     }
+    // Stopping: a few seconds at most; what is not written costs a repeated payload, not a lost one.
+    const deadline = Date.now() + GIVE_BACK_WRITE_MS;
     if (work.multi) {
-      const unmarked = work.settled.filter((id) => !work.marked.has(id));
-      for (const id of unmarked) this.markDone(work, id);
-      if (unmarked.length > 0) work.stateful = true;
+      // Marks under way first (one that failed is unmarked), then every settled payload not marked.
+      if (work.markWrites.length > 0) await withinMs(Promise.all(work.markWrites), GIVE_BACK_WRITE_MS);
+      for (const id of work.settled) if (!work.marked.has(id)) this.markDone(work, id);
+      if (work.marked.size > 0) work.stateful = true;
     }
-    if (work.markWrites.length > 0 || work.stateful) {
-      // Stopping: a few seconds at most; what is not written costs a repeated payload, not a lost one.
-      await withinMs(Promise.all([...work.markWrites, this.raiseStatefulUpTo(msg.seq)]), GIVE_BACK_WRITE_MS);
+    if (work.stateful) {
+      await withinMs(Promise.all([...work.markWrites, this.raiseStatefulUpTo(msg.seq)]), Math.max(0, deadline - Date.now()));
     }
     msg.nak();
   }
@@ -373,7 +375,8 @@ export class SyncDelivery {
   /** Writes a done mark for a settled payload of a multi-payload message (purged after its ack). */
   private markDone(work: MessageWork, messageId: string): void {
     work.marked.add(messageId);
-    work.markWrites.push(this.deps.attempts.markDone(messageId).catch(() => undefined));
+    // Not written: not marked (a give-back writes it again; at worst the payload is repeated).
+    work.markWrites.push(this.deps.attempts.markDone(messageId).catch(() => void work.marked.delete(messageId)));
   }
 
   /**
@@ -501,13 +504,18 @@ export class SyncDelivery {
           const next = this.stateAfter(state, counted, after, result, after + decision.delayMs);
           // The retry state is stored before the payload waits: a crash from here on resumes it.
           // Its message is known to have state (looked up when it comes back), and its payloads
-          // settled so far get done marks (so do those settled from now on).
+          // settled so far get done marks (so do those settled from now on, as they settle).
+          if (work.multi && !work.keepingMarks) {
+            work.keepingMarks = true;
+            for (const id of work.settled) if (!work.marked.has(id)) this.markDone(work, id);
+          }
           const stored = await durably(
             async () => {
-              const writes: Array<Promise<unknown>> = [attempts.put(item.messageId, next)];
-              if (!work.stateful) writes.push(this.raiseStatefulUpTo(work.msg.seq));
-              if (work.multi && !work.keepingMarks) for (const id of work.settled) if (!work.marked.has(id)) writes.push(attempts.markDone(id));
-              await Promise.all(writes);
+              await Promise.all([
+                attempts.put(item.messageId, next),
+                work.stateful ? undefined : this.raiseStatefulUpTo(work.msg.seq),
+                ...work.markWrites,
+              ]);
             },
             signal,
             this.log,
@@ -515,10 +523,6 @@ export class SyncDelivery {
           );
           if (!stored.ok) return this.giveBack(work);
           work.stateful = true;
-          if (work.multi && !work.keepingMarks) {
-            work.keepingMarks = true;
-            for (const id of work.settled) work.marked.add(id);
-          }
           state = next;
           const scheduled = verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled';
           this.counts[scheduled].n++;
