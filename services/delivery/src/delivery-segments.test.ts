@@ -187,7 +187,7 @@ describe('delivery of v2 segments', () => {
     expect(info.num_redelivered).toBe(0);
     expect(info.num_ack_pending).toBe(0);
     expect(delivered(sync.id)).toEqual(ids);
-    expect(await h.metric('inkstream_delivery_unreadable_messages_total', `sync="${sync.id}"`)).toBe(3);
+    expect(await h.metric('inkstream_delivery_messages_unreadable_total', `sync="${sync.id}"`)).toBe(3);
   });
 
   it('drains the segments of a deleted sync into one `sync deleted` dead letter per payload', async () => {

@@ -83,7 +83,7 @@ export function createDeliveryMetrics(registry: Registry) {
       registers: [registry],
     }),
     unreadable: new Counter({
-      name: 'inkstream_delivery_unreadable_messages_total',
+      name: 'inkstream_delivery_messages_unreadable_total',
       help: 'Delivery stream messages that are neither a v1 job nor a v2 segment, terminated',
       labelNames: ['sync'] as const,
       registers: [registry],
