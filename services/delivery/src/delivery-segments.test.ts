@@ -173,6 +173,25 @@ describe('delivery of v2 segments', () => {
     await waitFor(async () => (await kvKeys()).every((k) => !ids.some((id) => attemptKey(id) === k)), 'the marks purged', 30_000, 200);
   }, 90_000);
 
+  it('skips payloads it delivered recently when a message with them comes again (in memory, no KV read)', async () => {
+    const sync = h.newSync();
+    const payloads = [0, 1, 2].map((u) => payload(sync, u, 0));
+    const head: DeliverySegmentHead = {
+      v: 2,
+      syncId: sync.id,
+      projectId: 'p1',
+      payloads: payloads.map((p) => ({ messageId: p.messageId, userKey: p.userKey, payloadType: 'track', receivedAt: Date.now() })),
+    };
+    const segment = encodeDeliverySegment(head, payloads.map((p) => p.json));
+    await h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), segment, { msgID: `seg-again-1-${sync.id}` });
+    await waitFor(() => h.queueEmpty(sync.id), 'the segment settled', 30_000);
+    // The same payloads again (as after an ack that never reached NATS).
+    await h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), segment, { msgID: `seg-again-2-${sync.id}` });
+    await waitFor(async () => (await h.metric('inkstream_delivery_payloads_total', `sync="${sync.id}"`, 'result="skipped_duplicate"')) === 3, 'three skipped', 30_000, 100);
+    await waitFor(() => h.queueEmpty(sync.id), 'the second settled', 30_000);
+    expect(delivered(sync.id).sort()).toEqual(payloads.map((p) => p.messageId).sort());
+  });
+
   it('terminates an unreadable message (not redelivered) and goes on with the next', async () => {
     const sync = h.newSync();
     const subject = h.topology.subjects.delivery(sync.id, 0);
