@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { StartupRetry, StartupTimeoutError, defaultStartupRetry } from './startup-retry.js';
+import { StartupRetry, StartupTimeoutError, defaultStartupRetry, secondsText } from './startup-retry.js';
 
 export interface BusLogger {
   info(obj: object, msg?: string): void;
@@ -22,7 +22,7 @@ export interface Bus {
 
 export class BusUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
-    const waited = cause instanceof StartupTimeoutError ? ` (waited ${Math.round(cause.timeoutMs / 1000)} s, STARTUP_TIMEOUT_SECONDS)` : '';
+    const waited = cause instanceof StartupTimeoutError ? ` (waited ${secondsText(cause.timeoutMs)} s, STARTUP_TIMEOUT_SECONDS)` : '';
     const last = cause instanceof StartupTimeoutError ? cause.lastError : cause;
     super(
       `cannot reach NATS at ${url}${waited}: ${(last as Error)?.message ?? last}. ` +

@@ -10,7 +10,7 @@ import {
   notClusteredProblem,
   type ServerFacts,
 } from './replicas-check.js';
-import { StartupRetry, StartupTimeoutError, classifyStartupError, defaultStartupRetry, type StartupErrorClass } from './startup-retry.js';
+import { StartupRetry, StartupTimeoutError, classifyStartupError, defaultStartupRetry, secondsText, type StartupErrorClass } from './startup-retry.js';
 import { planStreamUpdate, type KeptSetting, type SettingDifference } from './stream-update-plan.js';
 import type { BucketDeclaration, Topology } from './topology.js';
 
@@ -202,7 +202,7 @@ async function settle<T>(jsm: JetStreamManager, replicas: number, what: string, 
     const failure = classifyDeclareError(last as Error & { code?: number; status?: number });
     if (failure === 'not-clustered') throw notClustered(replicas, facts);
     if (failure === 'placement' && err instanceof StartupTimeoutError) {
-      throw clusterTooSmall(replicas, what, facts, `${(last as Error).message}; waited ${Math.round(err.timeoutMs / 1000)} s`);
+      throw clusterTooSmall(replicas, what, facts, `${(last as Error).message}; waited ${secondsText(err.timeoutMs)} s`);
     }
     throw err;
   }

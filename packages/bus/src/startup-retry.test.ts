@@ -98,6 +98,14 @@ describe('StartupRetry.run', () => {
     expect((err as Error).message).toMatch(/the NATS server at nats:\/\/nowhere:4222 did not answer within STARTUP_TIMEOUT_SECONDS/);
     expect((err as Error).message).toMatch(/connection refused/);
   });
+
+  it('bounds a wait that never ends (a watch that does not catch up) by the same deadline', async () => {
+    const startup = new StartupRetry({ timeoutMs: 200 });
+    const err = await startup.within('the config bucket', new Promise(() => {})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartupTimeoutError);
+    expect((err as Error).message).toMatch(/the config bucket did not answer within STARTUP_TIMEOUT_SECONDS=0.2/);
+    expect(await new StartupRetry({ timeoutMs: 60_000 }).within('x', Promise.resolve(7))).toBe(7);
+  });
 });
 
 /** A nats-server of this test's own (never the shared one). */
@@ -245,6 +253,6 @@ describe('connectBus and declaring while the server starts', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(BusUnavailableError);
-    expect((err as Error).message).toMatch(new RegExp(`cannot reach NATS at nats://127.0.0.1:${port} \\(waited \\d+ s, STARTUP_TIMEOUT_SECONDS\\)`));
+    expect((err as Error).message).toMatch(new RegExp(`cannot reach NATS at nats://127.0.0.1:${port} \\(waited 0.5 s, STARTUP_TIMEOUT_SECONDS\\)`));
   });
 });

@@ -94,12 +94,17 @@ export class StartupTimeoutError extends Error {
     const last = lastError instanceof Error ? lastError.message : String(lastError);
     const reason = classifyStartupError(lastError).reason;
     super(
-      `${what} did not answer within ${STARTUP_TIMEOUT_SETTING}=${Math.round(timeoutMs / 1000)} (${attempts} attempts; ` +
+      `${what} did not answer within ${STARTUP_TIMEOUT_SETTING}=${secondsText(timeoutMs)} (${attempts} attempts; ` +
         `last: ${reason}: ${last}). Check that NATS_URL points at running nats-server(s) with JetStream enabled ` +
         `(a cluster needs a majority of its servers up to elect a leader), or raise ${STARTUP_TIMEOUT_SETTING}.`,
     );
     this.name = 'StartupTimeoutError';
   }
+}
+
+/** Milliseconds as whole seconds, or tenths below 10 s ("2", "0.3"). */
+export function secondsText(ms: number): string {
+  return String(ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10);
 }
 
 export interface StartupRetryOptions {
