@@ -30,6 +30,7 @@ describe('classifyStartupError', () => {
     ['cluster not assigned', apiError(10007, 500, 'JetStream cluster not assigned to this server'), true],
     ['incomplete results', apiError(10004, 503, 'incomplete results'), true],
     ['a node.js socket error', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4222'), { code: 'ECONNREFUSED' }), true],
+    ['a host name not resolving yet (compose)', Object.assign(new Error('getaddrinfo ENOTFOUND nats'), { code: 'ENOTFOUND' }), true],
     ['authorization violation', new errors.AuthorizationError('Authorization Violation'), false],
     ['expired credentials', new errors.UserAuthenticationExpiredError('user authentication expired'), false],
     ['permission violation', new errors.PermissionViolationError('Permissions Violation', 'publish', '$JS.API.>'), false],
@@ -194,6 +195,23 @@ describe('errors the real client raises at start-up', () => {
       expect(err).toBeInstanceOf(JetStreamApiError);
       expect(classifyStartupError(err)).toMatchObject({ transient: false });
     } finally {
+      await nc.close();
+    }
+  });
+
+  it('declaring a stream JetStream refuses (subjects taken by another stream) fails at once, not at the deadline', async () => {
+    const nc = await connect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    const tag = randomBytes(4).toString('hex').toUpperCase();
+    try {
+      await jsm.streams.add({ name: `STARTUP_A_${tag}`, subjects: [`startup_${tag}.>`] });
+      const startup = new StartupRetry({ timeoutMs: 3_600_000 });
+      const err = await declareStream(jsm, { name: `STARTUP_B_${tag}`, subjects: [`startup_${tag}.x`] }, { startup }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(JetStreamApiError);
+      expect((err as Error).message).toMatch(/subjects overlap/);
+      expect(startup.remainingMs()).toBeGreaterThan(3_000_000);
+    } finally {
+      await jsm.streams.delete(`STARTUP_A_${tag}`).catch(() => undefined);
       await nc.close();
     }
   });
