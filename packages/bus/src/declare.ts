@@ -68,9 +68,10 @@ export async function declareStream(
 }
 
 /**
- * Creates a durable consumer or updates the settings that may change. JetStream not answering
- * yet (a timeout, no leader) is retried for up to settleMs (or the start-up's deadline); a
- * consumer config JetStream rejects fails at once.
+ * Creates a durable consumer or updates the settings that may change. At start-up (`startup` or
+ * `settleMs` given) JetStream not answering yet (a timeout, no leader) is retried until the
+ * deadline; a consumer config JetStream rejects fails at once. Without them (a consumer declared
+ * while running) it is tried once and the caller decides.
  */
 export async function declareConsumer(
   jsm: JetStreamManager,
@@ -78,8 +79,7 @@ export async function declareConsumer(
   config: Partial<ConsumerConfig> & { durable_name: string },
   options: Pick<DeclareOptions, 'logger' | 'settleMs' | 'startup'> = {},
 ): Promise<void> {
-  const startup = defaultStartupRetry(options.startup, options.settleMs ?? 30_000, options.logger);
-  await startup.run(`JetStream (declaring the consumer ${config.durable_name} on ${stream})`, async () => {
+  const declare = async () => {
     for (let attempt = 0; ; attempt++) {
       try {
         const info = await jsm.consumers.info(stream, config.durable_name);
@@ -99,7 +99,10 @@ export async function declareConsumer(
         }
       }
     }
-  });
+  };
+  if (!options.startup && options.settleMs === undefined) return declare();
+  const startup = defaultStartupRetry(options.startup, options.settleMs ?? 30_000, options.logger);
+  await startup.run(`JetStream (declaring the consumer ${config.durable_name} on ${stream})`, declare);
 }
 
 /**

@@ -93,7 +93,9 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     logger,
     metrics: createProjectionMetrics(metrics),
   });
-  await projection.start();
+  // Declares the outcomes consumer and opens its lease bucket before its lease manager (which
+  // never throws) starts: a JetStream timeout there is waited out like the steps above.
+  await startup.run('JetStream (the outcome projection\'s consumer and lease bucket)', () => projection.start());
   lifecycle.onShutdown('outcome projection', () => projection.stop());
   const pruner = new DeliveryViewsPruner({ db: database.db, logger });
   pruner.start();
