@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NatsCluster, PrivateNats, TELEMETRY_REGISTER, freePort, waitFor } from '@inkstream/testing';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PORT_VARS = { filter: 'FILTER_PORT', ingest: 'INGEST_PORT', delivery: 'DELIVERY_PORT' } as const;
+const PORT_VARS = { filter: 'FILTER_PORT', ingest: 'INGEST_PORT', delivery: 'DELIVERY_PORT', config: 'CONFIG_PORT' } as const;
 type Service = keyof typeof PORT_VARS;
 
 /** One service as a real process (as the Stack launches it), with its logs and exit code. */
@@ -31,6 +33,7 @@ class ServiceProcess {
         LOG_LEVEL: 'info',
         NATS_NAMESPACE: `t_start_${randomBytes(4).toString('hex')}`,
         SECRET_KEY: randomBytes(32).toString('hex'),
+        ADMIN_TOKEN: randomBytes(18).toString('base64url'),
         [PORT_VARS[service]]: String(port),
         ...env,
       },
@@ -89,6 +92,7 @@ describe('services ride out a NATS that is not up yet at start-up', () => {
   const processes: ServiceProcess[] = [];
   const servers: PrivateNats[] = [];
   const clusters: NatsCluster[] = [];
+  const directories: string[] = [];
   const start = async (service: Service, env: Record<string, string>) => {
     const p = new ServiceProcess(service, await freePort(), env);
     processes.push(p);
@@ -99,13 +103,17 @@ describe('services ride out a NATS that is not up yet at start-up', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
     await Promise.all(servers.splice(0).map((s) => s.stop()));
     for (const c of clusters.splice(0)) await c.stop();
+    for (const d of directories.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it.each<Service>(['filter', 'ingest', 'delivery'])('%s started before its nats-server comes up once the server is there', async (service) => {
+  it.each<Service>(['filter', 'ingest', 'delivery', 'config'])('%s started before its nats-server comes up once the server is there', async (service) => {
     const nats = new PrivateNats();
     servers.push(nats);
     await nats.reservePort();
-    const proc = await start(service, { NATS_URL: nats.url, STARTUP_TIMEOUT_SECONDS: '120' });
+    // config: an embedded PGlite of its own in a directory that goes with the test.
+    const pglite = service === 'config' ? mkdtempSync(join(tmpdir(), 'inkstream-startup-')) : undefined;
+    if (pglite) directories.push(pglite);
+    const proc = await start(service, { NATS_URL: nats.url, STARTUP_TIMEOUT_SECONDS: '120', ...(pglite ? { PGLITE_DIR: pglite } : {}) });
     // The service is trying by now (it logs each retry); then the server starts.
     await waitFor(() => proc.logs.some((l) => l.includes('waiting for the NATS server at')), `${service} to wait for NATS`, 60_000, 100);
     expect(proc.exitCode).toBeNull();
