@@ -2,6 +2,7 @@ import type { KV } from '@nats-io/kv';
 import type { ConfigSnapshot, ProjectSnapshot, SyncSnapshot } from '@inkstream/contracts';
 import type { BusLogger } from './connection.js';
 import { openConfigBucket } from './declare.js';
+import { defaultStartupRetry, type StartupRetry } from './startup-retry.js';
 import type { Topology } from './topology.js';
 
 export type ConfigChangeListener = (next: ConfigSnapshot, previous: ConfigSnapshot | undefined) => void;
@@ -24,11 +25,18 @@ export class ConfigView {
     this.listeners.push(listener);
   }
 
-  /** Resolves once every snapshot that existed at start-up has been applied. */
-  async start(kv: KV): Promise<void> {
-    const status = await kv.status();
-    const lastSeq = (status as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
-    const watcher = await kv.watch({ key: '>' });
+  /**
+   * Resolves once every snapshot that existed at start-up has been applied. JetStream not
+   * answering yet is retried until the start-up's deadline (30 s without one), and the initial
+   * load may not take longer than that either.
+   */
+  async start(kv: KV, startup?: StartupRetry): Promise<void> {
+    const patience = defaultStartupRetry(startup, 30_000, this.logger);
+    const { lastSeq, watcher } = await patience.run('JetStream (loading the config snapshots)', async () => {
+      const status = await kv.status();
+      const lastSeq = (status as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
+      return { lastSeq, watcher: await kv.watch({ key: '>' }) };
+    });
     let markReady!: () => void;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
     if (lastSeq === 0) markReady();
@@ -45,7 +53,12 @@ export class ConfigView {
         if (entry.revision >= lastSeq) markReady();
       }
     })();
-    await ready;
+    try {
+      await patience.within(`the config bucket (its ${lastSeq} snapshot revisions)`, ready);
+    } catch (err) {
+      watcher.stop();
+      throw err;
+    }
   }
 
   stop(): void {
@@ -110,8 +123,13 @@ export class ConfigView {
 }
 
 /** The configuration view every non-config service starts with: loaded, then kept current. */
-export async function openConfigView(kvm: import('@nats-io/kv').Kvm, topology: Topology, logger: BusLogger): Promise<ConfigView> {
+export async function openConfigView(
+  kvm: import('@nats-io/kv').Kvm,
+  topology: Topology,
+  logger: BusLogger,
+  startup?: StartupRetry,
+): Promise<ConfigView> {
   const view = new ConfigView(logger);
-  await view.start(await openConfigBucket(kvm, topology));
+  await view.start(await openConfigBucket(kvm, topology, { logger, startup }), startup);
   return view;
 }

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { StartupRetry, StartupTimeoutError, defaultStartupRetry, secondsText } from './startup-retry.js';
 
 export interface BusLogger {
   info(obj: object, msg?: string): void;
@@ -21,8 +22,10 @@ export interface Bus {
 
 export class BusUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
+    const waited = cause instanceof StartupTimeoutError ? ` (waited ${secondsText(cause.timeoutMs)} s, STARTUP_TIMEOUT_SECONDS)` : '';
+    const last = cause instanceof StartupTimeoutError ? cause.lastError : cause;
     super(
-      `cannot reach NATS at ${url}: ${(cause as Error)?.message ?? cause}. ` +
+      `cannot reach NATS at ${url}${waited}: ${(last as Error)?.message ?? last}. ` +
         'Start a nats-server with JetStream enabled (for example `nats-server -js`) or set NATS_URL.',
     );
     this.name = 'BusUnavailableError';
@@ -34,30 +37,35 @@ export interface ConnectBusOptions {
   /** Connection name shown by the server (`inkstream-ingest`, …). */
   name: string;
   logger: BusLogger;
-  /** Give up connecting after this long at start-up. Default 10 s. */
+  /** Give up connecting after this long at start-up when no `startup` is given. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * The service's start-up patience (STARTUP_TIMEOUT_SECONDS): the server not up yet, or its
+   * JetStream not answering yet, is retried until its deadline; bad credentials fail at once.
+   */
+  startup?: StartupRetry;
 }
 
 export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
   const { url, name, logger } = options;
+  const startup = defaultStartupRetry(options.startup, options.connectTimeoutMs ?? 10_000, logger);
+  const servers = url.split(',').map((s) => s.trim());
   let nc: NatsConnection;
-  const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
-  for (;;) {
-    try {
-      nc = await connect({
-        servers: url.split(',').map((s) => s.trim()),
+  try {
+    nc = await startup.run(`the NATS server at ${url}`, () =>
+      connect({
+        servers,
         name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         // Publishing without async stack traces is several times faster (spec/operations.md).
         noAsyncTraces: true,
         timeout: 2_000,
-      });
-      break;
-    } catch (err) {
-      if (Date.now() >= deadline) throw new BusUnavailableError(url, err);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+      }),
+    );
+  } catch (err) {
+    if (err instanceof StartupTimeoutError) throw new BusUnavailableError(url, err);
+    throw err;
   }
   let connected = true;
   void (async () => {
@@ -74,7 +82,13 @@ export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
     }
   })();
   const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
+  // Asks the server for the account's JetStream: a cluster without a meta leader does not answer yet.
+  const jsm = await startup
+    .run(`JetStream at ${url}`, () => jetstreamManager(nc))
+    .catch(async (err: unknown) => {
+      await nc.close();
+      throw err;
+    });
   const kvm = new Kvm(nc);
   return {
     nc,

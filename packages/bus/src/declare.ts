@@ -10,6 +10,7 @@ import {
   notClusteredProblem,
   type ServerFacts,
 } from './replicas-check.js';
+import { StartupRetry, StartupTimeoutError, classifyStartupError, defaultStartupRetry, secondsText, type StartupErrorClass } from './startup-retry.js';
 import { planStreamUpdate, type KeptSetting, type SettingDifference } from './stream-update-plan.js';
 import type { BucketDeclaration, Topology } from './topology.js';
 
@@ -24,9 +25,12 @@ export interface DeclareOptions {
   logger?: BusLogger;
   /**
    * How long JetStream may stay unable to answer or to place the copies (a cluster still
-   * electing its leaders, a server coming back) before declaring fails. Default 30 s.
+   * electing its leaders, a server coming back) before declaring fails, when no `startup` is
+   * given. Default 30 s.
    */
   settleMs?: number;
+  /** The service's start-up patience (STARTUP_TIMEOUT_SECONDS); replaces settleMs. */
+  startup?: StartupRetry;
 }
 
 export interface DeclareResult {
@@ -51,7 +55,7 @@ export async function declareStream(
   options: DeclareOptions = {},
 ): Promise<DeclareResult> {
   const replicas = config.num_replicas ?? 1;
-  const result = await settle(jsm, replicas, `the stream ${config.name}`, options.settleMs, async () => {
+  const result = await settle(jsm, replicas, `the stream ${config.name}`, options, async () => {
     const info = await streamInfo(jsm, config.name);
     if (!info) {
       await jsm.streams.add(config);
@@ -63,30 +67,42 @@ export async function declareStream(
   return result;
 }
 
-/** Creates a durable consumer or updates the settings that may change. */
+/**
+ * Creates a durable consumer or updates the settings that may change. At start-up (`startup` or
+ * `settleMs` given) JetStream not answering yet (a timeout, no leader) is retried until the
+ * deadline; a consumer config JetStream rejects fails at once. Without them (a consumer declared
+ * while running) it is tried once and the caller decides.
+ */
 export async function declareConsumer(
   jsm: JetStreamManager,
   stream: string,
   config: Partial<ConsumerConfig> & { durable_name: string },
+  options: Pick<DeclareOptions, 'logger' | 'settleMs' | 'startup'> = {},
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const info = await jsm.consumers.info(stream, config.durable_name);
-      const { durable_name, deliver_policy: _dp, filter_subject: _fs, ...changeable } = config;
-      if (differs(info.config, changeable)) {
-        await jsm.consumers.update(stream, durable_name, changeable);
-      }
-      return;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
+  const declare = async () => {
+    for (let attempt = 0; ; attempt++) {
       try {
-        await jsm.consumers.add(stream, config);
+        const info = await jsm.consumers.info(stream, config.durable_name);
+        const { durable_name, deliver_policy: _dp, filter_subject: _fs, ...changeable } = config;
+        if (differs(info.config, changeable)) {
+          await jsm.consumers.update(stream, durable_name, changeable);
+        }
         return;
-      } catch (addErr) {
-        if (attempt >= 2) throw addErr;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        try {
+          await jsm.consumers.add(stream, config);
+          return;
+        } catch (addErr) {
+          // Another replica created it first: read it again.
+          if (attempt >= 2) throw addErr;
+        }
       }
     }
-  }
+  };
+  if (!options.startup && options.settleMs === undefined) return declare();
+  const startup = defaultStartupRetry(options.startup, options.settleMs ?? 30_000, options.logger);
+  await startup.run(`JetStream (declaring the consumer ${config.durable_name} on ${stream})`, declare);
 }
 
 /**
@@ -116,7 +132,7 @@ export async function openBucket(kvm: Kvm, spec: BucketDeclaration, options: Omi
   const stream = `KV_${spec.name}`;
   const jsm = await kvm.js.jetstreamManager(false);
   let kv: KV | undefined;
-  const result = await settle(jsm, replicas, `the bucket ${spec.name}`, options.settleMs, async () => {
+  const result = await settle(jsm, replicas, `the bucket ${spec.name}`, options, async () => {
     const existing = await streamInfo(jsm, stream);
     kv = await kvm.create(spec.name, {
       history: spec.history,
@@ -173,25 +189,42 @@ async function bringUpToDate(
 
 /**
  * Runs a declaration until it succeeds, retrying what a cluster answers while it settles (no
- * leader yet, a peer coming back, a create racing another service's) for up to settleMs; turns
- * "cannot keep that many copies" into a ReplicasError naming NATS_REPLICAS.
+ * leader yet, a peer coming back, a create racing another service's) until the start-up's
+ * deadline (or settleMs); turns "cannot keep that many copies" into a ReplicasError naming
+ * NATS_REPLICAS — at once on a server that is not clustered, at the deadline when the cluster
+ * cannot place the copies (its other servers may still be starting).
  */
-async function settle<T>(jsm: JetStreamManager, replicas: number, what: string, settleMs = 30_000, declare: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + settleMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await declare();
-    } catch (err) {
-      if (err instanceof ReplicasError) throw err;
-      const failure = classifyDeclareError(err as Error & { code?: number; status?: number });
-      const facts = serverFacts(jsm);
-      if (failure === 'not-clustered') throw notClustered(replicas, facts);
-      if (failure === 'fatal' || Date.now() >= deadline) {
-        if (failure === 'placement') throw clusterTooSmall(replicas, what, facts, (err as Error).message);
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * (attempt + 1))));
+async function settle<T>(jsm: JetStreamManager, replicas: number, what: string, options: DeclareOptions, declare: () => Promise<T>): Promise<T> {
+  const startup = defaultStartupRetry(options.startup, options.settleMs ?? 30_000, options.logger);
+  try {
+    return await startup.run(`JetStream (declaring ${what})`, declare, (err) => declareVerdict(err, replicas));
+  } catch (err) {
+    if (err instanceof ReplicasError) throw err;
+    const facts = serverFacts(jsm);
+    const last = err instanceof StartupTimeoutError ? err.lastError : err;
+    const failure = classifyDeclareError(last as Error & { code?: number; status?: number });
+    if (failure === 'not-clustered') throw notClustered(replicas, facts);
+    if (failure === 'placement' && err instanceof StartupTimeoutError) {
+      throw clusterTooSmall(replicas, what, facts, `${(last as Error).message}; waited ${secondsText(err.timeoutMs)} s`);
     }
+    throw err;
+  }
+}
+
+/** Whether a declaration's failure is worth waiting out (see classifyDeclareError). */
+function declareVerdict(err: unknown, replicas: number): StartupErrorClass {
+  if (err instanceof ReplicasError) return { transient: false, reason: 'replicas' };
+  switch (classifyDeclareError(err as Error & { code?: number; status?: number })) {
+    case 'not-clustered':
+      return { transient: false, reason: 'not clustered' };
+    case 'placement':
+      return { transient: true, reason: `JetStream cannot place ${replicas} copies yet (servers still joining the cluster?)` };
+    case 'transient': {
+      const verdict = classifyStartupError(err);
+      return { transient: true, reason: verdict.transient ? verdict.reason : 'JetStream settling (a create racing another service?)' };
+    }
+    default:
+      return { transient: false, reason: classifyStartupError(err).reason };
   }
 }
 

@@ -3,6 +3,7 @@ export * from './partition.js';
 export * from './connection.js';
 export * from './declare.js';
 export * from './replicas-check.js';
+export * from './startup-retry.js';
 export * from './stream-update-plan.js';
 export * from './headers.js';
 export * from './codec.js';

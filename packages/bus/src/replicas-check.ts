@@ -59,6 +59,12 @@ export const JS_ERR = {
   insufficientResources: 10023,
   /** JetStream system temporarily unavailable */
   temporarilyUnavailable: 10008,
+  /** incomplete results (a cluster still forming) */
+  clusterIncomplete: 10004,
+  /** JetStream cluster not assigned to this server */
+  clusterNotAssigned: 10007,
+  /** JetStream cluster can not handle request (no leader) */
+  clusterNotLeader: 10009,
   /** stream name already in use with a different configuration */
   streamNameInUse: 10058,
 } as const;
@@ -75,10 +81,15 @@ export function classifyDeclareError(err: { code?: number; status?: number; mess
   }
   if (
     code === JS_ERR.temporarilyUnavailable ||
+    code === JS_ERR.clusterIncomplete ||
+    code === JS_ERR.clusterNotAssigned ||
+    code === JS_ERR.clusterNotLeader ||
     code === JS_ERR.streamNameInUse ||
     err.status === 503 ||
+    err.status === 408 ||
     /timeout|timed out|no responders|temporarily unavailable|already in use|not (yet )?(current|available)|leader/i.test(message) ||
-    /Timeout|NoResponders/.test(err.name ?? '')
+    /Timeout|NoResponders|JetStreamNotEnabled|ConnectionError/.test(err.name ?? '') ||
+    /not enabled|connection refused/i.test(message)
   ) {
     return 'transient';
   }

@@ -64,3 +64,14 @@ describe('NATS_REPLICAS', () => {
     }
   });
 });
+
+describe('STARTUP_TIMEOUT_SECONDS', () => {
+  it('defaults to 60 and takes whole seconds from 1 to 3600; anything else is a start-up error naming it', () => {
+    const token = { ADMIN_TOKEN: 'x'.repeat(16) };
+    expect(parseEnvironment(Schema, token).STARTUP_TIMEOUT_SECONDS).toBe(60);
+    expect(parseEnvironment(Schema, { ...token, STARTUP_TIMEOUT_SECONDS: '5' }).STARTUP_TIMEOUT_SECONDS).toBe(5);
+    for (const wrong of ['0', '-1', '1.5', 'soon', '3601']) {
+      expect(() => parseEnvironment(Schema, { ...token, STARTUP_TIMEOUT_SECONDS: wrong })).toThrow(new RegExp(`STARTUP_TIMEOUT_SECONDS: .*"${wrong}"`));
+    }
+  });
+});

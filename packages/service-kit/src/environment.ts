@@ -21,6 +21,13 @@ export const BaseEnvironment = {
   ),
   HOST: Type.String({ default: '0.0.0.0', description: 'Interface the HTTP server listens on' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 15_000, minimum: 1_000, description: 'Upper bound for a graceful stop' }),
+  STARTUP_TIMEOUT_SECONDS: Type.Integer({
+    default: 60,
+    minimum: 1,
+    maximum: 3600,
+    description:
+      'How long start-up waits for NATS and JetStream (server not up yet, no meta leader, API timeouts), retrying with backoff; then the service exits naming what did not answer',
+  }),
 } satisfies TProperties;
 
 export const Port = (fallback: number) => Type.Integer({ default: fallback, minimum: 0, maximum: 65535 });
@@ -58,6 +65,14 @@ export function parseEnvironment<T extends TObject>(
     return `${name}: ${message} (${shown})`;
   };
   const problems = [...Value.Errors(schema, converted)].map((e) => describe(e.path.replace(/^\//, '') || '(root)', e.message));
+  // Value.Convert truncates "1.5" to 1 for an integer: a fraction is a mistake worth naming.
+  for (const [name, property] of Object.entries(schema.properties) as Array<[string, { type?: unknown }]>) {
+    const value = (converted as Record<string, unknown>)[name];
+    const given = env[name]?.trim();
+    if (property.type === 'integer' && given && typeof value === 'number' && !/^[+-]?\d+$/.test(given)) {
+      problems.push(describe(name, 'Expected a whole number'));
+    }
+  }
   for (const [name, check] of Object.entries(checks)) {
     const given = env[name]?.trim();
     const problem = given ? check(given) : undefined;

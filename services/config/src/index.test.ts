@@ -249,9 +249,10 @@ describe('the config service process', { timeout: 180_000 }, () => {
   it('exits 1 with a clear message when NATS cannot be reached', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'inkstream-config-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    service = runService({ ...baseSettings(testNamespace()), NATS_URL: 'nats://127.0.0.1:1', PGLITE_DIR: dir });
+    // It waits for NATS up to STARTUP_TIMEOUT_SECONDS (the server may be starting), then gives up.
+    service = runService({ ...baseSettings(testNamespace()), NATS_URL: 'nats://127.0.0.1:1', PGLITE_DIR: dir, STARTUP_TIMEOUT_SECONDS: '2' });
     expect(await service.exited).toBe(1);
-    expect(service.output()).toContain('cannot reach NATS at nats://127.0.0.1:1');
+    expect(service.output()).toContain('cannot reach NATS at nats://127.0.0.1:1 (waited 2 s, STARTUP_TIMEOUT_SECONDS)');
     expect(service.output()).toContain('cannot start without NATS');
   });
 

@@ -1,6 +1,16 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { BusUnavailableError, connectBus, createTopology, declareStreams, openBucket, openConfigBucket } from '@inkstream/bus';
+import {
+  BusUnavailableError,
+  ReplicasError,
+  StartupRetry,
+  StartupTimeoutError,
+  connectBus,
+  createTopology,
+  declareStreams,
+  openBucket,
+  openConfigBucket,
+} from '@inkstream/bus';
 import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { Lifecycle, createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
@@ -35,6 +45,7 @@ async function main(): Promise<void> {
     await start(env, logger, lifecycle);
   } catch (err) {
     if (err instanceof BusUnavailableError) logger.fatal({ err: { message: err.message } }, 'cannot start without NATS');
+    else if (err instanceof StartupTimeoutError || err instanceof ReplicasError) logger.fatal({ err: { message: err.message } }, `cannot start: ${err.message}`);
     else if (err instanceof SecretKeyMismatchError) logger.fatal(`cannot start: ${err.message}`);
     else logger.fatal({ err }, 'config service failed to start');
     await lifecycle.shutdown();
@@ -51,12 +62,14 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   await checkSecretKeyAtStart(database.db, secretBox, logger);
 
   const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'config', replicas: env.NATS_REPLICAS });
-  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-config', logger });
+  // NATS not up yet or JetStream still electing its leader: waited for, up to STARTUP_TIMEOUT_SECONDS.
+  const startup = new StartupRetry({ timeoutMs: env.STARTUP_TIMEOUT_SECONDS * 1000, logger });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-config', logger, startup });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology, { logger });
-  const bucket = await openConfigBucket(bus.kvm, topology);
+  await declareStreams(bus.jsm, topology, { logger, startup });
+  const bucket = await openConfigBucket(bus.kvm, topology, { logger, startup });
   // The filter's bucket, created alike if the filter has not run yet; the preview reads it.
-  const profiles = await openBucket(bus.kvm, topology.buckets.profiles);
+  const profiles = await openBucket(bus.kvm, topology.buckets.profiles, { logger, startup });
 
   const relay = new OutboxRelay({
     db: database.db,
@@ -66,7 +79,7 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
   });
   // The database is the source of truth: what the bucket holds that the database does not (a
   // fresh or restored database) goes, what it lacks (NATS lost its data) comes back.
-  const reconciled = await reconcileConfigBucket(database.db, bucket);
+  const reconciled = await startup.run('JetStream (making the config bucket equal to the database)', () => reconcileConfigBucket(database.db, bucket));
   if (reconciled.published + reconciled.superseded + reconciled.removed + reconciled.skipped > 0) {
     logger.warn(reconciled, 'config bucket made equal to the database');
   }
@@ -80,7 +93,9 @@ async function start(env: ConfigEnvironment, logger: Logger, lifecycle: Lifecycl
     logger,
     metrics: createProjectionMetrics(metrics),
   });
-  await projection.start();
+  // Declares the outcomes consumer and opens its lease bucket before its lease manager (which
+  // never throws) starts: a JetStream timeout there is waited out like the steps above.
+  await startup.run('JetStream (the outcome projection\'s consumer and lease bucket)', () => projection.start());
   lifecycle.onShutdown('outcome projection', () => projection.stop());
   const pruner = new DeliveryViewsPruner({ db: database.db, logger });
   pruner.start();

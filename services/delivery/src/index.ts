@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConsumerLag, connectBus, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
+import { ConsumerLag, StartupRetry, connectBus, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
 import { createSecretBox } from '@inkstream/secret-box';
 import {
   Lifecycle,
@@ -28,16 +28,18 @@ const secrets = createSecretBox(env.SECRET_KEY, [env.SECRET_KEY_PREVIOUS]);
 
 try {
   const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'delivery', replicas: env.NATS_REPLICAS });
-  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-delivery', logger });
+  // NATS not up yet or JetStream still electing its leader: waited for, up to STARTUP_TIMEOUT_SECONDS.
+  const startup = new StartupRetry({ timeoutMs: env.STARTUP_TIMEOUT_SECONDS * 1000, logger });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-delivery', logger, startup });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology, { logger });
+  await declareStreams(bus.jsm, topology, { logger, startup });
 
-  const config = await openConfigView(bus.kvm, topology, logger);
+  const config = await openConfigView(bus.kvm, topology, logger, startup);
   lifecycle.onShutdown('config view', () => config.stop());
 
   const { deliveryLeases, deliveryAttempts } = topology.buckets;
-  const leases = await openBucket(bus.kvm, deliveryLeases);
-  const attemptsKv = await openBucket(bus.kvm, deliveryAttempts);
+  const leases = await openBucket(bus.kvm, deliveryLeases, { logger, startup });
+  const attemptsKv = await openBucket(bus.kvm, deliveryAttempts, { logger, startup });
 
   const sender = new HttpSender({ allowPrivateEndpoints: env.ALLOW_PRIVATE_ENDPOINTS, connectionsPerOrigin: 256 });
   lifecycle.onShutdown('http pools', () => sender.close());
@@ -73,7 +75,7 @@ try {
   lifecycle.onShutdown('http server', () => app.close());
   await app.listen({ port: env.DELIVERY_PORT, host: env.HOST });
 } catch (err) {
-  logger.fatal({ err }, 'delivery failed to start');
+  logger.fatal({ err }, `delivery failed to start: ${(err as Error)?.message ?? String(err)}`);
   await lifecycle.shutdown();
   process.exit(1);
 }

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConsumerLag, connectBus, stopSharedOutcomeSender, createTopology, declareStreams, openBucket, openConfigView } from '@inkstream/bus';
+import {
+  ConsumerLag,
+  StartupRetry,
+  connectBus,
+  stopSharedOutcomeSender,
+  createTopology,
+  declareStreams,
+  openBucket,
+  openConfigView,
+} from '@inkstream/bus';
 import {
   Gauge,
   Lifecycle,
@@ -24,19 +33,21 @@ lifecycle.installSignalHandlers();
 
 try {
   const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'filter', replicas: env.NATS_REPLICAS });
-  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-filter', logger });
+  // NATS not up yet or JetStream still electing its leader: waited for, up to STARTUP_TIMEOUT_SECONDS.
+  const startup = new StartupRetry({ timeoutMs: env.STARTUP_TIMEOUT_SECONDS * 1000, logger });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-filter', logger, startup });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology, { logger });
+  await declareStreams(bus.jsm, topology, { logger, startup });
   // A profile is one KV value: the bound must fit in one message of this server.
   const tooLarge = profileLimitProblem(env.FILTER_PROFILE_MAX_BYTES, bus.nc.info?.max_payload);
   if (tooLarge) throw new Error(tooLarge);
 
-  const config = await openConfigView(bus.kvm, topology, logger);
+  const config = await openConfigView(bus.kvm, topology, logger, startup);
   lifecycle.onShutdown('config view', () => config.stop());
   registerConfigGauges(metrics, () => config.counts());
 
-  const profilesKv = await openBucket(bus.kvm, topology.buckets.profiles);
-  const leases = await openBucket(bus.kvm, topology.buckets.filterLeases);
+  const profilesKv = await openBucket(bus.kvm, topology.buckets.profiles, { logger, startup });
+  const leases = await openBucket(bus.kvm, topology.buckets.filterLeases, { logger, startup });
   const filterMetrics = createFilterMetrics(metrics);
   const profiles = new ProfileStore(profilesKv, {
     maxEntries: env.FILTER_PROFILE_CACHE_SIZE,
@@ -95,14 +106,16 @@ try {
   const lag = new ConsumerLag(bus.jsm, () => worker.consumers);
   registerConsumerLagGauge(metrics, () => lag.read());
   const app = createServer({ service: 'filter', logger, metrics, readiness: { nats: () => bus.isConnected() } });
-  await worker.start();
+  // Reads the ingest stream's settings and declares the partition consumers (its lease manager
+  // never throws): a JetStream timeout there is waited out like the steps above.
+  await startup.run('JetStream (the filter\'s partition consumers)', () => worker.start());
   // After the consumers stopped (steps run in reverse): the last discard outcomes are sent.
   lifecycle.onShutdown('outcomes', () => stopSharedOutcomeSender(bus));
   lifecycle.onShutdown('consumers', () => worker.stop());
   lifecycle.onShutdown('http server', () => app.close());
   await app.listen({ port: env.FILTER_PORT, host: env.HOST });
 } catch (err) {
-  logger.fatal({ err }, 'filter failed to start');
+  logger.fatal({ err }, `filter failed to start: ${(err as Error)?.message ?? String(err)}`);
   await lifecycle.shutdown();
   process.exit(1);
 }

@@ -1,4 +1,5 @@
 import {
+  StartupRetry,
   connectBus,
   createTopology,
   declareStreams,
@@ -20,13 +21,15 @@ lifecycle.installSignalHandlers();
 
 try {
   const topology = createTopology({ namespace: env.NATS_NAMESPACE, service: 'ingest', replicas: env.NATS_REPLICAS, dedupWindowSeconds: env.INGEST_DEDUP_WINDOW_SECONDS });
-  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-ingest', logger });
+  // NATS not up yet or JetStream still electing its leader: waited for, up to STARTUP_TIMEOUT_SECONDS.
+  const startup = new StartupRetry({ timeoutMs: env.STARTUP_TIMEOUT_SECONDS * 1000, logger });
+  const bus = await connectBus({ url: env.NATS_URL, name: 'inkstream-ingest', logger, startup });
   lifecycle.onShutdown('nats', () => bus.close());
-  await declareStreams(bus.jsm, topology, { logger });
+  await declareStreams(bus.jsm, topology, { logger, startup });
 
   // Api keys are learned from the config snapshots; until they are loaded nothing is answered,
   // because "Invalid API key" would make an SDK drop its events.
-  const config = await openConfigView(bus.kvm, topology, logger);
+  const config = await openConfigView(bus.kvm, topology, logger, startup);
   lifecycle.onShutdown('config view', () => config.stop());
   registerConfigGauges(metrics, () => config.counts());
 
@@ -52,7 +55,7 @@ try {
   lifecycle.onShutdown('http server', () => app.close());
   await app.listen({ port: env.INGEST_PORT, host: env.HOST });
 } catch (err) {
-  logger.fatal({ err }, 'ingest failed to start');
+  logger.fatal({ err }, `ingest failed to start: ${(err as Error)?.message ?? String(err)}`);
   await lifecycle.shutdown();
   process.exit(1);
 }
