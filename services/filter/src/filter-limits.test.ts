@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
 import {
   DEFAULT_DELIVERY_SETTINGS,
+  itemsOfDeliveryMessage,
+  jobOfItem,
   type DeliveryJob,
   outcomesIn,
   type OutcomeMessage,
@@ -121,7 +123,16 @@ describe('filter limits through real NATS', () => {
     }
     return out;
   }
-  const jobsOf = async (projectId: string) => (await streamMessages<DeliveryJob>(topology.streams.delivery.name)).filter((j) => j.projectId === projectId);
+  async function deliveryJobs(): Promise<DeliveryJob[]> {
+    const info = await bus.jsm.streams.info(topology.streams.delivery.name);
+    const out: DeliveryJob[] = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
+      if (m) out.push(...itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).map(jobOfItem));
+    }
+    return out;
+  }
+  const jobsOf = async (projectId: string) => (await deliveryJobs()).filter((j) => j.projectId === projectId);
   const outcomesOf = async (syncIds: string[]) =>
     (await streamMessages<OutcomeMessage>(topology.streams.outcomes.name)).flatMap(outcomesIn).filter((o) => syncIds.includes(o.syncId));
 

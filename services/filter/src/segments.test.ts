@@ -10,6 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
 import {
   DEFAULT_DELIVERY_SETTINGS,
+  itemsOfDeliveryMessage,
+  jobOfItem,
   type AmplitudeEvent,
   type DeliveryJob,
   type IngestedRecord,
@@ -149,7 +151,7 @@ describe('filter worker: segments', () => {
     const out: DeliveryJob[] = [];
     for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
       const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
-      if (m) out.push(decodeJson<DeliveryJob>(m.data));
+      if (m) out.push(...itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).map(jobOfItem));
     }
     return out.filter((j) => users.includes(j.userKey));
   }
