@@ -231,12 +231,12 @@ describe('filter limits through real NATS', () => {
     expect(counted).toMatchObject({ value: 1, labels: { reason: 'too large for NATS' } });
   });
 
-  it('a job JetStream refuses for its size is discarded, and a refused identify is not remembered', async () => {
+  it('a segment JetStream refuses for its size is halved down to single payloads; those still refused are discarded, and a refused identify is not remembered', async () => {
     const delivery = topology.streams.delivery.name;
     const w = worker(configWith('p-refused', [sync('refused-1', 'p-refused', { userProperties: ['bio'] })]));
     await w.start();
     const user = 'refused-user-1';
-    // The server's max_payload allows these jobs; the stream's max_msg_size does not.
+    // The server's max_payload allows this segment; the stream's max_msg_size does not.
     const { config } = await bus.jsm.streams.info(delivery);
     await bus.jsm.streams.update(delivery, { ...config, max_msg_size: 10_000 });
     try {
@@ -437,15 +437,16 @@ describe('filter limits through real NATS', () => {
     ]);
   });
 
-  it('an identify whose first publish fails still reaches the delivery stream before its track', async () => {
+  it('a segment whose first publish fails is published again whole: the identify still reaches the delivery stream before its track', async () => {
     let failures = 1;
-    // The filter publishes jobs with plain publishes (LeanPublisher): the fault goes there.
+    // The filter publishes segments with plain publishes (LeanPublisher): the fault goes there.
     const nc = new Proxy(bus.nc, {
       get(target, prop, receiver) {
         if (prop === 'publish') {
           return (subject: string, data: Uint8Array, opts?: unknown) => {
             const isJob = subject.startsWith(`${topology.namespace}.delivery.`);
-            if (isJob && decodeJson<DeliveryJob>(data).payloadType === 'identify' && failures-- > 0) throw new Error('injected: publish failed');
+            const hasIdentify = isJob && itemsOfDeliveryMessage(new TextDecoder().decode(data)).some((i) => i.payloadType === 'identify');
+            if (hasIdentify && failures-- > 0) throw new Error('injected: publish failed');
             return target.publish(subject, data, opts as never);
           };
         }
