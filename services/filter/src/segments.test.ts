@@ -317,7 +317,7 @@ describe('filter worker: segments', () => {
       }
     }
     expect((await metrics.deliverySegments.get()).values[0]?.value).toBe(2);
-    for (const u of users) expect((await storedProfile(u))!.properties).toEqual({ visits: 4 });
+    for (const u of users) expect((await profilesKv.get(profileKey(project, u)))!.json<ProfileEntry>().properties).toEqual({ visits: 4 });
   });
 
   it('a message given back after its segments were stored is redelivered to the same segment ids: the stream drops the repeats', async () => {
