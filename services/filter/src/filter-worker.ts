@@ -387,10 +387,10 @@ export class FilterWorker {
     }
     this.untilDone(msg, work, 'publish', () => this.publishSegments(all, outbox)).then(
       () => {
-        for (const p of outbox.progress.refused.splice(0)) {
+        // Refused for their size even alone: discarded, once (the publish is done).
+        for (const p of outbox.progress.refused) {
           this.deps.logger.warn({ sync: p.syncId, messageId: p.messageId, bytes: p.bytes }, 'delivery payload refused for its size: discarded');
           this.discard({ syncId: p.syncId, payloadType: p.payloadType, messageId: p.messageId, reason: 'too large for NATS' }, outbox.receivedAt);
-          outbox.progress.refused.push(p);
         }
         outbox.settle({ ok: true });
       },
