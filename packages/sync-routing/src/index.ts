@@ -4,3 +4,4 @@ export * from './profile.js';
 export * from './route-record.js';
 export * from './profile-size.js';
 export * from './hash.js';
+export * from './segment-lines.js';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DELIVERY_SETTINGS, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, encodeDeliverySegment, itemsOfDeliveryMessage, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
 import { messageIdFor } from '@inkstream/movable-ink';
 import { compileFilters } from './compile-filters.js';
 import { emptyProfile, identifyFingerprint } from './profile.js';
 import { routeRecord, type CompiledSync } from './route-record.js';
+import { segmentPrefix, segmentText } from './segment-lines.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -39,33 +40,43 @@ const viewed = { event_type: 'Viewed', user_id: 'user-12345', time: NOW - 10, ev
 describe('routeRecord', () => {
   it('builds a track payload for a selected event', () => {
     const r = routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW);
-    expect(r.jobs.map((j) => j.payload)).toEqual([
+    expect(r.payloads.map((j) => j.payload)).toEqual([
       { type: 'track', event: 'Viewed', user_id: 'user-12345', timestamp: NOW - 10, message_id: messageIdFor('sync-1', 'track', 'e1'), properties: { price: 3 } },
     ]);
-    expect(r.jobs[0]).toMatchObject({ syncId: 'sync-1', userKey: 'user-12345', receivedAt: NOW - 5, payloadType: 'track' });
+    expect(r.payloads[0]).toMatchObject({ syncId: 'sync-1', userKey: 'user-12345', payloadType: 'track' });
+    expect(JSON.parse(r.payloads[0]!.headJson)).toMatchObject({ receivedAt: NOW - 5 });
   });
 
-  it("gives each job's JSON, exactly what serializing the job gives", () => {
+  it("gives each payload's segment pieces, exactly what serializing its head and payload gives", () => {
     const s = sync({ sendUsers: true, userProperties: ['email'] });
     const withEmail = { ...viewed, device_id: 'd "1" é', user_properties: { email: 'ä@example.com' } };
     const r = routeRecord(record(withEmail), 7, emptyProfile(), [s], NOW);
-    expect(r.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
-    expect(r.jobsJson).toEqual(r.jobs.map((j) => JSON.stringify(j)));
+    expect(r.payloads.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+    for (const p of r.payloads) {
+      expect(p.payloadJson).toBe(JSON.stringify(p.payload));
+      expect(p.headJson).toBe(JSON.stringify({ messageId: p.messageId, userKey: p.userKey, payloadType: p.payloadType, receivedAt: NOW - 5 }));
+      expect(p.bytes).toBe(Buffer.byteLength(p.headJson) + Buffer.byteLength(p.payloadJson));
+    }
+    // The pieces make the segment the contract's writer makes, and its reader reads it back.
+    const text = segmentText(segmentPrefix('sync-1', 'p1'), r.payloads.map((p) => p.headJson), r.payloads.map((p) => p.payloadJson));
+    const heads = r.payloads.map((p) => JSON.parse(p.headJson) as never);
+    expect(text).toBe(encodeDeliverySegment({ v: 2, syncId: 'sync-1', projectId: 'p1', payloads: heads }, r.payloads.map((p) => p.payloadJson)));
+    expect(itemsOfDeliveryMessage(text).map((i) => JSON.parse(i.payloadJson))).toEqual(r.payloads.map((p) => p.payload));
     const older = { ...record(withEmail), receivedAt: undefined } as unknown as IngestedRecord;
     const o = routeRecord(older, 7, emptyProfile(), [s], NOW);
-    expect(o.jobsJson).toEqual(o.jobs.map((j) => JSON.stringify(j)));
+    expect(o.payloads.map((p) => p.headJson)).toEqual(o.payloads.map((p) => JSON.stringify({ messageId: p.messageId, userKey: p.userKey, payloadType: p.payloadType })));
   });
 
   it('skips events that no row selects, and syncs with sendEvents off', () => {
-    expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ eventFilters: [{ eventType: 'Other' }] })], NOW).jobs).toEqual([]);
-    expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ sendEvents: false })], NOW).jobs).toEqual([]);
+    expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ eventFilters: [{ eventType: 'Other' }] })], NOW).payloads).toEqual([]);
+    expect(routeRecord(record(viewed), 1, emptyProfile(), [sync({ sendEvents: false })], NOW).payloads).toEqual([]);
   });
 
   it('applies user properties before evaluating user conditions and building the payload', () => {
     const s = sync({ eventFilters: [{ eventType: '*', where: [{ propertyType: 'user', property: 'email', operator: 'exists', values: [] }] }] });
     const withEmail = { ...viewed, user_properties: { email: 'a@example.com' } };
     const r = routeRecord(record(withEmail), 7, emptyProfile(), [s], NOW);
-    expect(r.jobs[0]!.payload).toMatchObject({ user_properties: { email: 'a@example.com' } });
+    expect(r.payloads[0]!.payload).toMatchObject({ user_properties: { email: 'a@example.com' } });
     expect(r.changed).toBe(true);
     expect(r.profile).toMatchObject({ properties: { email: 'a@example.com' }, userId: 'user-12345', lastSeq: 7 });
   });
@@ -85,15 +96,15 @@ describe('routeRecord', () => {
     expect(first.profile.properties).toEqual({ visits: 1 });
     const again = routeRecord(record(add), 5, first.profile, [sync()], NOW);
     expect(again.profile.properties).toEqual({ visits: 1 });
-    expect(again.jobs.map((j) => j.messageId)).toEqual(first.jobs.map((j) => j.messageId));
+    expect(again.payloads.map((j) => j.messageId)).toEqual(first.payloads.map((j) => j.messageId));
   });
 
   describe('Send Users', () => {
     const users = sync({ sendUsers: true });
     it('introduces a new user with an identify before the track', () => {
       const r = routeRecord(record({ ...viewed, user_properties: { email: 'a@example.com' } }), 1, emptyProfile(), [users], NOW);
-      expect(r.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
-      expect(r.jobs[0]!.payload).toEqual({
+      expect(r.payloads.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+      expect(r.payloads[0]!.payload).toEqual({
         type: 'identify',
         user_id: 'user-12345',
         timestamp: NOW - 10,
@@ -104,25 +115,25 @@ describe('routeRecord', () => {
     it('sends no identify while nothing selected changed, one when it does', () => {
       const first = routeRecord(record({ ...viewed, user_properties: { email: 'a@example.com' } }), 1, emptyProfile(), [users], NOW);
       const same = routeRecord(record({ ...viewed, user_properties: { unrelated: 1 } }, 'event', 'e2'), 2, first.profile, [users], NOW);
-      expect(same.jobs.map((j) => j.payloadType)).toEqual(['track']);
+      expect(same.payloads.map((j) => j.payloadType)).toEqual(['track']);
       const changed = routeRecord(record({ ...viewed, user_properties: { email: 'b@example.com' } }, 'event', 'e3'), 3, same.profile, [users], NOW);
-      expect(changed.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+      expect(changed.payloads.map((j) => j.payloadType)).toEqual(['identify', 'track']);
     });
     it('sends an identify when the user_id/device_id pairing changes', () => {
       const first = routeRecord(record(viewed), 1, emptyProfile(), [users], NOW);
       const paired = routeRecord(record({ ...viewed, device_id: 'device-1' }, 'event', 'e2'), 2, first.profile, [users], NOW);
-      expect(paired.jobs[0]!.payload).toMatchObject({ type: 'identify', user_id: 'user-12345', anonymous_id: 'device-1' });
+      expect(paired.payloads[0]!.payload).toMatchObject({ type: 'identify', user_id: 'user-12345', anonymous_id: 'device-1' });
     });
     it('forwards every Identify API call and $identify event, without a track', () => {
       const api = routeRecord(record({ event_type: '$identify', user_id: 'user-12345', user_properties: { email: 'x@example.com' } }, 'identify'), 1, emptyProfile(), [users], NOW);
-      expect(api.jobs.map((j) => j.payloadType)).toEqual(['identify']);
+      expect(api.payloads.map((j) => j.payloadType)).toEqual(['identify']);
       const again = routeRecord(record({ event_type: '$identify', user_id: 'user-12345' }, 'event', 'e2'), 2, api.profile, [users], NOW);
-      expect(again.jobs.map((j) => j.payloadType)).toEqual(['identify']);
-      expect(routeRecord(record({ event_type: '$identify', user_id: 'user-12345' }), 1, emptyProfile(), [sync()], NOW).jobs).toEqual([]);
+      expect(again.payloads.map((j) => j.payloadType)).toEqual(['identify']);
+      expect(routeRecord(record({ event_type: '$identify', user_id: 'user-12345' }), 1, emptyProfile(), [sync()], NOW).payloads).toEqual([]);
     });
     it('ignores $groupidentify for the user profile', () => {
       const r = routeRecord(record({ event_type: '$groupidentify', user_id: 'user-12345', group_properties: { $set: { a: 1 } }, user_properties: { email: 'x' } }), 1, emptyProfile(), [users], NOW);
-      expect(r.jobs).toEqual([]);
+      expect(r.payloads).toEqual([]);
       expect(r.profile.properties).toEqual({});
     });
   });
@@ -130,7 +141,7 @@ describe('routeRecord', () => {
   it('discards payloads older than 30 days, with the reason', () => {
     const old = { ...viewed, time: NOW - 31 * 86_400_000 };
     const r = routeRecord(record(old), 1, emptyProfile(), [sync()], NOW);
-    expect(r.jobs).toEqual([]);
+    expect(r.payloads).toEqual([]);
     expect(r.discards).toEqual([
       { syncId: 'sync-1', payloadType: 'track', messageId: messageIdFor('sync-1', 'track', 'e1'), reason: 'older than 30 days' },
     ]);
@@ -148,7 +159,7 @@ describe('routeRecord', () => {
 
     it('keeps one hash per sync, not a copy of the traits: three syncs and a 300 KB trait fit', () => {
       const r = routeRecord(record(essay), 1, emptyProfile(), [everything('s1'), everything('s2'), everything('s3')], NOW);
-      expect(r.jobs.map((j) => [j.syncId, j.payloadType])).toEqual([
+      expect(r.payloads.map((j) => [j.syncId, j.payloadType])).toEqual([
         ['s1', 'identify'], ['s1', 'track'], ['s2', 'identify'], ['s2', 'track'], ['s3', 'identify'], ['s3', 'track'],
       ]);
       expect(r.droppedTraits).toEqual([]);
@@ -161,7 +172,7 @@ describe('routeRecord', () => {
       const r = routeRecord(record(essay), 1, emptyProfile(), [everything('s1')], NOW, { maxProfileBytes: 100_000 });
       expect(r.droppedTraits).toEqual(['essay']);
       expect(r.profile.properties).toEqual({ email: 'a@example.com' });
-      expect(r.jobs.map((j) => j.payload)).toMatchObject([{ traits: { email: 'a@example.com' } }, { user_properties: { email: 'a@example.com' } }]);
+      expect(r.payloads.map((j) => j.payload)).toMatchObject([{ traits: { email: 'a@example.com' } }, { user_properties: { email: 'a@example.com' } }]);
       expect(Buffer.byteLength(r.serialized!)).toBeLessThanOrEqual(100_000);
     });
 
@@ -173,23 +184,24 @@ describe('routeRecord', () => {
       expect(again.profile.properties).toBe(first.profile.properties);
     });
 
-    it('discards a payload whose job the NATS server could not carry, with its reason', () => {
+    it('discards a payload whose delivery segment the NATS server could not carry, with its reason', () => {
       const big = { ...viewed, event_properties: { price: 'x'.repeat(1_500_000) } };
       const wide = sync({ delivery: { ...DEFAULT_DELIVERY_SETTINGS, maxRequestBytes: 2_000_000 } });
-      const r = routeRecord(record(big), 1, emptyProfile(), [wide], NOW, { maxJobBytes: 1_048_576 - 4_096 });
-      expect(r.jobs).toEqual([]);
+      const r = routeRecord(record(big), 1, emptyProfile(), [wide], NOW, { maxDeliveryBytes: 1_048_576 - 4_096 });
+      expect(r.payloads).toEqual([]);
       expect(r.discards).toEqual([
         { syncId: 'sync-1', payloadType: 'track', messageId: messageIdFor('sync-1', 'track', 'e1'), reason: 'too large for NATS' },
       ]);
       // Without the bound the same payload is queued: maxRequestBytes allows it.
-      expect(routeRecord(record(big), 1, emptyProfile(), [wide], NOW).jobs).toHaveLength(1);
+      expect(routeRecord(record(big), 1, emptyProfile(), [wide], NOW).payloads).toHaveLength(1);
     });
 
-    it('measures the job exactly as it is published', () => {
+    it('measures the payload as a segment of its own exactly as it is published (without trace context)', () => {
       const r = routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW);
-      const bytes = Buffer.byteLength(JSON.stringify(r.jobs[0]));
-      expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxJobBytes: bytes }).jobs).toHaveLength(1);
-      expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxJobBytes: bytes - 1 }).jobs).toHaveLength(0);
+      const p = r.payloads[0]!;
+      const bytes = Buffer.byteLength(segmentText(segmentPrefix('sync-1', 'p1'), [p.headJson], [p.payloadJson]));
+      expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxDeliveryBytes: bytes }).payloads).toHaveLength(1);
+      expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxDeliveryBytes: bytes - 1 }).payloads).toHaveLength(0);
     });
   });
 
@@ -205,13 +217,13 @@ describe('routeRecord', () => {
       expect(first.profile.identified).toEqual({});
       const later = { ...viewed, user_properties: { email: 'a@example.com' }, ...change, time: NOW - 10 };
       const next = routeRecord(record(later, 'event', 'e2'), 2, first.profile, [sync({ sendUsers: true })], NOW);
-      expect(next.jobs.map((j) => j.payloadType)).toEqual(['identify', 'track']);
+      expect(next.payloads.map((j) => j.payloadType)).toEqual(['identify', 'track']);
       expect(next.profile.identified['sync-1']).toBeDefined();
     });
     it('a profile stored with the old JSON fingerprint is not identified again', () => {
       const before = { ...emptyProfile(), userId: 'user-12345', properties: { email: 'a@example.com' }, lastSeq: 1, identified: { 'sync-1': JSON.stringify(['user-12345', null, { email: 'a@example.com' }]) } };
       const r = routeRecord(record(viewed, 'event', 'e2'), 2, before, [users], NOW);
-      expect(r.jobs.map((j) => j.payloadType)).toEqual(['track']);
+      expect(r.payloads.map((j) => j.payloadType)).toEqual(['track']);
       // And it is saved in today's compact form.
       expect(r.changed).toBe(true);
       expect(r.profile.identified).toEqual({ 'sync-1': identifyFingerprint('user-12345', undefined, { email: 'a@example.com' }) });
@@ -230,7 +242,7 @@ describe('routeRecord', () => {
 
   it('routes to every active sync of the project independently', () => {
     const r = routeRecord(record(viewed), 1, emptyProfile(), [sync(), sync({ id: 'sync-2', eventProperties: [] })], NOW);
-    expect(r.jobs.map((j) => [j.syncId, j.payload.message_id])).toEqual([
+    expect(r.payloads.map((j) => [j.syncId, j.payload.message_id])).toEqual([
       ['sync-1', messageIdFor('sync-1', 'track', 'e1')],
       ['sync-2', messageIdFor('sync-2', 'track', 'e1')],
     ]);

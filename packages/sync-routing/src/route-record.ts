@@ -1,7 +1,6 @@
 import {
   GROUP_IDENTIFY_EVENT_TYPE,
   IDENTIFY_EVENT_TYPE,
-  type DeliveryJob,
   type IngestedRecord,
   type MovableInkPayload,
   type SyncSnapshot,
@@ -18,6 +17,7 @@ import type { EventSelector } from './compile-filters.js';
 import { compactIdentified, identifyFingerprint, type ProfileEntry } from './profile.js';
 import { boundProfile, DEFAULT_MAX_PROFILE_BYTES } from './profile-size.js';
 import { sameJson } from './same-json.js';
+import { payloadHeadJson, segmentPrefix, singlePayloadSegmentBytes } from './segment-lines.js';
 import { applyUserProperties } from './user-properties.js';
 
 export interface CompiledSync {
@@ -39,11 +39,12 @@ export interface RouteLimits {
   /** Bound on the stored profile's JSON (see boundProfile). Default DEFAULT_MAX_PROFILE_BYTES. */
   maxProfileBytes?: number;
   /**
-   * Largest delivery job (its JSON) the bus can carry: the NATS server's max_payload less room
-   * for headers. A payload whose job is larger is discarded with a reason rather than refused
-   * by NATS on every retry. Default: no bound.
+   * Largest delivery message the bus can carry: the NATS server's max_payload less room for
+   * headers and the payload head's trace context. A payload whose delivery segment would be
+   * larger even alone is discarded with a reason rather than refused by NATS on every retry.
+   * Default: no bound.
    */
-  maxJobBytes?: number;
+  maxDeliveryBytes?: number;
 }
 
 /** Room kept in a profile for one sync's identify fingerprint (sync id and hash, as JSON). */
@@ -57,14 +58,31 @@ export interface RoutedRecord {
   serialized?: string;
   /** User properties dropped to keep the profile within maxProfileBytes (largest first). */
   droppedTraits: string[];
-  /** In the order they must reach Movable Ink (a user's identify before its track). */
-  jobs: DeliveryJob[];
   /**
-   * Each job's JSON, index for index with `jobs` (exactly `JSON.stringify(jobs[i])`), built from
-   * the payload's JSON that was measured for the size rules: a payload is serialized once.
+   * The payloads for the delivery stream, in the order they must reach Movable Ink (a user's
+   * identify before its track), each with the pieces of a v2 delivery segment: its head's JSON
+   * (without trace context) and its own JSON, serialized once (the JSON measured for the size
+   * rules), so the filter builds segments by concatenation.
    */
-  jobsJson: string[];
+  payloads: RoutedPayload[];
   discards: Discard[];
+}
+
+/** One payload for one sync, ready to go into a delivery segment (segment-lines.ts). */
+export interface RoutedPayload {
+  syncId: string;
+  payloadType: MovableInkPayload['type'];
+  /** The payload's id (stable across retries of its event): also `payload.message_id`. */
+  messageId: string;
+  userKey: string;
+  /** The payload itself (for previews; the filter sends `payloadJson`). */
+  payload: MovableInkPayload;
+  /** `JSON.stringify` of its SegmentPayloadHead without trace context (payloadHeadJson). */
+  headJson: string;
+  /** `JSON.stringify(payload)`: the line it has in a segment, what the request body carries. */
+  payloadJson: string;
+  /** UTF-8 bytes of headJson plus payloadJson. */
+  bytes: number;
 }
 
 /**
@@ -117,8 +135,7 @@ export function routeRecord(
   let changed =
     properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId || identified !== before.identified;
 
-  const jobs: DeliveryJob[] = [];
-  const jobsJson: string[] = [];
+  const payloads: RoutedPayload[] = [];
   const discards: Discard[] = [];
   /** Queues a payload, or records why it is discarded; true when queued. */
   const emit = (sync: SyncSnapshot, payload: MovableInkPayload): boolean => {
@@ -129,23 +146,30 @@ export function routeRecord(
       discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason });
       return false;
     }
-    const job: DeliveryJob = {
-      v: 1,
+    const headJson = payloadHeadJson({
+      messageId: payload.message_id,
+      userKey: record.userKey,
+      payloadType: payload.type,
+      receivedAt: record.receivedAt,
+    });
+    const routed: RoutedPayload = {
       syncId: sync.id,
-      projectId: record.projectId,
       payloadType: payload.type,
       messageId: payload.message_id,
       userKey: record.userKey,
-      receivedAt: record.receivedAt,
       payload,
+      headJson,
+      payloadJson,
+      bytes: Buffer.byteLength(headJson) + bytes,
     };
-    const json = jobJson(job, payloadJson);
-    if (limits.maxJobBytes !== undefined && Buffer.byteLength(json) > limits.maxJobBytes) {
-      discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'too large for NATS' });
-      return false;
+    if (limits.maxDeliveryBytes !== undefined) {
+      const alone = singlePayloadSegmentBytes(Buffer.byteLength(segmentPrefix(sync.id, record.projectId)), routed.bytes, 0);
+      if (alone > limits.maxDeliveryBytes) {
+        discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'too large for NATS' });
+        return false;
+      }
     }
-    jobs.push(job);
-    jobsJson.push(json);
+    payloads.push(routed);
     return true;
   };
 
@@ -177,33 +201,15 @@ export function routeRecord(
       }
     }
   }
-  if (!changed) return { profile, changed, jobs, jobsJson, discards, droppedTraits };
+  if (!changed) return { profile, changed, payloads, discards, droppedTraits };
   profile.lastSeq = Math.max(before.lastSeq, streamSeq);
   const bounded = boundProfile(profile, maxProfileBytes);
   return {
     profile: bounded.profile,
     changed,
     serialized: bounded.serialized,
-    jobs,
-    jobsJson,
+    payloads,
     discards,
     droppedTraits: [...droppedTraits, ...bounded.droppedTraits],
   };
-}
-
-const str = JSON.stringify;
-
-/**
- * `JSON.stringify(job)` given its payload's JSON, without serializing the payload again: the
- * fields in the order the object literal above gives them, the payload last.
- */
-function jobJson(job: DeliveryJob, payloadJson: string): string {
-  // A field JSON would leave out (undefined in a record of an older producer): the plain way.
-  if (typeof job.projectId !== 'string' || typeof job.userKey !== 'string' || typeof job.receivedAt !== 'number') {
-    return JSON.stringify(job);
-  }
-  return (
-    `{"v":${str(job.v)},"syncId":${str(job.syncId)},"projectId":${str(job.projectId)},"payloadType":${str(job.payloadType)},` +
-    `"messageId":${str(job.messageId)},"userKey":${str(job.userKey)},"receivedAt":${str(job.receivedAt)},"payload":${payloadJson}}`
-  );
 }

@@ -7,3 +7,4 @@ export * from './nats-headers.js';
 export * from './messaging-spans.js';
 export * from './log-correlation.js';
 export type { Span } from '@opentelemetry/api';
+export * from './trace-carrier.js';

@@ -6,9 +6,17 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Room kept in every message for its headers (trace context, message id) and subject. */
 export const HEADER_ROOM_BYTES = 4 * 1024;
 
-/** The largest delivery job (JSON) the server can take in one message. */
+/** The largest message body (a delivery segment) the server can take. */
 export function maxJobBytes(maxPayload: number | undefined): number {
   return (maxPayload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+}
+
+/** Room kept in a delivery segment for each payload head's trace context (a longer tracestate is left out). */
+export const HEAD_TRACE_ROOM_BYTES = 1024;
+
+/** The largest delivery segment of one payload routing lets through (the rest is discarded as too large for NATS). */
+export function maxDeliveryBytes(maxPayload: number | undefined): number {
+  return maxJobBytes(maxPayload) - HEAD_TRACE_ROOM_BYTES;
 }
 
 /**

@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
 import {
   DEFAULT_DELIVERY_SETTINGS,
+  itemsOfDeliveryMessage,
+  jobOfItem,
   type DeliveryJob,
   outcomesIn,
   type OutcomeMessage,
@@ -121,7 +123,16 @@ describe('filter limits through real NATS', () => {
     }
     return out;
   }
-  const jobsOf = async (projectId: string) => (await streamMessages<DeliveryJob>(topology.streams.delivery.name)).filter((j) => j.projectId === projectId);
+  async function deliveryJobs(): Promise<DeliveryJob[]> {
+    const info = await bus.jsm.streams.info(topology.streams.delivery.name);
+    const out: DeliveryJob[] = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
+      if (m) out.push(...itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).map(jobOfItem));
+    }
+    return out;
+  }
+  const jobsOf = async (projectId: string) => (await deliveryJobs()).filter((j) => j.projectId === projectId);
   const outcomesOf = async (syncIds: string[]) =>
     (await streamMessages<OutcomeMessage>(topology.streams.outcomes.name)).flatMap(outcomesIn).filter((o) => syncIds.includes(o.syncId));
 
@@ -220,12 +231,12 @@ describe('filter limits through real NATS', () => {
     expect(counted).toMatchObject({ value: 1, labels: { reason: 'too large for NATS' } });
   });
 
-  it('a job JetStream refuses for its size is discarded, and a refused identify is not remembered', async () => {
+  it('a segment JetStream refuses for its size is halved down to single payloads; those still refused are discarded, and a refused identify is not remembered', async () => {
     const delivery = topology.streams.delivery.name;
     const w = worker(configWith('p-refused', [sync('refused-1', 'p-refused', { userProperties: ['bio'] })]));
     await w.start();
     const user = 'refused-user-1';
-    // The server's max_payload allows these jobs; the stream's max_msg_size does not.
+    // The server's max_payload allows this segment; the stream's max_msg_size does not.
     const { config } = await bus.jsm.streams.info(delivery);
     await bus.jsm.streams.update(delivery, { ...config, max_msg_size: 10_000 });
     try {
@@ -426,15 +437,16 @@ describe('filter limits through real NATS', () => {
     ]);
   });
 
-  it('an identify whose first publish fails still reaches the delivery stream before its track', async () => {
+  it('a segment whose first publish fails is published again whole: the identify still reaches the delivery stream before its track', async () => {
     let failures = 1;
-    // The filter publishes jobs with plain publishes (LeanPublisher): the fault goes there.
+    // The filter publishes segments with plain publishes (LeanPublisher): the fault goes there.
     const nc = new Proxy(bus.nc, {
       get(target, prop, receiver) {
         if (prop === 'publish') {
           return (subject: string, data: Uint8Array, opts?: unknown) => {
             const isJob = subject.startsWith(`${topology.namespace}.delivery.`);
-            if (isJob && decodeJson<DeliveryJob>(data).payloadType === 'identify' && failures-- > 0) throw new Error('injected: publish failed');
+            const hasIdentify = isJob && itemsOfDeliveryMessage(new TextDecoder().decode(data)).some((i) => i.payloadType === 'identify');
+            if (hasIdentify && failures-- > 0) throw new Error('injected: publish failed');
             return target.publish(subject, data, opts as never);
           };
         }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigView, carrierFrom, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, outcomesIn, type DeliveryJob, type IngestedRecord, type OutcomeMessage } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, outcomesIn, itemsOfDeliveryMessage, type IngestedRecord, type OutcomeMessage } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { tracePublish } from '@inkstream/telemetry';
 import { SpanKind, startTestTelemetry, type TestTelemetry } from '@inkstream/telemetry/testing';
@@ -91,9 +91,13 @@ describe('filter tracing', () => {
     return out;
   }
 
-  it('processes an event in its ingest trace and hands the trace on with each delivery job', async () => {
+  it('processes an event in its ingest trace and hands the trace on in each payload head of its delivery segment', async () => {
     const ingested = await ingest({ event_type: 'Viewed', user_id: 'traced-user', time: Date.now() }, 'traced-1');
-    const job = await waitFor(async () => (await messages(topology.streams.delivery.name)).find((m) => decodeJson<DeliveryJob>(m.data).userKey === 'traced-user'), 'the delivery job');
+    const segment = await waitFor(
+      async () => (await messages(topology.streams.delivery.name)).find((m) => itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).some((i) => i.userKey === 'traced-user')),
+      'the delivery segment',
+    );
+    const [item] = itemsOfDeliveryMessage(new TextDecoder().decode(segment.data));
 
     const spans = telemetry.trace(ingested.traceId);
     const processing = spans.find((s) => s.kind === SpanKind.CONSUMER)!;
@@ -106,10 +110,14 @@ describe('filter tracing', () => {
     });
     const handedOn = await waitFor(
       () => telemetry.trace(ingested.traceId).find((s) => s.kind === SpanKind.PRODUCER && s.parentSpanContext?.spanId === processing.spanContext().spanId),
-      'the delivery job’s publish span',
+      'the delivery segment’s publish span',
     );
     expect(handedOn.name).toBe(`publish ${topology.subjectTemplates.delivery}`);
-    expect(job.headers.traceparent).toBe(`00-${ingested.traceId}-${handedOn.spanContext().spanId}-01`);
+    expect(handedOn.attributes).toMatchObject({ 'messaging.batch.message_count': 1, 'messaging.message.id': expect.stringMatching(/^s2:/) });
+    // One publish span for the segment; the segment's message carries it, each payload head the event's trace.
+    expect(telemetry.trace(ingested.traceId).filter((s) => s.kind === SpanKind.PRODUCER && s.name === handedOn.name)).toHaveLength(1);
+    expect(segment.headers.traceparent).toBe(`00-${ingested.traceId}-${handedOn.spanContext().spanId}-01`);
+    expect(item!.traceparent).toBe(`00-${ingested.traceId}-${processing.spanContext().spanId}-01`);
   });
 
   it('records the trace id with a discarded payload’s outcome', async () => {

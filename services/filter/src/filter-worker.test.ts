@@ -11,7 +11,7 @@ import {
   type Bus,
   type KV,
 } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryJob, type IngestedRecord, type SyncSnapshot, type TrackPayload, type DeliveryOutcome, type OutcomeMessage, outcomesIn } from '@inkstream/contracts';
+import { DEFAULT_DELIVERY_SETTINGS, itemsOfDeliveryMessage, jobOfItem, type DeliveryJob, type IngestedRecord, type SyncSnapshot, type TrackPayload, type DeliveryOutcome, type OutcomeMessage, outcomesIn } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics, type FilterMetrics } from './metrics.js';
@@ -110,7 +110,7 @@ describe('filter worker through real NATS', () => {
     const out: DeliveryJob[] = [];
     for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
       const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
-      if (m) out.push(decodeJson<DeliveryJob>(m.data));
+      if (m) out.push(...itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).map(jobOfItem));
     }
     return out;
   }

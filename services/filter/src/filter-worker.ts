@@ -1,4 +1,4 @@
-import { recordsOfIngestMessage, type DeliveryJob, type DeliveryOutcome, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
+import { recordsOfIngestMessage, type DeliveryOutcome, type IngestedRecord, type SyncSnapshot } from '@inkstream/contracts';
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
@@ -16,7 +16,7 @@ import {
   type Topology,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
-import { activeTraceId, tracePublish, traceProcess } from '@inkstream/telemetry';
+import { activeTraceCarrier, activeTraceId, tracePublishLinked, traceProcess, type TraceCarrier } from '@inkstream/telemetry';
 import {
   compileFilters,
   forgetIdentifies,
@@ -25,12 +25,14 @@ import {
   type Discard,
   type ProfileEntry,
   type RouteLimits,
+  type RoutedPayload,
   type RoutedRecord,
 } from '@inkstream/sync-routing';
-import { classifyPublishFailure, maxJobBytes } from './bus-limits.js';
+import { classifyPublishFailure, maxDeliveryBytes, maxJobBytes } from './bus-limits.js';
+import { OutboxProgress, publishOutbox, type OutgoingSegment } from './delivery-outbox.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
-import { positionedProfile, processedMark, rememberForSave, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
+import { positionedProfile, processedMark, rememberAllForSave, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
 import { UserLanes } from './user-lanes.js';
 
@@ -56,7 +58,7 @@ export interface FilterWorkerDeps {
    * ingest stream's duplicate window (INGEST_DEDUP_WINDOW_SECONDS), read from the stream at start.
    */
   dedupWindowMs?: number;
-  /** A job publish not acknowledged within this is retried. Default 5 s. */
+  /** A delivery segment publish not acknowledged within this is retried. Default 5 s. */
   publishTimeoutMs?: number;
 }
 
@@ -83,7 +85,31 @@ interface SegmentWork {
   giveBack: boolean;
   /** The profile writes its records wait for: the message is acked once all are stored. */
   stored: Array<Promise<void>>;
+  outbox: MessageOutbox;
 }
+
+/**
+ * The delivery outbox of one ingest message: each of its lanes (one per user, in order of the
+ * user's first record in the message) hands over the payloads it routed; once all have, they are
+ * published as delivery segments (delivery-outbox.ts), and the lanes save their profiles.
+ */
+interface MessageOutbox {
+  projectId: string;
+  receivedAt: number;
+  /** The message's trace context (its processing span), carried by every payload head. */
+  trace: TraceCarrier | undefined;
+  /** Payloads per lane, index for index with the lanes. */
+  lanes: RoutedPayload[][];
+  /** Lanes that have not handed over their payloads yet. */
+  remaining: number;
+  progress: OutboxProgress;
+  /** Settles once every payload is stored (or refused for its size), or the publish is given up. */
+  published: Promise<OutboxProgress>;
+  settle: (outcome: { ok: true } | { ok: false; err: unknown }) => void;
+}
+
+/** A W3C tracestate longer than this is left out of the payload heads (the traceparent still joins the trace). */
+const MAX_HEAD_TRACESTATE_CHARS = 512;
 
 type Step = 'load' | 'publish' | 'save';
 
@@ -102,24 +128,26 @@ class PartitionStopping extends Error {
 
 /**
  * Consumes the ingest partitions, keeps user profiles and publishes the payloads of every
- * active sync to the delivery stream. A source event is acked only after all its payloads
- * and its profile are stored, so a crash repeats work (deduplicated by message id) and never
- * loses it. Each event is processed in a span of the trace its ingest request started, and
- * each delivery job carries that trace on to delivery in its headers.
+ * active sync to the delivery stream, as v2 delivery segments: one message per (sync, partition)
+ * per ingest message (chunked under max_payload). An ingest message is acked only after all its
+ * payloads and the profile writes that cover it are stored, so a crash repeats work
+ * (deduplicated by message id) and never loses it. Each ingest message is processed in a span of
+ * the trace its ingest request started; each payload head carries that trace on to delivery, and
+ * each segment publish is one PRODUCER span.
  */
 export class FilterWorker {
   private readonly compiled = new Map<string, CompiledSync>();
   private readonly runners = new Map<string, PartitionWork>();
   private leaseManager: LeaseManager | undefined;
   private readonly lanes = new UserLanes();
-  /** Delivery jobs and discard outcomes: plain publishes with a shared reply inbox. */
+  /** Delivery segments: plain publishes with a shared reply inbox. */
   private readonly publisher: LeanPublisher;
   private dedupWindowMs: number;
   /** Active compiled syncs per project, rebuilt after any config change (read for every record). */
   private readonly activeByProject = new Map<string, CompiledSync[]>();
   /** Route limits, rebuilt only when the server's max_payload changes. */
   private limits: { maxPayload: number | undefined; limits: RouteLimits } | undefined;
-  /** Counter children by label values: looked up per record and per job, not re-hashed each time. */
+  /** Counter children by label values: looked up per record and per payload, not re-hashed each time. */
   private readonly recordCounters = new Map<string, { inc(): void }>();
   private readonly queuedCounters = new Map<string, { inc(): void }>();
 
@@ -269,10 +297,12 @@ export class FilterWorker {
 
   /**
    * One ingest message (a v2 segment, or a v1 record of an older ingest) in one CONSUMER span.
-   * Each record goes through its user's lane, in the segment's order (and so a user's records
-   * across messages in stream order); the message is acked when every record is done, or naked
-   * whole when one had to be given back: the redelivered records already processed are skipped
-   * (processed-keys.ts).
+   * Its records are routed in one lane task per user (in the message's order, and so a user's
+   * records across messages in stream order; other users run alongside); once every lane has
+   * routed, the message's payloads are published as delivery segments, then each lane saves its
+   * user's profile. The message is acked when its publishes and the profile writes covering it
+   * are stored, or naked whole when a record had to be given back: the redelivered records
+   * already processed are skipped (processed-keys.ts).
    */
   private onMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
     let records: IngestedRecord[];
@@ -281,13 +311,14 @@ export class FilterWorker {
       // Ingest puts at most MAX_EVENTS_PER_REQUEST (2000) records in a segment; positions need fewer than this.
       if (records.length > RECORDS_PER_MESSAGE) throw new Error(`segment of ${records.length} records, more than ${RECORDS_PER_MESSAGE}`);
     } catch (err) {
-      // Only ingest writes this stream; an unreadable message can never become readable.
-      this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'unreadable ingest message terminated');
+      // Only ingest writes this stream; an unreadable message can never become readable. Terminated
+      // without a reason: nats-server before 2.10 reads `+TERM <reason>` as a nak and redelivers.
+      this.deps.logger.error({ seq: msg.seq, reason: 'unreadable', err: String(err) }, 'unreadable ingest message terminated');
       this.deps.metrics.recordsDropped.inc({ reason: 'unreadable' });
-      msg.term('unreadable');
+      msg.term();
       return Promise.resolve();
     }
-    const segment: SegmentWork = { msg, giveBack: false, stored: [] };
+    const segment: SegmentWork = { msg, giveBack: false, stored: [], outbox: undefined as unknown as MessageOutbox };
     return traceProcess(
       {
         subject: msg.subject,
@@ -296,22 +327,101 @@ export class FilterWorker {
         headers: msg.headers,
         deliveryCount: msg.info.deliveryCount,
       },
-      () =>
-        Promise.all(
-          records.map((record, index) => {
-            // One user's records run one after another; other users run alongside.
-            const lane = `${record.projectId}\u0000${record.userKey}`;
-            return this.lanes.run(lane, () => this.process(msg, record, msg.seq * RECORDS_PER_MESSAGE + index, work, lane, segment));
-          }),
-        ),
+      () => {
+        // Each user's records in order, users in order of their first record.
+        const byLane = new Map<string, Array<{ record: IngestedRecord; position: number }>>();
+        for (let index = 0; index < records.length; index++) {
+          const record = records[index]!;
+          const lane = `${record.projectId}\u0000${record.userKey}`;
+          const entry = { record, position: msg.seq * RECORDS_PER_MESSAGE + index };
+          const entries = byLane.get(lane);
+          if (entries) entries.push(entry);
+          else byLane.set(lane, [entry]);
+        }
+        segment.outbox = this.newOutbox(records[0]!, byLane.size);
+        const tasks: Array<Promise<void>> = [];
+        let index = 0;
+        for (const [lane, entries] of byLane) {
+          const laneIndex = index++;
+          tasks.push(this.lanes.run(lane, () => this.processLane(msg, entries, laneIndex, work, lane, segment)));
+        }
+        return Promise.all(tasks);
+      },
     ).then(
       () => this.finish(segment, work),
       (err: unknown) => {
-        // process() answers for its own errors; anything else gives the message back.
+        // processLane() answers for its own errors; anything else gives the message back.
         this.deps.logger.error({ seq: msg.seq, err: String(err) }, 'segment failed: given back');
         segment.giveBack = true;
         this.finish(segment, work);
       },
+    );
+  }
+
+  private newOutbox(first: IngestedRecord, lanes: number): MessageOutbox {
+    let trace = activeTraceCarrier();
+    if (trace?.tracestate !== undefined && trace.tracestate.length > MAX_HEAD_TRACESTATE_CHARS) trace = { traceparent: trace.traceparent! };
+    let settle!: MessageOutbox['settle'];
+    const progress = new OutboxProgress();
+    const published = new Promise<OutboxProgress>((resolve, reject) => {
+      settle = (outcome) => (outcome.ok ? resolve(progress) : reject(outcome.err));
+    });
+    // A message whose lanes all fail before routing leaves this unread.
+    published.catch(() => undefined);
+    return { projectId: first.projectId, receivedAt: first.receivedAt, trace, lanes: new Array<RoutedPayload[]>(lanes), remaining: lanes, progress, published, settle };
+  }
+
+  /**
+   * A lane hands over the payloads it routed (none when it routed nothing or failed); the last
+   * one publishes the message's outbox, retried in place (every lane of the message waits).
+   */
+  private handOver(msg: JsMsg, work: PartitionWork, segment: SegmentWork, laneIndex: number, payloads: RoutedPayload[]): void {
+    const outbox = segment.outbox;
+    if (outbox.lanes[laneIndex] !== undefined) return;
+    outbox.lanes[laneIndex] = payloads;
+    if (--outbox.remaining > 0) return;
+    const all = outbox.lanes.length === 1 ? outbox.lanes[0]! : outbox.lanes.flat();
+    if (all.length === 0) {
+      outbox.settle({ ok: true });
+      return;
+    }
+    this.untilDone(msg, work, 'publish', () => this.publishSegments(all, outbox)).then(
+      () => {
+        // Refused for their size even alone: discarded, once (the publish is done).
+        for (const p of outbox.progress.refused) {
+          this.deps.logger.warn({ sync: p.syncId, messageId: p.messageId, bytes: p.bytes }, 'delivery payload refused for its size: discarded');
+          this.discard({ syncId: p.syncId, payloadType: p.payloadType, messageId: p.messageId, reason: 'too large for NATS' }, outbox.receivedAt);
+        }
+        outbox.settle({ ok: true });
+      },
+      (err: unknown) => outbox.settle({ ok: false, err }),
+    );
+  }
+
+  /** The outbox's segments (publishOutbox), each in one PRODUCER span. */
+  private publishSegments(payloads: RoutedPayload[], outbox: MessageOutbox): Promise<void> {
+    const { topology, metrics } = this.deps;
+    const maxPayload = this.deps.bus.nc.info?.max_payload;
+    return publishOutbox(
+      payloads,
+      {
+        projectId: outbox.projectId,
+        trace: outbox.trace,
+        maxBytes: maxJobBytes(maxPayload),
+        partitionOf,
+        tooLarge: (err) => classifyPublishFailure(err) === 'too large',
+        send: async (seg: OutgoingSegment) => {
+          const subject = topology.subjects.delivery(seg.syncId, seg.partition);
+          await tracePublishLinked(
+            { subject, template: topology.subjectTemplates.delivery, messageId: seg.msgId, bodySize: seg.data.length, itemCount: seg.payloads.length },
+            [outbox.trace],
+            (headers) => this.publisher.publish(subject, seg.data, { msgID: seg.msgId, ...(headers ? { headers } : {}) }),
+          );
+          metrics.deliverySegments.inc();
+          for (const p of seg.payloads) this.countQueued(p);
+        },
+      },
+      outbox.progress,
     );
   }
 
@@ -351,76 +461,123 @@ export class FilterWorker {
 
 
   /**
-   * One record, start to done (its message is acked once all its records are). Every step that
-   * touches NATS (reading the profile, publishing the jobs, writing the profile) is retried in
-   * place while the user's lane is held, so a later event of the user never passes a failed one.
-   * Records already handed out are drained on shutdown; one is given back (its message naked)
-   * only when a step still fails while its partition is being given up (or on an unexpected
-   * error), and then the user's later records are given back too, in stream order with the same
-   * delay, so they come back after it. A record whose event the user processed within the dedup
-   * window is skipped; the profile written remembers this one's.
+   * One user's records of one message, start to done (the message is acked once all its lanes
+   * are). The records are routed one after another on the user's profile in memory, the payloads
+   * handed to the message's outbox; once it is published, the profile after the last record is
+   * saved, once, remembering every record processed. Every step that touches NATS (reading the
+   * profile, publishing the outbox, writing the profile) is retried in place while the user's
+   * lane is held, so a later event of the user never passes a failed one. Records already handed
+   * out are drained on shutdown; a record is given back (its message naked) only when a step
+   * still fails while its partition is being given up (or on an unexpected error), and then the
+   * user's later records are given back too, in stream order with the same delay, so they come
+   * back after it. A record whose event the user processed within the dedup window is skipped.
    */
-  private async process(msg: JsMsg, record: IngestedRecord, position: number, work: PartitionWork, lane: string, segment: SegmentWork): Promise<void> {
-    const held = work.held.get(lane);
-    if (held !== undefined && position > held) {
-      segment.giveBack = true;
-      return;
-    }
+  private async processLane(
+    msg: JsMsg,
+    entries: ReadonlyArray<{ record: IngestedRecord; position: number }>,
+    laneIndex: number,
+    work: PartitionWork,
+    lane: string,
+    segment: SegmentWork,
+  ): Promise<void> {
     const { profiles, metrics, logger } = this.deps;
+    const { record: first } = entries[0]!;
+    const payloads: RoutedPayload[] = [];
+    let heldAt = work.held.get(lane);
+    /** The held record is among this lane's: the user is released once the lane is done. */
+    let reachedHeld = false;
+    /** Position of the first record not done yet (what the user is held from, should the lane fail). */
+    let pending = entries[0]!.position;
+    let routedAny = false;
     try {
-      const ref = profiles.ref(record.projectId, record.userKey);
-      // In memory (staged or cached) for most records: no read, no promise.
-      const before = positionedProfile(profiles.peek(ref) ?? (await this.untilDone(msg, work, 'load', () => profiles.load(ref))));
-      const mark = processedMark(record.eventKey);
+      const ref = profiles.ref(first.projectId, first.userKey);
+      let before: ProfileEntry | undefined;
+      /** The profile before the lane's first routed record, and as of its last one (without processed keys). */
+      let initial: ProfileEntry | undefined;
+      let current: ProfileEntry | undefined;
+      /** JSON of `current` when routing gave it (or it did not change since). */
+      let currentJson: string | undefined;
+      const marks: string[] = [];
+      let waitedStored = false;
       const now = Date.now();
-      if (wasProcessed(before.seen, mark, now, this.dedupWindowMs)) {
-        metrics.recordsDuplicate.inc();
-        // Its write (remembering this event) may still be staged: the message waits for it.
-        this.awaitStored(segment, work, lane, position, profiles.stored(ref));
-        if (held === position) work.held.delete(lane);
+      for (const { record, position } of entries) {
+        if (heldAt !== undefined && position > heldAt) {
+          segment.giveBack = true;
+          break;
+        }
+        pending = position;
+        if (position === heldAt) {
+          reachedHeld = true;
+          heldAt = undefined;
+        }
+        // In memory (staged or cached) for most users: no read, no promise.
+        before ??= positionedProfile(profiles.peek(ref) ?? (await this.untilDone(msg, work, 'load', () => profiles.load(ref))));
+        const mark = processedMark(record.eventKey);
+        if (marks.includes(mark) || wasProcessed(before.seen, mark, now, this.dedupWindowMs)) {
+          metrics.recordsDuplicate.inc();
+          // Its write (remembering this event) may still be staged: the message waits for it.
+          if (!waitedStored && !marks.includes(mark)) {
+            waitedStored = true;
+            this.awaitStored(segment, work, lane, position, profiles.stored(ref));
+          }
+          continue;
+        }
+        const routed = this.route(msg, record, position, current ? { ...current, seen: before.seen } : before);
+        if (!routed) continue;
+        this.countRecord(record.kind);
+        if (routed.droppedTraits.length > 0) {
+          metrics.traitsDropped.inc(routed.droppedTraits.length);
+          logger.warn(
+            { seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
+            'profile over its byte bound: largest user properties dropped',
+          );
+        }
+        for (const d of routed.discards) this.discard(d, record.receivedAt);
+        for (const p of routed.payloads) payloads.push(p);
+        initial ??= before;
+        currentJson = routed.serialized ?? (routed.changed || current === undefined ? undefined : currentJson);
+        current = routed.profile;
+        marks.push(mark);
+        routedAny = true;
+      }
+      pending = Infinity;
+      this.handOver(msg, work, segment, laneIndex, payloads);
+      if (!routedAny) {
+        if (reachedHeld) this.release(work, lane);
         return;
       }
-      const routed = this.route(msg, record, position, before);
-      if (!routed) {
-        if (held === position) work.held.delete(lane);
-        return;
-      }
-      this.countRecord(record.kind);
-      if (routed.droppedTraits.length > 0) {
-        metrics.traitsDropped.inc(routed.droppedTraits.length);
-        logger.warn(
-          { seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
-          'profile over its byte bound: largest user properties dropped',
-        );
-      }
-      for (const d of routed.discards) this.discard(d, record);
-      const done = new Set<string>();
-      const refused: DeliveryJob[] = [];
-      if (routed.jobs.length > 0) await this.untilDone(msg, work, 'publish', () => this.publish(routed, done, refused, record));
+      pending = entries[0]!.position;
+      const progress = await segment.outbox.published;
       // An identify NATS refused was not sent: do not remember it as sent.
-      const unsent = refused.filter((j) => j.payloadType === 'identify').map((j) => j.syncId);
-      const forgotten = forgetIdentifies(routed.profile, before, unsent);
-      // Saved for every record, changed or not: it remembers that this event was processed.
-      const { seen, json: seenJson, commit } = rememberForSave(before.seen, mark, now, this.dedupWindowMs);
+      const unsent = progress.refused.length === 0 ? [] : progress.refused.filter((p) => p.payloadType === 'identify' && payloads.includes(p)).map((p) => p.syncId);
+      const forgotten = forgetIdentifies(current!, initial!, unsent);
+      // Saved for every lane that routed a record, changed or not: it remembers the events processed.
+      const { seen, json: seenJson, commit } = rememberAllForSave(before!.seen, marks, now, this.dedupWindowMs);
       const profile = { ...forgotten, seen };
       // The profile's JSON from pieces serialized once: routing's (or the profile's without the
       // processed keys) and the processed keys'.
-      const head = forgotten === routed.profile && routed.serialized !== undefined ? routed.serialized : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
+      const head = forgotten === current && currentJson !== undefined ? currentJson : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
       const serialized = head !== undefined && head.length > 2 ? `${head.slice(0, -1)},"seen":${seenJson}}` : JSON.stringify(profile);
       // Write-behind: the lane goes on once the profile is staged; the message is acked only once
       // the writes covering all its records are stored.
       const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));
-      // Staged: the processed keys it holds may now take this record's mark (in place).
+      // Staged: the processed keys it holds may now take these records' marks (in place).
       commit();
-      this.awaitStored(segment, work, lane, position, stored);
-      if (held === position) work.held.delete(lane);
+      this.awaitStored(segment, work, lane, entries[0]!.position, stored);
+      if (reachedHeld) this.release(work, lane);
     } catch (err) {
-      work.held.set(lane, Math.min(held ?? Infinity, position));
+      this.handOver(msg, work, segment, laneIndex, []);
+      if (pending !== Infinity) work.held.set(lane, Math.min(work.held.get(lane) ?? Infinity, pending));
       segment.giveBack = true;
       if (!(err instanceof PartitionStopping)) {
-        logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record failed: given back, the user waits for its redelivery');
+        logger.error({ seq: msg.seq, project: first.projectId, err: String(err) }, 'record failed: given back, the user waits for its redelivery');
       }
     }
+  }
+
+  /** The user's held record was processed: its later records go on. */
+  private release(work: PartitionWork, lane: string): void {
+    work.held.delete(lane);
   }
 
   /** Stages the profile at once when there is room; undefined sends it the waiting (and retrying) way. */
@@ -454,7 +611,7 @@ export class FilterWorker {
         maxPayload,
         limits: {
           ...(this.deps.maxProfileBytes !== undefined ? { maxProfileBytes: this.deps.maxProfileBytes } : {}),
-          maxJobBytes: maxJobBytes(maxPayload),
+          maxDeliveryBytes: maxDeliveryBytes(maxPayload),
         },
       };
     }
@@ -467,23 +624,23 @@ export class FilterWorker {
     counter.inc();
   }
 
-  private countQueued(job: DeliveryJob): void {
-    const key = `${job.syncId}\u0000${job.payloadType}`;
+  private countQueued(p: RoutedPayload): void {
+    const key = `${p.syncId}\u0000${p.payloadType}`;
     let counter = this.queuedCounters.get(key);
     if (!counter) {
-      counter = this.deps.metrics.payloads.labels({ sync: job.syncId, type: job.payloadType, outcome: 'queued', reason: '' });
+      counter = this.deps.metrics.payloads.labels({ sync: p.syncId, type: p.payloadType, outcome: 'queued', reason: '' });
       this.queuedCounters.set(key, counter);
     }
     counter.inc();
   }
 
-  private discard(d: Discard, record: IngestedRecord): void {
+  private discard(d: Discard, receivedAt: number): void {
     this.deps.metrics.payloads.inc({ sync: d.syncId, type: d.payloadType, outcome: 'discarded', reason: d.reason });
-    this.publishDiscard(d, record);
+    this.publishDiscard(d, receivedAt);
   }
 
   /** A discarded payload is counted in the sync's metrics through an outcome record. */
-  private publishDiscard(discard: Discard, record: IngestedRecord): void {
+  private publishDiscard(discard: Discard, receivedAt: number): void {
     const { bus, topology, logger } = this.deps;
     const outcome: DeliveryOutcome = {
       v: 1,
@@ -493,62 +650,13 @@ export class FilterWorker {
       result: 'discarded',
       attempt: 0,
       at: Date.now(),
-      receivedAt: record.receivedAt,
+      receivedAt,
       reason: discard.reason,
     };
     const traceId = activeTraceId();
     if (traceId) outcome.traceId = traceId;
     // Folded into the sync's outcome aggregate, sent about every second (and at shutdown).
     sharedOutcomeSender(bus, topology, logger).outcome(outcome);
-  }
-
-  /**
-   * Publishes the jobs, one sync's after another in their order (an identify is stored before
-   * the track of the same event even when a first try of the identify failed), syncs side by
-   * side. `done` remembers what is stored or discarded across retries, so nothing is published
-   * or counted twice. A job the server refuses for its size is discarded with a reason (and
-   * added to `refused`): it would be refused again on every retry.
-   */
-  private async publish(routed: RoutedRecord, done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
-    const { jobs } = routed;
-    // Job indexes by sync, in order.
-    const bySync = new Map<string, number[]>();
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i]!;
-      if (done.has(job.messageId)) continue;
-      const list = bySync.get(job.syncId);
-      if (list) list.push(i);
-      else bySync.set(job.syncId, [i]);
-    }
-    // One sync (the usual case): no fan-out to wait for.
-    if (bySync.size === 1) return this.publishInOrder(routed, bySync.values().next().value!, done, refused, record);
-    await Promise.all([...bySync.values()].map((indexes) => this.publishInOrder(routed, indexes, done, refused, record)));
-  }
-
-  /** One sync's jobs, one after another. */
-  private async publishInOrder(routed: RoutedRecord, indexes: number[], done: Set<string>, refused: DeliveryJob[], record: IngestedRecord): Promise<void> {
-    const { topology, logger } = this.deps;
-    const { jobs, jobsJson } = routed;
-    for (const i of indexes) {
-      const job = jobs[i]!;
-      const subject = topology.subjects.delivery(job.syncId, partitionOf(job.userKey));
-      // The JSON routing built once for the payload's size rules.
-      const data = Buffer.from(jobsJson[i]!);
-      try {
-        await tracePublish({ subject, template: topology.subjectTemplates.delivery, messageId: job.messageId, bodySize: data.length }, (headers) =>
-          this.publisher.publish(subject, data, { msgID: job.messageId, ...(headers ? { headers } : {}) }),
-        );
-      } catch (err) {
-        if (classifyPublishFailure(err) !== 'too large') throw err;
-        logger.warn({ sync: job.syncId, messageId: job.messageId, bytes: data.length, err: String(err) }, 'delivery job refused for its size: discarded');
-        done.add(job.messageId);
-        refused.push(job);
-        this.discard({ syncId: job.syncId, payloadType: job.payloadType, messageId: job.messageId, reason: 'too large for NATS' }, record);
-        continue;
-      }
-      done.add(job.messageId);
-      this.countQueued(job);
-    }
   }
 
   /**

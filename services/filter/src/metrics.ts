@@ -16,6 +16,11 @@ export function createFilterMetrics(registry: Registry) {
       labelNames: ['sync', 'type', 'outcome', 'reason'] as const,
       registers: [registry],
     }),
+    deliverySegments: new Counter({
+      name: 'inkstream_filter_delivery_segments_total',
+      help: 'Delivery segments (v2 messages of payloads of one sync and partition) stored on the delivery stream',
+      registers: [registry],
+    }),
     publishRetries: new Counter({
       name: 'inkstream_filter_publish_retries_total',
       help: 'Publishes to the delivery stream that failed and were retried',

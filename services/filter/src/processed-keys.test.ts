@@ -7,6 +7,7 @@ import {
   positionedProfile,
   processedMark,
   remember,
+  rememberAllForSave,
   rememberForSave,
   rememberProcessed,
   wasProcessed,
@@ -127,5 +128,44 @@ describe('rememberForSave', () => {
     const third = rememberForSave(second.seen, processedMark('c'), T0 + WINDOW + 500, WINDOW);
     expect(third.seen).not.toBe(second.seen);
     expect(Object.keys(third.seen)).toEqual([processedMark('b'), processedMark('c')]);
+  });
+});
+
+describe('rememberAllForSave', () => {
+  it('gives what remembering each mark in turn gives, adding to the map in place only on commit', () => {
+    let seen: Record<string, number> | undefined;
+    let reference: Record<string, number> | undefined;
+    const window = 5_000;
+    for (let i = 0; i < 40; i++) {
+      const now = T0 + i * 400;
+      // 1 to 4 marks, sometimes repeating one (the same event twice in a message) or one already seen.
+      const marks = Array.from({ length: 1 + (i % 4) }, (_, j) => processedMark(`k${(i * 3 + j * (i % 5 === 0 ? 0 : 1)) % 25}`));
+      const read = seen === undefined ? undefined : { ...seen };
+      const r = rememberAllForSave(seen, marks, now, window, 12);
+      let expected = reference;
+      for (const mark of marks) expected = rememberProcessed(expected, mark, now, window, 12);
+      if (i % 7 === 3) {
+        expect(seen).toEqual(read);
+        continue;
+      }
+      r.commit();
+      expect(r.seen).toEqual(expected);
+      expect(Object.keys(r.seen)).toEqual(Object.keys(expected!));
+      expect(r.json).toBe(JSON.stringify(expected));
+      seen = r.seen;
+      reference = expected;
+    }
+  });
+
+  it('adds several marks in place when it can, and never before commit', () => {
+    const first = rememberAllForSave(undefined, [processedMark('a'), processedMark('b')], T0, WINDOW);
+    first.commit();
+    const second = rememberAllForSave(first.seen, [processedMark('c'), processedMark('d')], T0 + 1000, WINDOW);
+    expect(second.seen).toBe(first.seen);
+    expect(wasProcessed(first.seen, processedMark('c'), T0 + 1000, WINDOW)).toBe(false);
+    second.commit();
+    expect(wasProcessed(first.seen, processedMark('d'), T0 + 1000, WINDOW)).toBe(true);
+    expect(second.json).toBe(JSON.stringify(first.seen));
+    expect(Object.keys(first.seen)).toHaveLength(4);
   });
 });

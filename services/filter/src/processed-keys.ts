@@ -119,7 +119,7 @@ interface Known {
   oldestAt: number;
 }
 
-const known = new WeakMap<object, Known>();
+const knownMaps = new WeakMap<object, Known>();
 
 /** rememberForSave's answer: the map and its JSON, valid once `commit` is called. */
 export interface Remembering extends Remembered {
@@ -151,7 +151,7 @@ export function rememberForSave(
 ): Remembering {
   const now = Math.floor(nowMs / 1000);
   const oldest = (nowMs - windowMs) / 1000;
-  const k = seen === undefined ? undefined : known.get(seen);
+  const k = seen === undefined ? undefined : knownMaps.get(seen);
   if (
     seen !== undefined &&
     k !== undefined &&
@@ -173,7 +173,11 @@ export function rememberForSave(
       },
     };
   }
-  const built = remember(seen, mark, nowMs, windowMs, max);
+  return { ...knownMap(remember(seen, mark, nowMs, windowMs, max)), commit: NOTHING };
+}
+
+/** Remembers what is known of a map built by remember (when its keys are all plain), for the next rememberForSave. */
+function knownMap(built: Remembered): Remembered {
   if (plainKeys.has(built.seen)) {
     let count = 0;
     let oldestAt = Infinity;
@@ -182,9 +186,55 @@ export function rememberForSave(
       count++;
       oldestAt = typeof at === 'number' ? Math.min(oldestAt, at) : -Infinity;
     }
-    known.set(built.seen, { json: built.json, count, oldestAt });
+    knownMaps.set(built.seen, { json: built.json, count, oldestAt });
   }
-  return { ...built, commit: NOTHING };
+  return built;
+}
+
+/**
+ * rememberForSave for several marks at once, in order (the records of one user in one ingest
+ * message, saved in one profile write): the same map as remembering them one after another.
+ * Like rememberForSave, the map read gets the marks in place only on `commit` (once the profile
+ * is staged), so the records are marked processed only when their write is on its way to be
+ * stored, never when it failed.
+ */
+export function rememberAllForSave(
+  seen: ProfileEntry['seen'],
+  marks: readonly string[],
+  nowMs: number,
+  windowMs: number,
+  max: number = PROCESSED_KEYS_PER_USER,
+): Remembering {
+  if (marks.length === 1) return rememberForSave(seen, marks[0]!, nowMs, windowMs, max);
+  if (marks.length === 0) throw new Error('rememberAllForSave: no marks');
+  const now = Math.floor(nowMs / 1000);
+  const oldest = (nowMs - windowMs) / 1000;
+  const k = seen === undefined ? undefined : knownMaps.get(seen);
+  if (
+    seen !== undefined &&
+    k !== undefined &&
+    k.count + marks.length <= max &&
+    k.oldestAt >= oldest &&
+    new Set(marks).size === marks.length &&
+    marks.every((mark) => seen[mark] === undefined && PLAIN_KEY.test(mark) && !ARRAY_INDEX.test(mark))
+  ) {
+    let added = '';
+    for (const mark of marks) added += `,"${mark}":${now}`;
+    const json = k.count > 0 ? `${k.json.slice(0, -1)}${added}}` : `{${added.slice(1)}}`;
+    return {
+      seen,
+      json,
+      commit: () => {
+        for (const mark of marks) seen[mark] = now;
+        k.json = json;
+        k.count += marks.length;
+        k.oldestAt = Math.min(k.oldestAt, now);
+      },
+    };
+  }
+  let built = remember(seen, marks[0]!, nowMs, windowMs, max);
+  for (let i = 1; i < marks.length; i++) built = remember(built.seen, marks[i]!, nowMs, windowMs, max);
+  return { ...knownMap(built), commit: NOTHING };
 }
 
 /**

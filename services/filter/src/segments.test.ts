@@ -10,6 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
 import {
   DEFAULT_DELIVERY_SETTINGS,
+  itemsOfDeliveryMessage,
+  jobOfItem,
   type AmplitudeEvent,
   type DeliveryJob,
   type IngestedRecord,
@@ -126,10 +128,10 @@ describe('filter worker: segments', () => {
 
   let msgIds = 0;
   /** A v2 segment as ingest writes it (all records on one partition). */
-  async function publishSegment(events: AmplitudeEvent[]): Promise<void> {
+  async function publishSegment(events: AmplitudeEvent[], projectId = PROJECT): Promise<void> {
     const segment: IngestedSegment = {
       v: 2,
-      projectId: PROJECT,
+      projectId,
       receivedAt: Date.now(),
       records: events.map((event) => ({ kind: 'event', eventKey: `i:${event.insert_id}`, userKey: event.user_id!, event })),
     };
@@ -149,7 +151,7 @@ describe('filter worker: segments', () => {
     const out: DeliveryJob[] = [];
     for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
       const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
-      if (m) out.push(decodeJson<DeliveryJob>(m.data));
+      if (m) out.push(...itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).map(jobOfItem));
     }
     return out.filter((j) => users.includes(j.userKey));
   }
@@ -171,13 +173,22 @@ describe('filter worker: segments', () => {
     return e && e.operation === 'PUT' && e.length > 0 ? e.json<ProfileEntry>() : undefined;
   }
 
-  function failingKv(key: string, failures: { get: number }): KV {
+  function failingKv(key: string, failures: { get: number; put?: number }): KV {
     return new Proxy(profilesKv, {
       get(target, prop, receiver) {
         if (prop === 'get') {
           return async (k: string, ...rest: unknown[]) => {
             if (k === key && failures.get-- > 0) throw new Error('injected: profile read failed');
             return (target.get as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        if (prop === 'put') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k === key && (failures.put ?? 0) > 0) {
+              failures.put!--;
+              throw new Error('injected: profile write failed');
+            }
+            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
           };
         }
         const value = Reflect.get(target, prop, receiver) as unknown;
@@ -225,11 +236,11 @@ describe('filter worker: segments', () => {
     const w = worker({ profiles, metrics });
     await w.start();
     await publishSegment([tick(fine, 0), tick(flaky, 0)]);
-    // The fine user's record is done, the flaky one's read keeps failing: the segment stays unacked.
-    await until(async () => (await jobsOf([fine])).length === 1, 'the fine user’s job');
+    // The fine user's record is routed, the flaky one's read keeps failing: the segment's outbox
+    // waits for every lane, so nothing is published and the segment stays unacked.
     await until(async () => ((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 2, 'the read retried');
     expect(await ackPending()).toBe(1);
-    expect(await jobsOf([flaky])).toEqual([]);
+    expect(await jobsOf([fine, flaky])).toEqual([]);
     failures.get = 0;
     await until(fullyAcked, 'the segment acked once its last record is done');
     expect(await tracksOf(flaky)).toEqual([[0, 1]]);
@@ -247,10 +258,12 @@ describe('filter worker: segments', () => {
     await publishSegment([tick(stuck, 2), tick(other, 2)]);
     const a = worker({ profiles: broken, metrics: metricsA });
     await a.start();
-    await until(async () => (await jobsOf([other])).length === 3, 'the other user’s records processed by the first replica');
     await until(async () => ((await metricsA.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 2, 'the read retried');
     await a.stop();
     workers.splice(workers.indexOf(a), 1);
+    // Giving the partition up, the stuck user's lanes gave back: each segment's outbox then went
+    // out with the other user's payloads, whose profile was saved.
+    expect(await jobsOf([other])).toHaveLength(3);
     expect(await jobsOf([stuck])).toEqual([]);
     expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'given back')?.value).toBe(3);
     expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'acked')).toBeUndefined();
@@ -264,5 +277,99 @@ describe('filter worker: segments', () => {
     expect((await storedProfile(other))!.properties).toEqual({ visits: 3 });
     // The other user's records came back with their segments and were skipped.
     expect((await metricsB.recordsDuplicate.get()).values[0]?.value).toBe(3);
+  });
+
+  /** Delivery-stream messages as stored: message id and items. */
+  async function deliveryMessages(): Promise<Array<{ msgId: string | undefined; items: ReturnType<typeof itemsOfDeliveryMessage> }>> {
+    const info = await bus.jsm.streams.info(topology.streams.delivery.name);
+    const out: Array<{ msgId: string | undefined; items: ReturnType<typeof itemsOfDeliveryMessage> }> = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(topology.streams.delivery.name, { seq }).catch(() => null);
+      if (m) out.push({ msgId: m.header?.get('Nats-Msg-Id'), items: itemsOfDeliveryMessage(new TextDecoder().decode(m.data)) });
+    }
+    return out;
+  }
+
+  it('many users in one ingest message: one delivery segment per sync, each user’s payloads in stream order', async () => {
+    const project = 'p-many';
+    config.apply({ kind: 'project', id: project, name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
+    config.apply({ ...sync(), id: 'many-1', projectId: project });
+    config.apply({ ...sync(), id: 'many-2', projectId: project });
+    const users = usersOnOnePartition('many', 6);
+    const events: AmplitudeEvent[] = [];
+    for (let n = 0; n < 4; n++) for (const u of users) events.push(tick(u, n));
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker({ metrics });
+    await w.start();
+    await publishSegment(events, project);
+    await until(fullyAcked, 'the message acked');
+    const mine = (await deliveryMessages()).filter((m) => m.items[0]!.projectId === project);
+    expect(mine.map((m) => [m.items[0]!.syncId, m.items.length])).toEqual([
+      ['many-1', 24],
+      ['many-2', 24],
+    ]);
+    for (const m of mine) {
+      expect(m.msgId).toMatch(/^s2:/);
+      expect(new Set(m.items.map((i) => i.syncId))).toEqual(new Set([m.items[0]!.syncId]));
+      for (const u of users) {
+        const ns = m.items.filter((i) => i.userKey === u).map((i) => (JSON.parse(i.payloadJson) as TrackPayload).properties!.n);
+        expect(ns).toEqual([0, 1, 2, 3]);
+      }
+    }
+    expect((await metrics.deliverySegments.get()).values[0]?.value).toBe(2);
+    for (const u of users) expect((await profilesKv.get(profileKey(project, u)))!.json<ProfileEntry>().properties).toEqual({ visits: 4 });
+  });
+
+  it('a message given back after its segments were stored is redelivered to the same segment ids: the stream drops the repeats', async () => {
+    const [a, b, c] = usersOnOnePartition('redo', 3) as [string, string, string];
+    // The first replica publishes the segment, but its profile writes for `c` never get stored:
+    // giving the partition up, the message goes back unacked, and nothing remembers it as processed.
+    const failures = { get: 0, put: Number.POSITIVE_INFINITY };
+    const metricsA = createFilterMetrics(createMetricsRegistry('filter'));
+    const broken = new ProfileStore(failingKv(profileKey(PROJECT, c), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    const first = worker({ profiles: broken, metrics: metricsA });
+    await first.start();
+    await publishSegment([tick(a, 0), tick(b, 0), tick(c, 0), tick(a, 1)]);
+    await until(async () => (await jobsOf([a, b, c])).length === 4, 'the segment published');
+    const before = (await deliveryMessages()).filter((m) => m.items.some((i) => [a, b, c].includes(i.userKey)));
+    expect(before).toHaveLength(1);
+    await first.stop();
+    workers.splice(workers.indexOf(first), 1);
+    expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'given back')?.value).toBe(1);
+    failures.put = 0;
+    // The next replica forgets what the first staged (a fresh store), as after a crash.
+    await profilesKv.purge(profileKey(PROJECT, a)).catch(() => undefined);
+    await profilesKv.purge(profileKey(PROJECT, b)).catch(() => undefined);
+    const metricsB = createFilterMetrics(createMetricsRegistry('filter'));
+    const next = worker({ metrics: metricsB });
+    await next.start();
+    await until(fullyAcked, 'the redelivered message acked', 120_000);
+    // Routed again the same way: the same segment id, which the stream already holds.
+    expect((await metricsB.deliverySegments.get()).values[0]?.value).toBe(1);
+    const after = (await deliveryMessages()).filter((m) => m.items.some((i) => [a, b, c].includes(i.userKey)));
+    expect(after.map((m) => m.msgId)).toEqual(before.map((m) => m.msgId));
+    expect((await jobsOf([a, b, c])).map((j) => j.messageId)).toEqual(before[0]!.items.map((i) => i.messageId));
+    expect(await tracksOf(a)).toEqual([[0, 1], [1, 2]]);
+  });
+
+  it('an unreadable ingest message is terminated and not redelivered', async () => {
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker({ metrics });
+    await w.start();
+    const partition = 7;
+    await bus.js.publish(topology.subjects.ingest(partition), new TextEncoder().encode('{"v":9,"not":"an ingest message"}'), { msgID: `bad-${msgIds++}` });
+    const durable = topology.consumers.filter(partition).durable_name;
+    await until(async () => ((await metrics.recordsDropped.get()).values.find((v) => v.labels.reason === 'unreadable')?.value ?? 0) >= 1, 'the message dropped');
+    await until(async () => {
+      const info = await bus.jsm.consumers.info(topology.streams.ingest.name, durable);
+      return info.num_ack_pending === 0 && info.num_pending === 0;
+    }, 'the message terminated');
+    // A nak would hand it out again at once: give it ample time to come back, then check it did not.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const info = await bus.jsm.consumers.info(topology.streams.ingest.name, durable);
+    expect(info.num_redelivered).toBe(0);
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.delivered.consumer_seq).toBe(info.ack_floor.consumer_seq);
+    expect((await metrics.recordsDropped.get()).values.find((v) => v.labels.reason === 'unreadable')?.value).toBe(1);
   });
 });

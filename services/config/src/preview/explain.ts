@@ -20,7 +20,7 @@ export function explainPreview(subject: PreviewSubject, sync: SyncSnapshot, rout
     return { selected: false, reason: 'group identifications ($groupidentify) are never sent to Movable Ink' };
   }
   const main: MovableInkPayload['type'] = subject.kind === 'identify' || event.event_type === '$identify' ? 'identify' : 'track';
-  if (routed.jobs.some((job) => job.payloadType === main)) return { selected: true };
+  if (routed.payloads.some((job) => job.payloadType === main)) return { selected: true };
   const discard = routed.discards.find((d) => d.payloadType === main);
   if (discard) return { selected: false, reason: `discarded: ${discard.reason}` };
 

@@ -40,13 +40,13 @@ export async function previewSync(
   if (project.deletedAt !== null) notes.push('the project is deleted: nothing is sent for it');
   else if (!row.enabled) notes.push('the sync is disabled: nothing is sent until it is enabled');
   if (!stored) notes.push('no profile is stored for this user yet: previewed as a new user');
-  if (subject.kind === 'event' && routed.jobs.some((job) => job.payloadType === 'identify') && subject.event.event_type !== '$identify') {
+  if (subject.kind === 'event' && routed.payloads.some((job) => job.payloadType === 'identify') && subject.event.event_type !== '$identify') {
     notes.push('an identify comes first: the user is new to this sync, or their selected user properties or ids changed');
   }
   return {
     selected: explanation.selected,
     ...(explanation.reason !== undefined ? { reason: explanation.reason } : {}),
-    payloads: routed.jobs.map((job) => job.payload),
+    payloads: routed.payloads.map((job) => job.payload),
     discarded: routed.discards.map((d) => ({ payloadType: d.payloadType, messageId: d.messageId, reason: d.reason })),
     notes,
   };

@@ -93,7 +93,7 @@ describe('tools for the admin', () => {
       };
       const routed = routeRecord(record, before.lastSeq + 1, before, [{ sync, select: compileFilters(sync.eventFilters) }], Date.now());
       return {
-        payloads: routed.jobs.map((job) => job.payload),
+        payloads: routed.payloads.map((job) => job.payload),
         discarded: routed.discards.map((d) => ({ payloadType: d.payloadType, messageId: d.messageId, reason: d.reason })),
       };
     };

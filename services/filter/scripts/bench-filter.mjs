@@ -1,0 +1,79 @@
+// Drives one FilterWorker (built: dist/) with N events over U users × S syncs, sent as v2 ingest
+// segments of up to R records per partition, and reports the filter's CPU per payload and the
+// number of delivery messages. Uses the NATS at NATS_URL (a fresh namespace, deleted after).
+//   node scripts/bench-filter.mjs [events=20000] [users=500] [syncs=2] [recordsPerRequest=100]
+import { randomBytes } from 'node:crypto';
+import { ConfigView, connectBus, createTopology, declareStreams, encodeJson, partitionOf } from '@inkstream/bus';
+import { DEFAULT_DELIVERY_SETTINGS } from '@inkstream/contracts';
+import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
+const DIST = process.env.FILTER_DIST ?? '../dist';
+const { FilterWorker } = await import(`${DIST}/filter-worker.js`);
+const { createFilterMetrics } = await import(`${DIST}/metrics.js`);
+const { ProfileStore } = await import(`${DIST}/profile-store.js`);
+
+const [N = 20000, U = 500, S = 2, R = 100] = process.argv.slice(2).map(Number);
+const logger = createLogger('bench', 'silent');
+const topology = createTopology({ namespace: `bench_filter_${randomBytes(4).toString('hex')}` });
+const bus = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'bench-filter', logger });
+try {
+  await declareStreams(bus.jsm, topology);
+  const profilesKv = await bus.kvm.create(topology.buckets.profiles.name, { history: 1 });
+  const leasesKv = await bus.kvm.create(topology.buckets.filterLeases.name, { history: 1, ttl: topology.buckets.filterLeases.ttl });
+  const config = new ConfigView(logger);
+  config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
+  for (let s = 0; s < S; s++) {
+    config.apply({
+      kind: 'sync', id: `sync-${s}`, projectId: 'p1', name: 's', enabled: true, endpointUrl: 'https://example.com', authorizationSealed: 'v1.x',
+      sendEvents: true, eventFilters: [{ eventType: '*' }], eventProperties: ['n', 'page'], sendUsers: s === 0, userProperties: ['plan'],
+      delivery: DEFAULT_DELIVERY_SETTINGS, version: 1, deleted: false, updatedAt: '',
+    });
+  }
+  // Requests of R events, each split per partition into v2 segments (as ingest does).
+  let msgs = 0;
+  const now = Date.now();
+  for (let start = 0; start < N; start += R) {
+    const byPartition = new Map();
+    for (let i = start; i < Math.min(N, start + R); i++) {
+      const user = `user-${i % U}`;
+      const event = { event_type: 'Page Viewed', user_id: user, time: now, insert_id: `e-${i}`, event_properties: { n: i, page: '/home' }, user_properties: { $set: { plan: 'pro' } } };
+      const p = partitionOf(user);
+      if (!byPartition.has(p)) byPartition.set(p, []);
+      byPartition.get(p).push({ kind: 'event', eventKey: `e-${i}`, userKey: user, event });
+    }
+    for (const [p, records] of byPartition) {
+      await bus.js.publish(topology.subjects.ingest(p), encodeJson({ v: 2, projectId: 'p1', receivedAt: now, records }), { msgID: `m-${msgs++}` });
+    }
+  }
+  const worker = new FilterWorker({
+    bus, topology, config,
+    profiles: new ProfileStore(profilesKv, { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
+    metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: 256, leases: leasesKv, replicaId: 'bench',
+  });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await worker.start();
+  const acked = async () => {
+    for (let p = 0; p < 16; p++) {
+      const info = await bus.jsm.consumers.info(topology.streams.ingest.name, topology.consumers.filter(p).durable_name).catch(() => null);
+      if (!info || info.num_pending > 0 || info.num_ack_pending > 0) return false;
+    }
+    return true;
+  };
+  while (!(await acked())) await new Promise((r) => setTimeout(r, 100));
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await worker.stop();
+  const delivery = await bus.jsm.streams.info(topology.streams.delivery.name);
+  // Payloads: each event gives one track per sync, plus one identify (sync-0) per user.
+  const payloads = N * S + Math.min(U, N);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  console.log(JSON.stringify({
+    events: N, users: U, syncs: S, recordsPerRequest: R, ingestMessages: msgs, payloads,
+    deliveryMessages: delivery.state.messages, deliveryBytes: delivery.state.bytes,
+    wallMs: Math.round(wall), cpuMs: Math.round(cpuMs), cpuUsPerPayload: +((cpuMs * 1000) / payloads).toFixed(1),
+    payloadsPerSecWall: Math.round(payloads / (wall / 1000)),
+  }));
+} finally {
+  for await (const name of bus.jsm.streams.names()) if (name.includes(topology.namespace) || name.startsWith(topology.namespace.toUpperCase())) await bus.jsm.streams.delete(name).catch(() => undefined);
+  await bus.close();
+}
