@@ -13,6 +13,7 @@ import {
 } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { extractTraceContext, injectTraceContext } from './nats-headers.js';
+import type { TraceCarrier } from './trace-carrier.js';
 
 /**
  * Spans around JetStream, after the OpenTelemetry messaging conventions: a PRODUCER span per
@@ -133,12 +134,6 @@ export function traceBatchProcess<T>(info: BatchProcessInfo, work: (span: Span) 
   }
   const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
   return runIn(span, context.active(), work);
-}
-
-/** W3C trace context carried in a message body rather than its headers (a payload of a segment). */
-export interface TraceCarrier {
-  traceparent?: string;
-  tracestate?: string;
 }
 
 /**
