@@ -15,7 +15,17 @@ export interface LeanPublishOptions {
   headers?: MsgHdrs;
   /** Overrides the publisher's timeout for this publish. */
   timeoutMs?: number;
+  /**
+   * `Nats-Expected-Last-Subject-Sequence`: JetStream stores the message only when the last one
+   * stored on its subject has this sequence (0: none is stored), and refuses it otherwise with
+   * error 10071 (a JetStreamApiError whose `code` is 10071): a KV put conditional on a revision.
+   * Added to `headers` when given.
+   */
+  expectedLastSubjectSequence?: number;
 }
+
+/** JetStream's error code for a publish whose expected last (subject) sequence did not match. */
+export const WRONG_LAST_SEQUENCE_CODE = 10071;
 
 interface Pending {
   subject: string;
@@ -67,6 +77,10 @@ export class LeanPublisher {
     if (options.msgID !== undefined) {
       hdrs ??= natsHeaders();
       hdrs.set('Nats-Msg-Id', options.msgID);
+    }
+    if (options.expectedLastSubjectSequence !== undefined) {
+      hdrs ??= natsHeaders();
+      hdrs.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
     }
     const token = (this.next++).toString(36);
     const reply = `${this.inbox}.${token}`;
