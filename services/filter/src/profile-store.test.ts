@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, type Bus, type KV } from '@inkstream/bus';
+import { LeanPublisher, connectBus, type Bus, type KV } from '@inkstream/bus';
 import { createLogger } from '@inkstream/service-kit';
 import type { ProfileEntry } from '@inkstream/sync-routing';
 import { waitFor } from '@inkstream/testing';
 import { ProfileConflictError, ProfileStore, type ProfileRef, type ProfileStoreOptions } from './profile-store.js';
+import { kvProfileWriter, openLeanProfileWriter, type ProfileWriter } from './profile-writer.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const logger = createLogger('profile-store-test', 'silent');
@@ -33,49 +34,51 @@ function gate(): Gate {
 }
 
 /**
- * The real KV bucket behind a proxy that counts puts, can hold them behind a gate, and can fail
+ * A real writer behind a wrapper that counts puts, can hold them behind a gate, and can fail
  * them (before they reach NATS, or after: stored, but the answer lost).
  */
-function instrumented(kv: KV) {
+function instrumented(inner: ProfileWriter) {
   const control = {
     puts: [] as Array<{ key: string; value: string }>,
     gate: undefined as Gate | undefined,
     failBefore: 0,
     failAfter: 0,
   };
-  const proxy = new Proxy(kv, {
-    get(target, prop, receiver) {
-      if (prop === 'put') {
-        return async (k: string, data: string, opts?: unknown) => {
-          control.puts.push({ key: k, value: data });
-          if (control.gate) await control.gate.wait;
-          if (control.failBefore > 0) {
-            control.failBefore--;
-            throw new Error('injected: put failed');
-          }
-          const revision = await target.put(k, data, opts as never);
-          if (control.failAfter > 0) {
-            control.failAfter--;
-            throw new Error('injected: put answer lost (TimeoutError)');
-          }
-          return revision;
-        };
+  const writer: ProfileWriter = {
+    async put(k, data, previousSeq) {
+      control.puts.push({ key: k, value: data });
+      if (control.gate) await control.gate.wait;
+      if (control.failBefore > 0) {
+        control.failBefore--;
+        throw new Error('injected: put failed');
       }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      const revision = await inner.put(k, data, previousSeq);
+      if (control.failAfter > 0) {
+        control.failAfter--;
+        throw new Error('injected: put answer lost (TimeoutError)');
+      }
+      return revision;
     },
-  });
-  return { kv: proxy, control };
+  };
+  return { writer, control };
 }
 
-describe('ProfileStore write-behind through real NATS KV', () => {
+/** The two ways puts are sent: every test runs with both. */
+const writers: Array<[string, (kv: KV, bus: Bus) => Promise<ProfileWriter>]> = [
+  ['the KV client', async (kv) => kvProfileWriter(kv)],
+  ['the lean publisher', async (kv, bus) => openLeanProfileWriter(kv, new LeanPublisher(bus.nc))],
+];
+
+describe.each(writers)('ProfileStore write-behind through real NATS KV, puts through %s', (_how, makeWriter) => {
   const bucket = `t_pstore_${randomBytes(4).toString('hex')}`;
   let bus: Bus;
   let kv: KV;
+  let base: ProfileWriter;
 
   beforeAll(async () => {
     bus = await connectBus({ url: NATS_URL, name: 'profile-store-test', logger });
     kv = await bus.kvm.create(bucket, { history: 1 });
+    base = await makeWriter(kv, bus);
   });
 
   afterAll(async () => {
@@ -83,11 +86,12 @@ describe('ProfileStore write-behind through real NATS KV', () => {
     await bus.close();
   });
 
-  const store = (k: KV, options: Partial<ProfileStoreOptions> = {}) => new ProfileStore(k, { maxEntries: 1_000, maxBytes: 1024 * 1024, ...options });
+  const store = (writer: ProfileWriter, options: Partial<ProfileStoreOptions> = {}) =>
+    new ProfileStore(kv, { maxEntries: 1_000, maxBytes: 1024 * 1024, writer, ...options });
   const stored = async (ref: ProfileRef) => (await kv.get(ref.key))?.json<ProfileEntry>();
 
   it('stages at once and coalesces: N saves of a user, fewer puts, the last value stored, every save covered', async () => {
-    const { kv: counted, control } = instrumented(kv);
+    const { writer: counted, control } = instrumented(base);
     const s = store(counted, { flushDelayMs: 20 });
     const ref = s.ref('p-coalesce', 'user-1');
     await s.load(ref);
@@ -106,7 +110,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('saves made while a put is in flight are written after it, as one put of the latest value', async () => {
-    const { kv: counted, control } = instrumented(kv);
+    const { writer: counted, control } = instrumented(base);
     const s = store(counted, { flushDelayMs: 0 });
     const ref = s.ref('p-inflight', 'user-1');
     await s.load(ref);
@@ -125,7 +129,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('a save after a load that saw a staged profile since stored builds on that write revision', async () => {
-    const { kv: gated, control } = instrumented(kv);
+    const { writer: gated, control } = instrumented(base);
     const s = store(gated, { flushDelayMs: 0 });
     const conflicts: string[] = [];
     s.listen({ conflict: (key) => conflicts.push(key) });
@@ -147,7 +151,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('many users are written side by side', async () => {
-    const { kv: counted, control } = instrumented(kv);
+    const { writer: counted, control } = instrumented(base);
     const s = store(counted, { flushDelayMs: 5 });
     control.gate = gate();
     const receipts = [];
@@ -163,8 +167,8 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('a revision conflict (a second store wrote the user) fails the stale writer, drops its view, and reads the winner after', async () => {
-    const a = store(kv, { flushDelayMs: 0 });
-    const b = store(kv, { flushDelayMs: 0 });
+    const a = store(base, { flushDelayMs: 0 });
+    const b = store(base, { flushDelayMs: 0 });
     const conflicts: string[] = [];
     a.listen({ conflict: (key) => conflicts.push(key) });
     const refA = a.ref('p-fence', 'user-1');
@@ -188,8 +192,8 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('a user never stored is created with the revision 0 condition: a concurrent create by another store conflicts', async () => {
-    const a = store(kv, { flushDelayMs: 0 });
-    const b = store(kv, { flushDelayMs: 0 });
+    const a = store(base, { flushDelayMs: 0 });
+    const b = store(base, { flushDelayMs: 0 });
     const refA = a.ref('p-create', 'user-1');
     const refB = b.ref('p-create', 'user-1');
     await a.load(refA);
@@ -201,9 +205,9 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('every save waiting on a conflicting write fails, and a save built on the dropped view fails too', async () => {
-    const { kv: gated, control } = instrumented(kv);
+    const { writer: gated, control } = instrumented(base);
     const a = store(gated, { flushDelayMs: 0 });
-    const b = store(kv, { flushDelayMs: 0 });
+    const b = store(base, { flushDelayMs: 0 });
     const ref = a.ref('p-fence-many', 'user-1');
     await a.load(ref);
     control.gate = gate();
@@ -229,7 +233,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('a failing put is retried with backoff until stored; the receipt resolves only then', async () => {
-    const { kv: flaky, control } = instrumented(kv);
+    const { writer: flaky, control } = instrumented(base);
     const s = store(flaky, { flushDelayMs: 0, retryBaseMs: 20 });
     const retries: number[] = [];
     s.listen({ retry: (_key, attempt) => retries.push(attempt) });
@@ -245,7 +249,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('a put stored whose answer was lost is recognised on retry, not taken for a conflict', async () => {
-    const { kv: lossy, control } = instrumented(kv);
+    const { writer: lossy, control } = instrumented(base);
     const s = store(lossy, { flushDelayMs: 0, retryBaseMs: 20 });
     const conflicts: string[] = [];
     s.listen({ conflict: (key) => conflicts.push(key) });
@@ -262,7 +266,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('over maxPendingBytes a save waits for room (back-pressure) until writes are stored', async () => {
-    const { kv: gated, control } = instrumented(kv);
+    const { writer: gated, control } = instrumented(base);
     const s = store(gated, { flushDelayMs: 0, maxPendingBytes: 10_000 });
     control.gate = gate();
     const big = (n: number) => profile(n, { bio: 'b'.repeat(6_000) });
@@ -283,7 +287,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('release writes the partition staged profiles at once and resolves after they are stored', async () => {
-    const s = store(kv, { flushDelayMs: 60_000, flushBatch: 1_000 });
+    const s = store(base, { flushDelayMs: 60_000, flushBatch: 1_000 });
     const ref = s.ref('p-release', 'user-1');
     await s.load(ref);
     const receipt = (await s.save(ref, profile(1))).stored;
@@ -295,7 +299,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('release with a write that keeps failing gives it up after a few tries: its waiters fail, nothing stays pending', async () => {
-    const { kv: broken, control } = instrumented(kv);
+    const { writer: broken, control } = instrumented(base);
     const s = store(broken, { flushDelayMs: 0, retryBaseMs: 10, retryMaxMs: 60_000, releaseAttempts: 3 });
     const abandoned: string[] = [];
     s.listen({ abandoned: (key) => abandoned.push(key) });
@@ -313,7 +317,7 @@ describe('ProfileStore write-behind through real NATS KV', () => {
   });
 
   it('acquiring a partition forgets only its cached profiles', async () => {
-    const s = store(kv, { flushDelayMs: 0 });
+    const s = store(base, { flushDelayMs: 0 });
     const refs: ProfileRef[] = [];
     for (let u = 0; refs.length < 20; u++) refs.push(s.ref('p-acquire', `user-${u}`));
     for (const [n, ref] of refs.entries()) {
