@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeanPublisher, connectBus, type Bus, type KV } from '@inkstream/bus';
 import { createLogger } from '@inkstream/service-kit';
-import type { ProfileEntry } from '@inkstream/sync-routing';
+import { emptyProfile, type ProfileEntry } from '@inkstream/sync-routing';
 import { waitFor } from '@inkstream/testing';
 import { ProfileConflictError, ProfileStore, type ProfileRef, type ProfileStoreOptions } from './profile-store.js';
 import { kvProfileWriter, openLeanProfileWriter, type ProfileWriter } from './profile-writer.js';
@@ -230,6 +230,84 @@ describe.each(writers)('ProfileStore write-behind through real NATS KV, puts thr
     await expect((await a.save(late, profile(3))).stored).rejects.toBeInstanceOf(ProfileConflictError);
     expect(await stored(ref)).toEqual(profile(9, { by: 'b' }));
     expect(a.pendingBytes).toBe(0);
+  });
+
+  it('a user deleted or purged before the load is written on the revision of its marker', async () => {
+    const s = store(base, { flushDelayMs: 0 });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    for (const how of ['delete', 'purge'] as const) {
+      const ref = s.ref('p-marker', `user-${how}`);
+      await s.load(ref);
+      await (await s.save(ref, profile(1))).stored;
+      await kv[how](ref.key);
+      const marker = (await kv.get(ref.key))!;
+      expect(marker.operation).toBe(how === 'delete' ? 'DEL' : 'PURGE');
+      s.clear();
+      const again = s.ref('p-marker', `user-${how}`);
+      expect(await s.load(again)).toEqual(emptyProfile());
+      expect(again.revision).toBe(marker.revision);
+      await (await s.save(again, profile(2, { how }))).stored;
+      const entry = (await kv.get(ref.key))!;
+      expect(entry.operation).toBe('PUT');
+      expect(entry.revision).toBeGreaterThan(marker.revision);
+      expect(entry.json<ProfileEntry>()).toEqual(profile(2, { how }));
+    }
+    expect(conflicts).toEqual([]);
+  });
+
+  it('a user never stored that is deleted before its first write is still created (as kv.create writes over a marker)', async () => {
+    const s = store(base, { flushDelayMs: 0 });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-create-over-marker', 'user-1');
+    await s.load(ref);
+    expect(ref.revision).toBe(0);
+    await kv.delete(ref.key);
+    await (await s.save(ref, profile(1))).stored;
+    expect(conflicts).toEqual([]);
+    expect(await stored(ref)).toEqual(profile(1));
+  });
+
+  it('a user deleted by someone else after this replica wrote it is a conflict: the stale profile is not written back', async () => {
+    const s = store(base, { flushDelayMs: 0 });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-deleted-under', 'user-1');
+    await s.load(ref);
+    await (await s.save(ref, profile(1))).stored;
+    await kv.delete(ref.key);
+    const next = s.ref('p-deleted-under', 'user-1');
+    expect(await s.load(next)).toEqual(profile(1)); // cached: this replica does not know yet
+    await expect((await s.save(next, profile(2))).stored).rejects.toBeInstanceOf(ProfileConflictError);
+    expect(conflicts).toEqual([ref.key]);
+    expect((await kv.get(ref.key))!.operation).toBe('DEL');
+  });
+
+  it('a replica that lost its lease cannot overwrite the new owner, however many writes it had staged', async () => {
+    const a = store(base, { flushDelayMs: 50 });
+    const b = store(base, { flushDelayMs: 0 });
+    const conflicts: number[] = [];
+    a.listen({ conflict: (_key, partition) => conflicts.push(partition) });
+    const refA = a.ref('p-lease', 'user-1');
+    await a.load(refA);
+    await (await a.save(refA, profile(1))).stored;
+    // A keeps working the user after its lease ran out: saves staged, not yet flushed.
+    const staged = [];
+    for (let n = 2; n <= 5; n++) {
+      const r = a.ref('p-lease', 'user-1');
+      await a.load(r);
+      staged.push((await a.save(r, profile(n, { by: 'a' }))).stored);
+    }
+    // Meanwhile B took the partition and wrote the user.
+    b.acquire(refA.partition);
+    const refB = b.ref('p-lease', 'user-1');
+    expect(await b.load(refB)).toEqual(profile(1));
+    await (await b.save(refB, profile(2, { by: 'b' }))).stored;
+    for (const receipt of staged) await expect(receipt).rejects.toBeInstanceOf(ProfileConflictError);
+    expect(conflicts).toEqual([refA.partition]);
+    expect(await stored(refA)).toEqual(profile(2, { by: 'b' }));
+    expect(a.pendingKeys).toBe(0);
   });
 
   it('a failing put is retried with backoff until stored; the receipt resolves only then', async () => {
