@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeanPublisher, connectBus, type Bus, type KV } from '@inkstream/bus';
 import { createLogger } from '@inkstream/service-kit';
 import { emptyProfile, type ProfileEntry } from '@inkstream/sync-routing';
-import { waitFor } from '@inkstream/testing';
+import { PrivateNats, startTcpProxy, waitFor, type TcpProxy } from '@inkstream/testing';
 import { ProfileConflictError, ProfileStore, type ProfileRef, type ProfileStoreOptions } from './profile-store.js';
 import { kvProfileWriter, openLeanProfileWriter, type ProfileWriter } from './profile-writer.js';
 
@@ -409,4 +409,106 @@ describe.each(writers)('ProfileStore write-behind through real NATS KV, puts thr
     expect(s.cache.size).toBe(others);
     expect(s.cache.keys()).not.toContain(refs[0]!.key);
   });
+});
+
+describe.each(writers)('ProfileStore while NATS is briefly unreachable (private nats-server), puts through %s', (_how, makeWriter) => {
+  const bucket = 'profiles_outage';
+  let server: PrivateNats;
+  let proxy: TcpProxy;
+  /** The replica under test, connected through the proxy (cut to simulate the outage). */
+  let bus: Bus;
+  /** Another replica, connected straight to the server. */
+  let other: Bus;
+  let kv: KV;
+  let otherKv: KV;
+
+  beforeAll(async () => {
+    server = new PrivateNats();
+    await server.start();
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: server.port });
+    bus = await connectBus({ url: `nats://127.0.0.1:${proxy.port}`, name: 'profile-store-outage', logger });
+    other = await connectBus({ url: server.url, name: 'profile-store-other', logger });
+    kv = await bus.kvm.create(bucket, { history: 1 });
+    otherKv = await other.kvm.create(bucket, { history: 1 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await bus?.close().catch(() => undefined);
+    await other?.close().catch(() => undefined);
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  const options = { maxEntries: 1_000, maxBytes: 1024 * 1024, flushDelayMs: 0, retryBaseMs: 50, retryMaxMs: 500 };
+  const stored = async (key: string) => (await otherKv.get(key))?.json<ProfileEntry>();
+
+  it('a write made while the connection is cut is stored once it is back, as the latest value', async () => {
+    const s = new ProfileStore(kv, { ...options, writer: await makeWriter(kv, bus) });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-cut', 'user-1');
+    await s.load(ref);
+    await (await s.save(ref, profile(1))).stored;
+    proxy.cut();
+    await waitFor(() => !bus.isConnected(), 'the connection to drop', 30_000, 20);
+    const receipts = [];
+    for (let n = 2; n <= 4; n++) {
+      const r = s.ref('p-cut', 'user-1');
+      await s.load(r);
+      receipts.push((await s.save(r, profile(n))).stored);
+    }
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await state(receipts.at(-1)!)).toBe('pending');
+    proxy.restore();
+    await Promise.all(receipts);
+    expect(conflicts).toEqual([]);
+    expect(await stored(ref.key)).toEqual(profile(4));
+    expect(s.pendingKeys).toBe(0);
+  }, 60_000);
+
+  it('a write held up by the outage never lands over the newer profile another replica wrote meanwhile', async () => {
+    const s = new ProfileStore(kv, { ...options, writer: await makeWriter(kv, bus) });
+    const newOwner = new ProfileStore(otherKv, { ...options, writer: await makeWriter(otherKv, other) });
+    const conflicts: string[] = [];
+    s.listen({ conflict: (key) => conflicts.push(key) });
+    const ref = s.ref('p-cut-fence', 'user-1');
+    await s.load(ref);
+    await (await s.save(ref, profile(1))).stored;
+    proxy.cut();
+    await waitFor(() => !bus.isConnected(), 'the connection to drop', 30_000, 20);
+    const r = s.ref('p-cut-fence', 'user-1');
+    await s.load(r);
+    const stale = (await s.save(r, profile(2, { by: 'old owner' }))).stored;
+    // The lease ran out during the outage: the other replica works the user now.
+    newOwner.acquire(ref.partition);
+    const refB = newOwner.ref('p-cut-fence', 'user-1');
+    expect(await newOwner.load(refB)).toEqual(profile(1));
+    await (await newOwner.save(refB, profile(2, { by: 'new owner' }))).stored;
+    proxy.restore();
+    await expect(stale).rejects.toBeInstanceOf(ProfileConflictError);
+    expect(conflicts).toEqual([ref.key]);
+    expect(await stored(ref.key)).toEqual(profile(2, { by: 'new owner' }));
+    // Whatever the reconnect replayed was refused too: still the new owner's.
+    await new Promise((res) => setTimeout(res, 300));
+    expect(await stored(ref.key)).toEqual(profile(2, { by: 'new owner' }));
+  }, 60_000);
+
+  it('a write across a nats-server restart is retried until stored', async () => {
+    const s = new ProfileStore(kv, { ...options, writer: await makeWriter(kv, bus) });
+    const retries: string[] = [];
+    s.listen({ retry: (_key, _attempt, _delay, err) => retries.push(String(err)) });
+    const ref = s.ref('p-restart', 'user-1');
+    await s.load(ref);
+    await (await s.save(ref, profile(1))).stored;
+    await server.kill();
+    await waitFor(() => !bus.isConnected(), 'the connection to drop', 30_000, 20);
+    const r = s.ref('p-restart', 'user-1');
+    await s.load(r);
+    const receipt = (await s.save(r, profile(2))).stored;
+    await new Promise((res) => setTimeout(res, 500));
+    expect(await state(receipt)).toBe('pending');
+    await server.start();
+    await receipt;
+    expect(await stored(ref.key)).toEqual(profile(2));
+  }, 90_000);
 });
