@@ -60,6 +60,15 @@ describe('LeanProfileWriter against the shared NATS', () => {
     expect((await kv.get('p2.user'))!.string()).toBe('c');
   });
 
+  it('refuses a key the KV client would refuse, without sending it', async () => {
+    for (const key of ['p4.*', 'p4.>', 'p4.a b', '.p4', 'p4.']) {
+      await expect(writer.put(key, 'x', 0)).rejects.toThrow(/invalid key/);
+      await expect(kv.put(key, 'x', { previousSeq: 0 })).rejects.toThrow(/invalid key/);
+    }
+    const info = await bus.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.p4.>` });
+    expect(info.state.subjects ?? {}).toEqual({});
+  });
+
   it('writes a deleted or purged key on the revision of its marker (as kv.create does)', async () => {
     for (const how of ['delete', 'purge'] as const) {
       const key = `p3.${how}`;

@@ -16,6 +16,9 @@ export function kvProfileWriter(kv: KV): ProfileWriter {
   return { put: (key, serialized, previousSeq) => kv.put(key, serialized, { previousSeq }) };
 }
 
+/** What @nats-io/kv accepts as a key (validateKey). */
+const VALID_KEY = /^[-/=.\w]+$/;
+
 /** The bucket's configuration is one the lean writer cannot write the way the KV client would. */
 export class UnsupportedProfileBucketError extends Error {
   constructor(bucket: string, why: string) {
@@ -53,6 +56,8 @@ export class LeanProfileWriter implements ProfileWriter {
   ) {}
 
   put(key: string, serialized: string, previousSeq: number): Promise<number> {
+    // The KV client's check: a key that is no subject token (a wildcard, a space…) is never sent.
+    if (key.startsWith('.') || key.endsWith('.') || !VALID_KEY.test(key)) return Promise.reject(new Error(`invalid key: ${key}`));
     return this.publisher
       .publish(this.subjectPrefix + key, Buffer.from(serialized), { expectedLastSubjectSequence: previousSeq })
       .then((ack) => ack.seq);
