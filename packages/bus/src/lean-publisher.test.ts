@@ -239,6 +239,31 @@ describe('LeanPublisher when the server stalls or goes away (a private nats-serv
     publisher.close();
   });
 
+  it('fails a publish made while disconnected at the reconnect (nats.js never sends it), not at its timeout', async () => {
+    const publisher = new LeanPublisher(nc, 120_000);
+    await publisher.publish('lean.d', bytes('before'), { timeoutMs: 30_000 });
+    const disconnected = (async () => {
+      for await (const s of nc.status()) if (s.type === 'disconnect') return;
+    })();
+    await server.stop();
+    await disconnected;
+    await waitUntil('the publisher to see the disconnect', () => (publisher as unknown as { disconnected: boolean }).disconnected);
+    const offline = publisher.publish('lean.d', bytes('offline'), { msgID: 'o1' }).catch((e: unknown) => e);
+    await server.start();
+    const started = Date.now();
+    const err = await offline;
+    expect(err).toBeInstanceOf(PublishInterruptedError);
+    expect(String(err)).toMatch(/disconnected/);
+    // Well before the 120 s timeout: the reconnect failed it.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(publisher.inFlight).toBe(0);
+    // Published after the reconnect: stored and acknowledged (once, whatever the dropped one did).
+    await waitUntil('the reconnect', () => !(publisher as unknown as { disconnected: boolean }).disconnected);
+    const ack = await publisher.publish('lean.d', bytes('offline'), { msgID: 'o1', timeoutMs: 30_000 });
+    expect(ack.duplicate).toBe(false);
+    publisher.close();
+  });
+
   it('fails what waits, and refuses new publishes, once closed', async () => {
     const publisher = new LeanPublisher(nc, 60_000);
     await server.freeze();

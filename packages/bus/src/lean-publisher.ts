@@ -33,6 +33,8 @@ interface Pending {
   timeoutMs: number;
   resolve: (ack: LeanPubAck) => void;
   reject: (err: Error) => void;
+  /** Published while the connection was down: the client dropped it at its reconnect. */
+  offline: boolean;
 }
 
 /**
@@ -45,8 +47,9 @@ interface Pending {
  * `NoStreamForSubjectError` ("no responders") when no stream stores the subject, a
  * `PublishTimeoutError` (name `TimeoutError`) when no answer comes in time, and a
  * `PublishInterruptedError` when the connection drops while the acknowledgement is awaited
- * (that acknowledgement would go to the old connection and never arrive). No publish waits
- * longer than its timeout. Publishing the same message id again after any error is safe.
+ * (that acknowledgement would go to the old connection and never arrive), or, at the
+ * reconnect, for a publish made while the connection was down (nats.js does not send it). No
+ * publish waits longer than its timeout. Publishing the same message id again after any error is safe.
  */
 export class LeanPublisher {
   private readonly inbox = createInbox();
@@ -55,6 +58,8 @@ export class LeanPublisher {
   private next = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Between a disconnect and the reconnect (as the status stream reported them). */
+  private disconnected = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -88,7 +93,7 @@ export class LeanPublisher {
     return new Promise<LeanPubAck>((resolve, reject) => {
       // Throws at once for a message over max_payload or a closed connection: nothing pends.
       this.nc.publish(subject, data, hdrs ? { reply, headers: hdrs } : { reply });
-      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject });
+      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject, offline: this.disconnected });
       this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, Math.max(10, timeoutMs / 5)));
       this.sweeper.unref?.();
     });
@@ -131,9 +136,13 @@ export class LeanPublisher {
     this.sweeper = undefined;
   }
 
-  private failAll(reason: string): void {
-    const waiting = [...this.pending.values()];
-    this.pending.clear();
+  private failAll(reason: string, onlyOffline = false): void {
+    const waiting: Pending[] = [];
+    for (const [token, p] of this.pending) {
+      if (onlyOffline && !p.offline) continue;
+      this.pending.delete(token);
+      waiting.push(p);
+    }
     for (const p of waiting) p.reject(new PublishInterruptedError(p.subject, reason));
     this.stopSweeperIfIdle();
   }
@@ -143,7 +152,15 @@ export class LeanPublisher {
       if (this.closed) return;
       // The server sends acknowledgements to the connection that published: after a disconnect
       // they are lost, so what waits now fails at once instead of at its timeout.
-      if (s.type === 'disconnect') this.failAll('NATS connection lost');
+      if (s.type === 'disconnect') {
+        this.disconnected = true;
+        this.failAll('NATS connection lost');
+      } else if (s.type === 'reconnect') {
+        this.disconnected = false;
+        // nats.js drops what was published while disconnected (each reconnect attempt resets its
+        // outbound buffer): those publishes fail now, to be retried, not at their timeout.
+        this.failAll('published while NATS was disconnected (not sent)', true);
+      }
     }
   }
 }
