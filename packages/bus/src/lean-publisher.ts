@@ -33,9 +33,19 @@ interface Pending {
   timeoutMs: number;
   resolve: (ack: LeanPubAck) => void;
   reject: (err: Error) => void;
-  /** Published while the connection was down: the client dropped it at its reconnect. */
+  /** Published while the connection was down (as far as the status stream told). */
   offline: boolean;
+  /** Set at the reconnect for an offline publish: why it fails if still unanswered at its deadline. */
+  dropped?: string;
 }
+
+/**
+ * How long after the reconnect a publish made while disconnected may still be answered. nats.js
+ * drops what is published while disconnected (each reconnect attempt resets its outbound
+ * buffer), except in the last moments of the reconnect, and the status stream reports the
+ * reconnect a little late: such a publish fails this long after the reconnect, not at its timeout.
+ */
+export const RECONNECT_GRACE_MS = 2_000;
 
 /**
  * JetStream publishing without `js.publish()`'s per-call cost (a request with its own timer,
@@ -48,8 +58,8 @@ interface Pending {
  * `PublishTimeoutError` (name `TimeoutError`) when no answer comes in time, and a
  * `PublishInterruptedError` when the connection drops while the acknowledgement is awaited
  * (that acknowledgement would go to the old connection and never arrive), or, at the
- * reconnect, for a publish made while the connection was down (nats.js does not send it). No
- * publish waits longer than its timeout. Publishing the same message id again after any error is safe.
+ * reconnect (RECONNECT_GRACE_MS after it), for a publish made while the connection was down
+ * (nats.js does not send it). No publish waits longer than its timeout. Publishing the same message id again after any error is safe.
  */
 export class LeanPublisher {
   private readonly inbox = createInbox();
@@ -93,10 +103,19 @@ export class LeanPublisher {
     return new Promise<LeanPubAck>((resolve, reject) => {
       // Throws at once for a message over max_payload or a closed connection: nothing pends.
       this.nc.publish(subject, data, hdrs ? { reply, headers: hdrs } : { reply });
-      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject, offline: this.disconnected });
+      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject, offline: this.offline() });
       this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, Math.max(10, timeoutMs / 5)));
       this.sweeper.unref?.();
     });
+  }
+
+  /**
+   * Whether a publish now would be made while disconnected: nats.js's own flag when it has one
+   * (set before the status stream tells), else the status stream's last word.
+   */
+  private offline(): boolean {
+    const connected = (this.nc as { protocol?: { connected?: unknown } }).protocol?.connected;
+    return typeof connected === 'boolean' ? !connected : this.disconnected;
   }
 
   /** Fails what still waits and stops listening. */
@@ -125,7 +144,7 @@ export class LeanPublisher {
     for (const [token, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(token);
-      p.reject(new PublishTimeoutError(p.subject, p.timeoutMs));
+      p.reject(p.dropped ? new PublishInterruptedError(p.subject, p.dropped) : new PublishTimeoutError(p.subject, p.timeoutMs));
     }
     this.stopSweeperIfIdle();
   }
@@ -136,15 +155,21 @@ export class LeanPublisher {
     this.sweeper = undefined;
   }
 
-  private failAll(reason: string, onlyOffline = false): void {
-    const waiting: Pending[] = [];
-    for (const [token, p] of this.pending) {
-      if (onlyOffline && !p.offline) continue;
-      this.pending.delete(token);
-      waiting.push(p);
-    }
+  private failAll(reason: string): void {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
     for (const p of waiting) p.reject(new PublishInterruptedError(p.subject, reason));
     this.stopSweeperIfIdle();
+  }
+
+  /** At the reconnect: what was published while disconnected fails soon unless answered. */
+  private expireOffline(): void {
+    const deadline = Date.now() + RECONNECT_GRACE_MS;
+    for (const p of this.pending.values()) {
+      if (!p.offline || p.deadline <= deadline) continue;
+      p.deadline = deadline;
+      p.dropped = 'published while NATS was disconnected, not acknowledged after the reconnect';
+    }
   }
 
   private async watchConnection(): Promise<void> {
@@ -157,9 +182,7 @@ export class LeanPublisher {
         this.failAll('NATS connection lost');
       } else if (s.type === 'reconnect') {
         this.disconnected = false;
-        // nats.js drops what was published while disconnected (each reconnect attempt resets its
-        // outbound buffer): those publishes fail now, to be retried, not at their timeout.
-        this.failAll('published while NATS was disconnected (not sent)', true);
+        this.expireOffline();
       }
     }
   }
