@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { connectBus, type Bus } from './connection.js';
-import { LeanPublisher, NoStreamForSubjectError, PublishInterruptedError, PublishTimeoutError } from './lean-publisher.js';
+import { LeanPublisher, NoStreamForSubjectError, PublishInterruptedError, PublishTimeoutError, WRONG_LAST_SEQUENCE_CODE } from './lean-publisher.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
@@ -68,6 +68,27 @@ describe('LeanPublisher against the shared NATS', () => {
     expect(again).toEqual({ stream: ns, seq: first.seq, duplicate: true });
     const info = await bus.jsm.streams.info(ns, { subjects_filter: subject });
     expect(info.state.subjects?.[subject]).toBe(1);
+  });
+
+  it('stores a message conditional on the last sequence of its subject, and refuses it with 10071 when that moved', async () => {
+    const subject = `${ns.toLowerCase()}.cond`;
+    // 0: nothing may be stored on the subject yet.
+    const created = await publisher.publish(subject, bytes('v1'), { expectedLastSubjectSequence: 0 });
+    const again = await publisher.publish(subject, bytes('v1 again'), { expectedLastSubjectSequence: 0 }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(JetStreamApiError);
+    expect((again as JetStreamApiError).code).toBe(WRONG_LAST_SEQUENCE_CODE);
+    // With other headers too (they are kept, the condition is added).
+    const h = natsHeaders();
+    h.set('traceparent', `00-${'3'.repeat(32)}-${'4'.repeat(16)}-01`);
+    const updated = await publisher.publish(subject, bytes('v2'), { expectedLastSubjectSequence: created.seq, headers: h });
+    const stale = await publisher.publish(subject, bytes('v3'), { expectedLastSubjectSequence: created.seq }).catch((e: unknown) => e);
+    expect((stale as JetStreamApiError).code).toBe(WRONG_LAST_SEQUENCE_CODE);
+    const last = await bus.jsm.streams.getMessage(ns, { last_by_subj: subject });
+    expect(last!.seq).toBe(updated.seq);
+    expect(new TextDecoder().decode(last!.data)).toBe('v2');
+    expect(last!.header.get('Nats-Expected-Last-Subject-Sequence')).toBe(String(created.seq));
+    expect(last!.header.get('traceparent')).toContain('3333');
+    expect(publisher.inFlight).toBe(0);
   });
 
   it('fails with "no responders" when no stream stores the subject', async () => {
@@ -215,6 +236,33 @@ describe('LeanPublisher when the server stalls or goes away (a private nats-serv
     await publisher.publish('lean.b', bytes('lost ack'), { msgID: 'r1', timeoutMs: 30_000 });
     const again = await publisher.publish('lean.b', bytes('lost ack'), { msgID: 'r1', timeoutMs: 30_000 });
     expect(again.duplicate).toBe(true);
+    publisher.close();
+  });
+
+  it('fails a publish made while disconnected soon after the reconnect (nats.js never sends it), not at its timeout', async () => {
+    // The publisher reads nats.js's own connected flag (it falls back to the status stream).
+    expect(typeof (nc as unknown as { protocol: { connected: unknown } }).protocol.connected).toBe('boolean');
+    const publisher = new LeanPublisher(nc, 120_000);
+    await publisher.publish('lean.d', bytes('before'), { timeoutMs: 30_000 });
+    const disconnected = (async () => {
+      for await (const s of nc.status()) if (s.type === 'disconnect') return;
+    })();
+    await server.stop();
+    await disconnected;
+    await waitUntil('the publisher to see the disconnect', () => (publisher as unknown as { disconnected: boolean }).disconnected);
+    const offline = publisher.publish('lean.d', bytes('offline'), { msgID: 'o1' }).catch((e: unknown) => e);
+    await server.start();
+    const started = Date.now();
+    const err = await offline;
+    expect(err).toBeInstanceOf(PublishInterruptedError);
+    expect(String(err)).toMatch(/disconnected/);
+    // Well before the 120 s timeout: the reconnect failed it.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(publisher.inFlight).toBe(0);
+    // Published after the reconnect: stored and acknowledged (once, whatever the dropped one did).
+    await waitUntil('the reconnect', () => !(publisher as unknown as { disconnected: boolean }).disconnected);
+    const ack = await publisher.publish('lean.d', bytes('offline'), { msgID: 'o1', timeoutMs: 30_000 });
+    expect(ack.duplicate).toBe(false);
     publisher.close();
   });
 

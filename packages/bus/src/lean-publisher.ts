@@ -15,7 +15,17 @@ export interface LeanPublishOptions {
   headers?: MsgHdrs;
   /** Overrides the publisher's timeout for this publish. */
   timeoutMs?: number;
+  /**
+   * `Nats-Expected-Last-Subject-Sequence`: JetStream stores the message only when the last one
+   * stored on its subject has this sequence (0: none is stored), and refuses it otherwise with
+   * error 10071 (a JetStreamApiError whose `code` is 10071): a KV put conditional on a revision.
+   * Added to `headers` when given.
+   */
+  expectedLastSubjectSequence?: number;
 }
+
+/** JetStream's error code for a publish whose expected last (subject) sequence did not match. */
+export const WRONG_LAST_SEQUENCE_CODE = 10071;
 
 interface Pending {
   subject: string;
@@ -23,7 +33,19 @@ interface Pending {
   timeoutMs: number;
   resolve: (ack: LeanPubAck) => void;
   reject: (err: Error) => void;
+  /** Published while the connection was down (as far as the status stream told). */
+  offline: boolean;
+  /** Set at the reconnect for an offline publish: why it fails if still unanswered at its deadline. */
+  dropped?: string;
 }
+
+/**
+ * How long after the reconnect a publish made while disconnected may still be answered. nats.js
+ * drops what is published while disconnected (each reconnect attempt resets its outbound
+ * buffer), except in the last moments of the reconnect, and the status stream reports the
+ * reconnect a little late: such a publish fails this long after the reconnect, not at its timeout.
+ */
+export const RECONNECT_GRACE_MS = 2_000;
 
 /**
  * JetStream publishing without `js.publish()`'s per-call cost (a request with its own timer,
@@ -35,8 +57,9 @@ interface Pending {
  * `NoStreamForSubjectError` ("no responders") when no stream stores the subject, a
  * `PublishTimeoutError` (name `TimeoutError`) when no answer comes in time, and a
  * `PublishInterruptedError` when the connection drops while the acknowledgement is awaited
- * (that acknowledgement would go to the old connection and never arrive). No publish waits
- * longer than its timeout. Publishing the same message id again after any error is safe.
+ * (that acknowledgement would go to the old connection and never arrive), or, at the
+ * reconnect (RECONNECT_GRACE_MS after it), for a publish made while the connection was down
+ * (nats.js does not send it). No publish waits longer than its timeout. Publishing the same message id again after any error is safe.
  */
 export class LeanPublisher {
   private readonly inbox = createInbox();
@@ -45,6 +68,8 @@ export class LeanPublisher {
   private next = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Between a disconnect and the reconnect (as the status stream reported them). */
+  private disconnected = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -68,16 +93,29 @@ export class LeanPublisher {
       hdrs ??= natsHeaders();
       hdrs.set('Nats-Msg-Id', options.msgID);
     }
+    if (options.expectedLastSubjectSequence !== undefined) {
+      hdrs ??= natsHeaders();
+      hdrs.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
+    }
     const token = (this.next++).toString(36);
     const reply = `${this.inbox}.${token}`;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise<LeanPubAck>((resolve, reject) => {
       // Throws at once for a message over max_payload or a closed connection: nothing pends.
       this.nc.publish(subject, data, hdrs ? { reply, headers: hdrs } : { reply });
-      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject });
+      this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject, offline: this.offline() });
       this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, Math.max(10, timeoutMs / 5)));
       this.sweeper.unref?.();
     });
+  }
+
+  /**
+   * Whether a publish now would be made while disconnected: nats.js's own flag when it has one
+   * (set before the status stream tells), else the status stream's last word.
+   */
+  private offline(): boolean {
+    const connected = (this.nc as { protocol?: { connected?: unknown } }).protocol?.connected;
+    return typeof connected === 'boolean' ? !connected : this.disconnected;
   }
 
   /** Fails what still waits and stops listening. */
@@ -106,7 +144,7 @@ export class LeanPublisher {
     for (const [token, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(token);
-      p.reject(new PublishTimeoutError(p.subject, p.timeoutMs));
+      p.reject(p.dropped ? new PublishInterruptedError(p.subject, p.dropped) : new PublishTimeoutError(p.subject, p.timeoutMs));
     }
     this.stopSweeperIfIdle();
   }
@@ -124,12 +162,28 @@ export class LeanPublisher {
     this.stopSweeperIfIdle();
   }
 
+  /** At the reconnect: what was published while disconnected fails soon unless answered. */
+  private expireOffline(): void {
+    const deadline = Date.now() + RECONNECT_GRACE_MS;
+    for (const p of this.pending.values()) {
+      if (!p.offline || p.deadline <= deadline) continue;
+      p.deadline = deadline;
+      p.dropped = 'published while NATS was disconnected, not acknowledged after the reconnect';
+    }
+  }
+
   private async watchConnection(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (this.closed) return;
       // The server sends acknowledgements to the connection that published: after a disconnect
       // they are lost, so what waits now fails at once instead of at its timeout.
-      if (s.type === 'disconnect') this.failAll('NATS connection lost');
+      if (s.type === 'disconnect') {
+        this.disconnected = true;
+        this.failAll('NATS connection lost');
+      } else if (s.type === 'reconnect') {
+        this.disconnected = false;
+        this.expireOffline();
+      }
     }
   }
 }

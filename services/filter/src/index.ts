@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   ConsumerLag,
+  LeanPublisher,
   StartupRetry,
   connectBus,
   stopSharedOutcomeSender,
@@ -24,6 +25,7 @@ import { loadFilterEnvironment } from './environment.js';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics } from './metrics.js';
 import { ProfileStore } from './profile-store.js';
+import { openLeanProfileWriter } from './profile-writer.js';
 
 const env = loadFilterEnvironment();
 const logger = createLogger('filter', env.LOG_LEVEL);
@@ -49,7 +51,10 @@ try {
   const profilesKv = await openBucket(bus.kvm, topology.buckets.profiles, { logger, startup });
   const leases = await openBucket(bus.kvm, topology.buckets.filterLeases, { logger, startup });
   const filterMetrics = createFilterMetrics(metrics);
+  // Profile puts are plain publishes to the bucket's subjects (throws for a bucket it cannot write so).
+  const profileWriter = await startup.run('JetStream (the profiles bucket\'s stream)', () => openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)));
   const profiles = new ProfileStore(profilesKv, {
+    writer: profileWriter,
     maxEntries: env.FILTER_PROFILE_CACHE_SIZE,
     maxBytes: env.FILTER_PROFILE_CACHE_BYTES,
     maxPendingBytes: env.FILTER_PROFILE_PENDING_BYTES,

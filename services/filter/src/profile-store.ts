@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { partitionOf, type KV } from '@inkstream/bus';
 import { emptyProfile, profileKey, type ProfileEntry } from '@inkstream/sync-routing';
 import { ProfileCache, type ProfileCacheLimits } from './profile-cache.js';
+import { kvProfileWriter, type ProfileWriter } from './profile-writer.js';
 
 export interface ProfileStoreOptions extends ProfileCacheLimits {
   /** Called when a stored profile cannot be parsed (it is then treated as a new user's). */
@@ -22,6 +23,11 @@ export interface ProfileStoreOptions extends ProfileCacheLimits {
   retryMaxMs?: number;
   /** Tries of a failing write of a partition being released before its waiters are failed. Default 3. */
   releaseAttempts?: number;
+  /**
+   * How puts are sent. The service passes a LeanProfileWriter (plain publishes to the bucket's
+   * subjects through a LeanPublisher); default: through the KV client (`kv.put`), one request each.
+   */
+  writer?: ProfileWriter;
 }
 
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
@@ -147,13 +153,17 @@ function isRevisionConflict(err: unknown): boolean {
  * at most one put in flight, and saves made meanwhile coalesce into one write of the latest value.
  *
  * Writes are **fenced by revision**: each is conditional on the revision this replica last read
- * or wrote for the key (expected last subject sequence; 0 for a key with no value), so a replica
- * that lost its partition cannot overwrite what the new owner wrote. A conflict means this
- * replica's view of the user is stale: the key's cached and staged values are dropped, every
- * waiter of the key is failed with ProfileConflictError (their records are naked and come back,
- * to whoever owns the partition) and the listener is told. A put that fails otherwise is retried
- * with backoff, forever, while its records stay unacked; once the partition is being released it
- * is tried `releaseAttempts` times and then its waiters are failed.
+ * or wrote for the key (expected last subject sequence; 0 for a key never stored, the marker's
+ * revision for a deleted or purged one), so a replica that lost its partition cannot overwrite
+ * what the new owner wrote. A conflict means this replica's view of the user is stale: the key's
+ * cached and staged values are dropped, every waiter of the key is failed with
+ * ProfileConflictError (their records are naked and come back, to whoever owns the partition)
+ * and the listener is told. A put that fails otherwise is retried with backoff, forever, while
+ * its records stay unacked; once the partition is being released it is tried `releaseAttempts`
+ * times and then its waiters are failed.
+ *
+ * Puts go through `options.writer`: in the service a LeanProfileWriter (plain publishes to
+ * `$KV.<bucket>.<key>` through a LeanPublisher, no request per put), else the KV client.
  */
 export class ProfileStore {
   readonly cache: ProfileCache;
@@ -176,6 +186,7 @@ export class ProfileStore {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly releaseAttempts: number;
+  private readonly writer: ProfileWriter;
 
   constructor(
     private readonly kv: KV,
@@ -189,6 +200,7 @@ export class ProfileStore {
     this.retryBaseMs = options.retryBaseMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
     this.releaseAttempts = options.releaseAttempts ?? 3;
+    this.writer = options.writer ?? kvProfileWriter(kv);
   }
 
   /** Where retries, conflicts and abandoned writes are reported (one listener). */
@@ -419,7 +431,7 @@ export class ProfileStore {
     dirty.next = undefined;
     dirty.writing = batch;
     this.puts++;
-    this.kv.put(dirty.key, batch.serialized, { previousSeq: dirty.base }).then(
+    this.writer.put(dirty.key, batch.serialized, dirty.base).then(
       (revision) => this.written(dirty, batch, revision),
       (err: unknown) => void this.failed(dirty, batch, err),
     );
@@ -450,7 +462,7 @@ export class ProfileStore {
       // revision moved because of us, not someone else.
       const adopted = await this.adoptOwnWrite(dirty, batch);
       if (adopted === 'this') return this.written(dirty, batch, dirty.base);
-      if (adopted === 'earlier') {
+      if (adopted === 'earlier' || adopted === 'recreate') {
         this.puts--;
         dirty.writing = undefined;
         this.requeue(dirty, batch);
@@ -487,14 +499,20 @@ export class ProfileStore {
   /**
    * On a revision conflict: is the stored value one this replica wrote (a put that timed out but
    * was stored)? 'this': the batch just tried; 'earlier': an earlier try of an older value (base
-   * is moved to it and the batch is written again); undefined: someone else wrote.
+   * is moved to it and the batch is written again); 'recreate': the write created the key (base
+   * 0) and finds a delete or purge marker, which is no value either (as the KV client's `create`
+   * does, the batch is written again on the marker's revision); undefined: someone else wrote.
    */
-  private async adoptOwnWrite(dirty: Dirty, batch: Batch): Promise<'this' | 'earlier' | undefined> {
+  private async adoptOwnWrite(dirty: Dirty, batch: Batch): Promise<'this' | 'earlier' | 'recreate' | undefined> {
     let stored;
     try {
       stored = await this.kv.get(dirty.key);
     } catch {
       return undefined;
+    }
+    if (stored && stored.operation !== 'PUT' && dirty.base === 0) {
+      dirty.base = stored.revision;
+      return 'recreate';
     }
     if (!stored || stored.operation !== 'PUT') return undefined;
     const value = Buffer.from(stored.value);
