@@ -57,6 +57,13 @@ describe('delivery outbox', () => {
     ]);
     expect(decode(sent[0]!).every((i) => i.traceparent === trace.traceparent && i.projectId === 'p1')).toBe(true);
     expect(JSON.parse(decode(sent[0]!)[0]!.payloadJson)).toEqual(ps[0]!.payload);
+    // The publish span's own context replaces the outbox's in every head (same size, same payloads).
+    const publishTrace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01' };
+    const retraced = itemsOfDeliveryMessage(new TextDecoder().decode(sent[0]!.withTrace(publishTrace)));
+    expect(retraced.map((i) => [i.messageId, i.traceparent, i.payloadJson])).toEqual(decode(sent[0]!).map((i) => [i.messageId, publishTrace.traceparent, i.payloadJson]));
+    // A context of another size than the chunking budgeted for keeps the segment as it was.
+    expect(sent[0]!.withTrace({ ...publishTrace, tracestate: 'k=v' })).toBe(sent[0]!.data);
+    expect(sent[0]!.withTrace(trace)).toBe(sent[0]!.data);
     expect(progress.queued).toHaveLength(4);
     expect(progress.segments).toBe(2);
   });

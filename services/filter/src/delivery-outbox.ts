@@ -73,6 +73,12 @@ export interface OutgoingSegment {
   msgId: string;
   payloads: RoutedPayload[];
   data: Uint8Array;
+  /**
+   * The same segment with `trace` in its payload heads instead of the outbox's (the publish span's
+   * own context, so delivery's spans are its children); `data` itself when `trace` would take a
+   * different number of bytes than the chunking budgeted for.
+   */
+  withTrace: (trace: TraceCarrier | undefined) => Uint8Array;
 }
 
 export interface OutboxOptions {
@@ -115,14 +121,16 @@ export async function publishOutbox(payloads: readonly RoutedPayload[], options:
     const send = async (chunk: RoutedPayload[]): Promise<void> => {
       const msgId = segmentMessageId(group.syncId, chunk);
       if (progress.stored.has(msgId)) return;
-      const text = segmentText(
-        prefix,
-        chunk.map((p) => p.headJson),
-        chunk.map((p) => p.payloadJson),
-        traceSuffix,
-      );
+      const headJsons = chunk.map((p) => p.headJson);
+      const payloadJsons = chunk.map((p) => p.payloadJson);
+      const data = Buffer.from(segmentText(prefix, headJsons, payloadJsons, traceSuffix));
+      const withTrace = (trace: TraceCarrier | undefined): Uint8Array => {
+        const suffix = headTraceSuffix(trace);
+        if (suffix === traceSuffix || Buffer.byteLength(suffix) !== traceSuffixBytes) return data;
+        return Buffer.from(segmentText(prefix, headJsons, payloadJsons, suffix));
+      };
       try {
-        await options.send({ syncId: group.syncId, partition: group.partition, msgId, payloads: chunk, data: Buffer.from(text) });
+        await options.send({ syncId: group.syncId, partition: group.partition, msgId, payloads: chunk, data, withTrace });
       } catch (err) {
         if (!options.tooLarge(err)) throw err;
         if (chunk.length === 1) {

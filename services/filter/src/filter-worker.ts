@@ -111,6 +111,18 @@ interface MessageOutbox {
 /** A W3C tracestate longer than this is left out of the payload heads (the traceparent still joins the trace). */
 const MAX_HEAD_TRACESTATE_CHARS = 512;
 
+/**
+ * The trace context a segment's payload heads carry: its publish span's (from the publish
+ * headers) when that span is sampled, so delivery's spans continue under it; otherwise the
+ * message's `process` span's (`fallback`, same trace; no second encoding of the segment).
+ */
+function sampledHeadTrace(headers: { get(key: string): string } | undefined, fallback: TraceCarrier | undefined): TraceCarrier | undefined {
+  const traceparent = headers?.get('traceparent');
+  if (!traceparent || !traceparent.endsWith('-01')) return fallback;
+  const tracestate = headers!.get('tracestate');
+  return tracestate && tracestate.length <= MAX_HEAD_TRACESTATE_CHARS ? { traceparent, tracestate } : { traceparent };
+}
+
 type Step = 'load' | 'publish' | 'save';
 
 /**
@@ -415,7 +427,7 @@ export class FilterWorker {
           await tracePublishLinked(
             { subject, template: topology.subjectTemplates.delivery, messageId: seg.msgId, bodySize: seg.data.length, itemCount: seg.payloads.length },
             [outbox.trace],
-            (headers) => this.publisher.publish(subject, seg.data, { msgID: seg.msgId, ...(headers ? { headers } : {}) }),
+            (headers) => this.publisher.publish(subject, seg.withTrace(sampledHeadTrace(headers, outbox.trace)), { msgID: seg.msgId, ...(headers ? { headers } : {}) }),
           );
           metrics.deliverySegments.inc();
           for (const p of seg.payloads) this.countQueued(p);
