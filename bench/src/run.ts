@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { MovableInkStandIn, Stack, waitFor, type ServiceName } from '@inkstream/testing';
 import { bareFastifyEventsPerSecond, rawJetStreamMessagesPerSecond } from './baselines.js';
@@ -14,6 +15,7 @@ import { formatRow, phasesFrom, type Row } from './report.js';
  * BENCH_ONLY=ingest,e2e1,e2e100,latency,memory: run only those phases (latency needs e2e1's rate:
  * it brings e2e1 along).
  * BENCH_CPU_PROFILE_DIR=<dir>: a CPU profile of each service's run is written there.
+ * BENCH_SERVICE_ENV="K=V,…": extra environment for the services.
  */
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 const outageSeconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? '600');
@@ -38,6 +40,40 @@ function cpuSeconds(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.reduce((a, b) => a + b, 0);
+    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
+/** The local nats-server the stack uses (the one listening on NATS_URL's port), if it can be found. */
+function natsServerPid(): number | undefined {
+  const port = Number(new URL(NATS_URL).port || 4222);
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'nats-server') continue;
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        const at = cmdline.findIndex((a) => a === '-p' || a === '--port' || a === '-port');
+        const listens = at >= 0 ? Number(cmdline[at + 1]) : 4222;
+        if (listens === port) return Number(entry);
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
 }
 
 const SERVICES: ServiceName[] = ['ingest', 'filter', 'delivery', 'config'];
@@ -71,7 +107,14 @@ async function main(): Promise<void> {
   const profiling: Record<string, string> = profileDir
     ? { NODE_OPTIONS: `--import ${new URL('./cpu-profile.js', import.meta.url).href}`, INKSTREAM_CPU_PROFILE_DIR: resolve(profileDir) }
     : {};
-  const stack = new Stack({ env: { LOG_LEVEL: 'warn', ...profiling } });
+  // BENCH_SERVICE_ENV="K=V,K2=V2": extra environment for the services (experiments, e.g. OTEL_SDK_DISABLED=true).
+  const extraEnv = Object.fromEntries(
+    (process.env.BENCH_SERVICE_ENV ?? '')
+      .split(',')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1).trim()]),
+  );
+  const stack = new Stack({ env: { LOG_LEVEL: 'warn', ...profiling, ...extraEnv } });
   await stack.start();
   try {
     const project = await stack.admin('POST', '/v1/projects', { name: 'Bench' });
@@ -131,9 +174,21 @@ async function main(): Promise<void> {
       const url = stack.url('ingest', PATH);
       await postAsFastAsPossible({ url, body: (i) => warmUp[i]!, total: warmUp.length, connections: CONNECTIONS });
       const pid = stack.pidOf('ingest');
+      const others = { ...Object.fromEntries(SERVICES.filter((s) => s !== 'ingest').map((s) => [s, stack.pidOf(s)])), 'nats-server': natsServerPid() };
+      const othersBefore = Object.values(others).map(cpuSeconds);
+      const benchBefore = process.cpuUsage();
+      const machineBefore = machineJiffies();
       const cpuBefore = cpuSeconds(pid);
       const ingest = await postAsFastAsPossible({ url, body: (i) => measuredBodies[i]!, total: ingestRequests, connections: CONNECTIONS });
       const ingestCpu = cpuSeconds(pid) - cpuBefore;
+      const bench = process.cpuUsage(benchBefore);
+      const machineAfter = machineJiffies();
+      const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
+      const share = (seconds: number) => `${Math.round((seconds * 100_000) / ingest.elapsedMs)} %`;
+      const othersNote = Object.keys(others)
+        .map((name, i) => `${name} ${share(cpuSeconds(Object.values(others)[i]) - othersBefore[i]!)}`)
+        .concat(`load generator ${share((bench.user + bench.system) / 1e6)}`, `whole machine busy ${Math.round(machineBusy * 100)} % of its ${os.cpus().length} cores`)
+        .join(', ');
       const events = ingest.requests * BATCH;
       const ingestRate = (events * 1000) / ingest.elapsedMs;
       const bareText = `bare fastify ${Math.round(bare).toLocaleString('en')} events/s`;
@@ -157,7 +212,8 @@ async function main(): Promise<void> {
       });
       cpuNotes.push(
         `ingest run, ${(ingest.elapsedMs / 1000).toFixed(1)} s, ${events.toLocaleString('en')} events: ingest ${Math.round((ingestCpu * 100_000) / ingest.elapsedMs)} % ` +
-          `(${((ingestCpu * 1e6) / events).toFixed(1)} µs CPU per event)${ingest.failed > 0 ? `, ${ingest.failed} requests refused and retried` : ''}`,
+          `(${((ingestCpu * 1e6) / events).toFixed(1)} µs CPU per event)${ingest.failed > 0 ? `, ${ingest.failed} requests refused and retried` : ''}; ` +
+          othersNote,
       );
       // Let the pipeline drain what ingest accepted before a later phase measures it (no sync was
       // enabled: nothing is delivered).

@@ -1,6 +1,7 @@
 import type { IngestedRecord, SegmentRecord } from '@inkstream/contracts';
-import { LeanPublisher, partitionOf, type NatsConnection, type Topology } from '@inkstream/bus';
-import { tracePublish } from '@inkstream/telemetry';
+import { LeanPublisher, partitionOf, type MsgHdrs, type NatsConnection, type Topology } from '@inkstream/bus';
+import { context, trace } from '@opentelemetry/api';
+import { injectTraceContext, tracePublish } from '@inkstream/telemetry';
 import { segmentMessageId } from './event-key.js';
 
 /** An event that does not fit in one JetStream message (the server's max_payload). */
@@ -151,14 +152,21 @@ export class EventPublisher {
     // Built (and checked) before anything is published: the request is stored whole or not at all.
     const { segments, duplicates: repeated } = segmentsOf(records, this.maxMessageBytes - SEGMENT_HEADROOM_BYTES, this.maxMessageBytes);
     const projectId = records[0]!.projectId;
+    // A request whose span is not recorded (no exporter, or a client's unsampled traceparent)
+    // would not record its PRODUCER spans either (the sampler follows the parent, or decides by
+    // trace id as it did for the parent): each segment then carries the request's own context,
+    // the same trace id, without the cost of a span per segment.
+    const active = context.active();
+    const requestSpan = trace.getSpan(active);
+    const unrecorded = requestSpan !== undefined && !requestSpan.isRecording();
     const acks = await Promise.all(
       segments.map((segment) => {
         const subject = this.topology.subjects.ingest(segment.partition);
         const msgID = segmentMessageId(projectId, segment.keys);
-        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: segment.data.length }, (headers) =>
-          // One headers object per message: publish adds the message id header to it.
-          this.lean.publish(subject, segment.data, { msgID, ...(headers ? { headers } : {}) }),
-        );
+        // One headers object per message: publish adds the message id header to it.
+        const send = (headers: MsgHdrs | undefined) => this.lean.publish(subject, segment.data, { msgID, ...(headers ? { headers } : {}) });
+        if (unrecorded) return send(injectTraceContext(active));
+        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: segment.data.length }, send, active);
       }),
     );
     let stored = 0;
