@@ -191,6 +191,49 @@ describe('segments in the ingest stream', () => {
     expect(stored[4]!.userKey).toBe('user-verbatim-last');
   });
 
+  it('stores ids and properties with non-ASCII text, escaped quotes and unicode escapes byte for byte as sent, under a message id that does not depend on the text', async () => {
+    const app = h.buildApp();
+    const [[user]] = usersOn(1, 1) as [[string]];
+    // Raw UTF-8 (2-, 3- and 4-byte), escaped quotes and backslashes, \u escapes (a BMP one, a
+    // surrogate pair, a control character), in the ids and in the properties.
+    const texts = [
+      String.raw`{"user_id":${JSON.stringify(user)},"device_id":"gerät-東京-😀","event_type":"Käufe \"Zürich\"","insert_id":"uni-1-\u00e9-\"q\"-\\-東-😀","event_properties":{"name":"Crème brûlée \"deluxe\"","path":"C:\\tmp\\x","emoji":"\ud83d\ude00 😀","ctl":"a\u0007b\tc","nested":{"日本":["ß",  "\u00df"]}}}`,
+      String.raw`{ "user_id" : ${JSON.stringify(user)} , "event_type" : "Ünïcödé" , "insert_id" : "uni-2-\ud83d\ude00\u0041" , "user_properties" : { "$set" : { "city" : "São Paulo \"SP\"" } } }`,
+    ];
+    const body = `{"api_key":${JSON.stringify(h.apiKey)},"events":[${texts.join(',')}]}`;
+    const res = await app.inject({ method: 'POST', url: '/2/httpapi', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: Buffer.from(body, 'utf8') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ events_ingested: 2 });
+
+    const parsed = texts.map((t) => JSON.parse(t) as AmplitudeEvent);
+    const keys = parsed.map((e) => `i:${e.insert_id}`);
+    expect(keys[0]).toBe('i:uni-1-é-"q"-\\-東-😀');
+    expect(keys[1]).toBe('i:uni-2-😀A');
+    const mine = async () => (await h.storedSegments()).filter((s) => recordsOfIngestMessage(s.message).some((r) => r.eventKey.startsWith('i:uni-')));
+    const [segment, ...others] = await mine();
+    expect(others).toHaveLength(0);
+    // The client's own bytes, each event whole, inside the stored message…
+    const stored = Buffer.from(segment!.data);
+    for (const text of texts) expect(stored.indexOf(Buffer.from(text, 'utf8'))).toBeGreaterThan(0);
+    // …which read back as exactly what the client sent.
+    const records = recordsOfIngestMessage(segment!.message);
+    expect(records.map((r) => r.event)).toEqual(parsed);
+    expect(records.map((r) => r.eventKey)).toEqual(keys);
+    expect(records.map((r) => r.userKey)).toEqual([user, user]);
+    // The message id is the project's and the event keys' (not the text's)…
+    expect(segment!.headers['nats-msg-id']).toBe(segmentMessageId('p1', keys));
+
+    // …so the same events re-serialised (no escapes, other spacing, other order) are a duplicate.
+    const again = await app.inject({
+      method: 'POST',
+      url: '/batch',
+      headers: json,
+      payload: JSON.stringify({ api_key: h.apiKey, events: [...parsed].reverse() }),
+    });
+    expect(again.statusCode).toBe(200);
+    expect(await mine()).toHaveLength(1);
+  });
+
   it('publishes each segment in one PRODUCER span of the request’s trace, whose context the segment carries', async () => {
     const telemetry = startTestTelemetry();
     try {
