@@ -41,9 +41,14 @@ export interface AcceptedRecord extends IngestedRecord {
 interface SegmentEntry {
   key: string;
   text: string;
+  /** `text` is ASCII: one byte per character. */
+  ascii: boolean;
   eventJson: Uint8Array | undefined;
   bytes: number;
 }
+
+/** Printable ASCII without `"` or `\`: JSON-quoted as it is, one byte per character. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /**
  * Groups a request's records into segments (IngestedSegment, v2): one per partition the request
@@ -71,13 +76,21 @@ export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number,
     const { eventJson } = record;
     let entry: SegmentEntry;
     if (eventJson) {
-      // What JSON.stringify of the SegmentRecord writes, with the event's bytes in place.
-      const text = `{"kind":${JSON.stringify(record.kind)},"eventKey":${JSON.stringify(record.eventKey)},"userKey":${JSON.stringify(record.userKey)},"event":`;
-      entry = { key: record.eventKey, text, eventJson, bytes: Buffer.byteLength(text) + eventJson.length + 1 };
+      // What JSON.stringify of the SegmentRecord writes, with the event's bytes in place. Keys of
+      // printable ASCII without quote or backslash (nearly all) are quoted as they are, and then
+      // the text's length is its byte length.
+      const { kind, eventKey, userKey } = record;
+      if (PLAIN_ASCII.test(kind) && PLAIN_ASCII.test(eventKey) && PLAIN_ASCII.test(userKey)) {
+        const text = `{"kind":"${kind}","eventKey":"${eventKey}","userKey":"${userKey}","event":`;
+        entry = { key: eventKey, text, ascii: true, eventJson, bytes: text.length + eventJson.length + 1 };
+      } else {
+        const text = `{"kind":${JSON.stringify(kind)},"eventKey":${JSON.stringify(eventKey)},"userKey":${JSON.stringify(userKey)},"event":`;
+        entry = { key: eventKey, text, ascii: false, eventJson, bytes: Buffer.byteLength(text) + eventJson.length + 1 };
+      }
     } else {
       const segmentRecord: SegmentRecord = { kind: record.kind, eventKey: record.eventKey, userKey: record.userKey, event: record.event };
       const text = JSON.stringify(segmentRecord);
-      entry = { key: record.eventKey, text, eventJson: undefined, bytes: Buffer.byteLength(text) };
+      entry = { key: record.eventKey, text, ascii: false, eventJson: undefined, bytes: Buffer.byteLength(text) };
     }
     if (envelopeBytes + entry.bytes > maxBytes) throw new EventTooLargeError(envelopeBytes + entry.bytes, maxMessageBytes);
     const partition = partitionOf(record.userKey);
@@ -97,7 +110,7 @@ export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number,
       for (let k = first; k < end; k++) {
         const e = entries[k]!;
         if (k > first) data[at++] = 0x2c; // ,
-        at += data.write(e.text, at);
+        at += e.ascii ? data.write(e.text, at, 'latin1') : data.write(e.text, at);
         if (e.eventJson) {
           data.set(e.eventJson, at);
           at += e.eventJson.length;

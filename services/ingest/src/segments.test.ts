@@ -91,6 +91,27 @@ describe('segmentsOf', () => {
     expect(recordsOfIngestMessage(JSON.parse(text))).toEqual(accepted.records.map(({ eventJson: _, ...r }) => JSON.parse(JSON.stringify(r))));
   });
 
+  it('writes the keys of a verbatim record as JSON.stringify would, plain ASCII or not', () => {
+    // Each id on its own, in the user and insert ids: plain, quote, backslash, control, DEL,
+    // non-ASCII, a surrogate pair and a lone surrogate.
+    const ids = ['plain-id-12345', 'q"uote-12345', 'back\\slash-1', 'ctl\u0001-12345', 'del\u007f-12345', 'gerät-東京-1', 'emoji-😀-123', 'lone-\ud800-123'];
+    const events = ids.map((id) => ({ user_id: `u-${id}`, event_type: 'K', insert_id: id }));
+    const bytes = Buffer.from(JSON.stringify({ api_key: 'k', events }));
+    const scan = scanEventsBody(bytes);
+    if (scan.overBudget) throw new Error('over budget');
+    const accepted = acceptEventsBody(JSON.parse(bytes.toString()) as unknown, () => ({ id: 'p1' }) as never, 1, { bytes, spans: scan.events });
+    if (!accepted.ok) throw new Error('not accepted');
+    expect(accepted.records.every((r) => r.eventJson !== undefined)).toBe(true);
+    const { segments } = segmentsOf(accepted.records, 1_000_000, 1_048_576);
+    for (const segment of segments) {
+      const message = JSON.parse(decoder.decode(segment.data)) as IngestedSegment;
+      // Byte for byte what JSON.stringify writes for the same segment (the events were sent compact).
+      expect(Buffer.from(segment.data).equals(Buffer.from(JSON.stringify(message)))).toBe(true);
+      for (const r of message.records) expect(r.eventKey).toBe(`i:${r.event.insert_id}`);
+    }
+    expect(segments.flatMap((s) => s.keys).sort()).toEqual(ids.map((id) => `i:${id}`).sort());
+  });
+
   it('names a segment by its project and sorted event keys', () => {
     expect(segmentMessageId('p1', ['i:b', 'i:a'])).toBe(segmentMessageId('p1', ['i:a', 'i:b']));
     expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p2', ['i:a', 'i:b']));
