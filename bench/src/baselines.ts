@@ -1,21 +1,64 @@
-import Fastify from 'fastify';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { postAsFastAsPossible } from './load.js';
 
-/** A bare fastify server that parses the same body and answers 200: the ingest baseline. */
-export async function bareFastifyEventsPerSecond(body: string, eventsPerRequest: number, requests: number): Promise<number> {
-  const app = Fastify({ logger: false, bodyLimit: 20_000_000 });
-  app.post('/2/httpapi', async (request) => {
-    const events = (request.body as { events: unknown[] }).events;
-    return { code: 200, events_ingested: events.length, payload_size_bytes: 0, server_upload_time: Date.now() };
+/** A running bare fastify server (bare-fastify-server.ts) in its own process. */
+export interface BareFastify {
+  url: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the ingest baseline, a bare fastify server that parses the same JSON body and answers
+ * 200, as its own process launched like the services (node --enable-source-maps), so that it
+ * and ingest each get their own event loop beside the load generator.
+ */
+export async function startBareFastify(): Promise<BareFastify> {
+  const script = fileURLToPath(new URL('./bare-fastify-server.js', import.meta.url));
+  const child = spawn(process.execPath, ['--enable-source-maps', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      const match = /listening (\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`bare fastify server exited (${code}) before listening`)));
   });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    pid: child.pid,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * Events per second the bare fastify server takes: `bodies` posted to `path` with the same load
+ * generator and connections as the ingest run, after a warm-up of `warmUp` requests.
+ */
+export async function bareFastifyEventsPerSecond(options: {
+  path: string;
+  bodies: readonly string[];
+  warmUp: readonly string[];
+  eventsPerRequest: number;
+  connections: number;
+}): Promise<number> {
+  const bare = await startBareFastify();
   try {
-    const result = await postAsFastAsPossible({ url: `${address}/2/httpapi`, body: () => body, total: requests, connections: 8 });
-    return (result.requests * eventsPerRequest * 1000) / result.elapsedMs;
+    const url = `${bare.url}${options.path}`;
+    await postAsFastAsPossible({ url, body: (i) => options.warmUp[i]!, total: options.warmUp.length, connections: options.connections });
+    const result = await postAsFastAsPossible({ url, body: (i) => options.bodies[i]!, total: options.bodies.length, connections: options.connections });
+    return (result.requests * options.eventsPerRequest * 1000) / result.elapsedMs;
   } finally {
-    await app.close();
+    await bare.stop();
   }
 }
 

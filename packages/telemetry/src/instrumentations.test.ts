@@ -61,4 +61,12 @@ describe('undici instrumentation', () => {
     expect(names('record')).toContain('@opentelemetry/instrumentation-undici');
     expect(names('from-env')).toContain('@opentelemetry/instrumentation-undici');
   });
+
+  it('leaves fastify uninstrumented when nothing is recorded, and keeps the HTTP server span that carries the trace context', () => {
+    const fastify = (sampling: Parameters<typeof defaultInstrumentations>[0]) => names(sampling).filter((n) => n.includes('fastify'));
+    expect(fastify('propagate-only')).toEqual([]);
+    expect(fastify('record')).toHaveLength(1);
+    expect(fastify('from-env')).toHaveLength(1);
+    expect(names('propagate-only')).toContain('@opentelemetry/instrumentation-http');
+  });
 });

@@ -129,17 +129,27 @@ describe('messaging spans', () => {
     expect(activeTraceId()).toBeUndefined();
   });
 
-  it('links a span to contexts carried in message bodies (traceparent/tracestate) or headers, and parents a carried process on one', async () => {
+  it('links a span to contexts carried in message bodies (traceparent/tracestate) or headers, parents it on the one context all share, and parents a carried process on one', async () => {
     const headers = await published();
     const carried = { traceparent: headers!.get('traceparent'), tracestate: 'k=v' };
     const producer = telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER)!;
-    const recording = await traceCarriedBatchProcess({ subject, template, consumer: 'c', carriers: [carried, headers, { }, undefined] }, async () => activeSpanRecording());
+    // Payloads of several contexts: a trace of its own, linked to each.
+    const other = await published();
+    const otherProducer = telemetry.spans().filter((s) => s.kind === SpanKind.PRODUCER)[1]!;
+    const recording = await traceCarriedBatchProcess({ subject, template, consumer: 'c', carriers: [carried, headers, other, { }, undefined] }, async () => activeSpanRecording());
     expect(recording).toBe(true);
     const batch = telemetry.spans().find((s) => s.kind === SpanKind.CONSUMER)!;
     expect(batch.parentSpanContext).toBeUndefined();
-    expect(batch.attributes['messaging.batch.message_count']).toBe(4);
-    expect(batch.links.map((l) => l.context.spanId)).toEqual([producer.spanContext().spanId, producer.spanContext().spanId]);
+    expect(batch.attributes['messaging.batch.message_count']).toBe(5);
+    expect(batch.links.map((l) => l.context.spanId)).toEqual([producer.spanContext().spanId, producer.spanContext().spanId, otherProducer.spanContext().spanId]);
     expect(batch.links[0]!.context.traceState?.get('k')).toBe('v');
+    // Payloads that all carry one context (a segment of one request's events): a child of it.
+    telemetry.reset();
+    const sameTrace = await traceCarriedBatchProcess({ subject, template, consumer: 'c', carriers: [carried, headers, undefined] }, async () => activeTraceId());
+    const segment = telemetry.spans().find((s) => s.kind === SpanKind.CONSUMER)!;
+    expect(sameTrace).toBe(producer.spanContext().traceId);
+    expect(segment.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
+    expect(segment.attributes['messaging.batch.message_count']).toBe(3);
     telemetry.reset();
     const traceId = await traceCarriedProcess({ subject, template, consumer: 'c', carrier: carried, messageId: 'm1' }, async () => activeTraceId());
     expect(traceId).toBe(producer.spanContext().traceId);

@@ -148,9 +148,24 @@ export function traceCarriedBatchProcess<T>(
   attributes[ATTR.consumerGroup] = info.consumer;
   attributes[ATTR.batchCount] = info.carriers.length;
   const links: Link[] = [];
+  let only: Context | undefined;
+  let several = false;
   for (const carrier of info.carriers) {
-    const linked = trace.getSpanContext(extractCarriedContext(carrier));
-    if (linked && trace.isSpanContextValid(linked)) links.push({ context: linked });
+    const carried = extractCarriedContext(carrier);
+    const linked = trace.getSpanContext(carried);
+    if (!linked || !trace.isSpanContextValid(linked)) continue;
+    links.push({ context: linked });
+    if (only === undefined) only = carried;
+    else if (!several) {
+      const first = trace.getSpanContext(only)!;
+      several = first.traceId !== linked.traceId || first.spanId !== linked.spanId;
+    }
+  }
+  // Payloads that all carry one context (a segment: one ingest request's events) are worked in a
+  // child of it, so the request's trace goes on to delivery; otherwise a trace of its own, linked.
+  if (only !== undefined && !several) {
+    const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes }, only);
+    return runIn(span, only, work);
   }
   const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
   return runIn(span, context.active(), work);

@@ -3,7 +3,7 @@ import { eventKeyOf, type AmplitudeEvent, type IngestedRecord, type ProjectSnaps
 import { amplitudeErrors, type AmplitudeError } from './amplitude-responses.js';
 import type { AcceptedRecord } from './event-publisher.js';
 import type { EventSpans } from './json-budget.js';
-import { EventProblems, isPlainObject, minIdLengthOf, normaliseEvent, validateEvent } from './validate-events.js';
+import { EventProblems, MAX_DEPTH, isPlainObject, minIdLengthOf, normaliseEvent, validateEvent } from './validate-events.js';
 
 export const MAX_EVENTS_PER_REQUEST = 2000;
 
@@ -57,7 +57,10 @@ export function acceptEvents(
   const spans = text?.spans && text.spans.start.length === events.length ? text.spans : undefined;
   for (let index = 0; index < events.length; index++) {
     const raw = events[index];
-    if (!validateEvent(raw, index, minIdLength, problems) || !problems.empty) continue;
+    // The event's text nests no deeper than the limit allows a field to (the event object is one
+    // level): its fields need no depth walk.
+    const shallow = spans !== undefined && spans.nesting[index]! <= MAX_DEPTH + 1;
+    if (!validateEvent(raw, index, minIdLength, problems, shallow) || !problems.empty) continue;
     const event = normaliseEvent(raw);
     const record: AcceptedRecord = {
       v: 1,

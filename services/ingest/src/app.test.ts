@@ -118,6 +118,35 @@ describe('ingest app against real JetStream', () => {
     }
   });
 
+  it('carries an unsampled request’s own context on each segment, without a PRODUCER span per segment', async () => {
+    const telemetry = startTestTelemetry();
+    try {
+      const traced = h.buildApp();
+      await traced.ready();
+      const traceId = '5cf92f3577b34da6a3ce929d0e0e4737';
+      const clientSpan = '01f067aa0ba902b8';
+      const body = { api_key: h.apiKey, events: [1, 2].map((i) => ({ user_id: `user-${i}2345`, event_type: 'Unsampled', insert_id: `unsampled-${i}` })) };
+      const res = await traced.inject({
+        method: 'POST',
+        url: '/2/httpapi',
+        headers: { ...json, traceparent: `00-${traceId}-${clientSpan}-00`, tracestate: 'vendor=abc' },
+        payload: JSON.stringify(body),
+      });
+      expect(res.statusCode).toBe(200);
+      // The client asked for no recording: nothing of this trace is recorded…
+      expect(telemetry.trace(traceId)).toHaveLength(0);
+      // …but every segment still carries the trace id (and state), unsampled, to the filter.
+      const stored = (await h.storedMessages()).filter((m) => m.record.event.insert_id?.startsWith('unsampled-'));
+      expect(stored).toHaveLength(2);
+      for (const m of stored) {
+        expect(m.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+        expect(m.headers.tracestate).toBe('vendor=abc');
+      }
+    } finally {
+      await telemetry.stop();
+    }
+  });
+
   describe('choices where the spec is silent', () => {
     it('refuses with 413 an event that cannot fit one JetStream message, even on /batch', async () => {
       const big = { user_id: 'user-12345', event_type: 'Huge', insert_id: 'too-big', event_properties: { s: 'x'.repeat(h.maxPayload) } };

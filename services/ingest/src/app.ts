@@ -9,7 +9,7 @@ import { amplitudeErrors, successBody, type AmplitudeError } from './amplitude-r
 import { backlogVerdict } from './backlog-verdict.js';
 import { discardBody, readBodyWithin, type RefusedBody } from './body-intake.js';
 import { answerClientError } from './client-error.js';
-import { EventTooLargeError, type EventPublisher } from './event-publisher.js';
+import { EventTooLargeError, type EventPublisher, type PublishResult } from './event-publisher.js';
 import { readFormFields } from './form-fields.js';
 import type { InFlightTicket } from './in-flight.js';
 import { scanEventsBody } from './json-budget.js';
@@ -174,43 +174,60 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
       }
     };
 
-  async function store(
+  /**
+   * Answers a refused request, or publishes an accepted one and answers once it is stored. Not
+   * async itself: the accepted records (the parsed events) are handed to the publisher and let
+   * go, so they are not kept alive while the acknowledgements are awaited.
+   */
+  function store(
     request: FastifyRequest,
     reply: FastifyReply,
     endpoint: Endpoint,
     result: Accepted | Refused,
     onStored: (count: number) => unknown,
-  ) {
+  ): unknown {
     if (!result.ok) {
       if (result.events) ingestMetrics.events.inc({ outcome: 'rejected' }, result.events);
       return send(reply, endpoint, result.error);
     }
+    const count = result.records.length;
     // Valid events, but the stream's readers are too far behind: 429, each event listed so the
     // SDKs hold them back (their own 30 s pause) and nothing of the request is stored.
     const backlog = backlogVerdict(pushBack.backlog(), pushBack.backlogLimits, Date.now());
     if (!backlog.admit) {
       ingestMetrics.refused.inc({ reason: backlog.reason });
-      return send(reply, endpoint, amplitudeErrors.throttled(result.records.length, pushBack.backlogRetryAfterSeconds));
+      return send(reply, endpoint, amplitudeErrors.throttled(count, pushBack.backlogRetryAfterSeconds));
     }
+    return answerWhenStored(request, reply, endpoint, publisher.publish(result.records), count, onStored);
+  }
+
+  async function answerWhenStored(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    endpoint: Endpoint,
+    publishing: Promise<PublishResult>,
+    count: number,
+    onStored: (count: number) => unknown,
+  ) {
     try {
-      const { stored, duplicates } = await publisher.publish(result.records);
+      const { stored, duplicates } = await publishing;
       pushBack.jetStream.publishSucceeded();
       ingestMetrics.events.inc({ outcome: 'stored' }, stored);
       if (duplicates > 0) ingestMetrics.events.inc({ outcome: 'duplicate' }, duplicates);
     } catch (err) {
       if (err instanceof EventTooLargeError) {
-        ingestMetrics.events.inc({ outcome: 'rejected' }, result.records.length);
+        ingestMetrics.events.inc({ outcome: 'rejected' }, count);
         return send(reply, endpoint, amplitudeErrors.tooLarge());
       }
       // Failed or not acknowledged in time: JetStream is unavailable or slow. Later requests are
       // refused at once for the cool-down instead of each waiting for its own timeout.
       pushBack.jetStream.publishFailed(Date.now());
       ingestMetrics.refused.inc({ reason: 'publish_failed' });
-      request.log.error({ err: String(err), events: result.records.length }, 'publish to JetStream failed');
+      request.log.error({ err: String(err), events: count }, 'publish to JetStream failed');
       return send(reply, endpoint, amplitudeErrors.unavailable(retryAfterSeconds(pushBack.jetStream.cooldownMs)));
     }
     ingestMetrics.requests.inc({ endpoint, code: '200' });
-    return onStored(result.records.length);
+    return onStored(count);
   }
 
   const eventsRoute = (endpoint: '/2/httpapi' | '/batch', limit: number) =>

@@ -1,6 +1,7 @@
 import type { IngestedRecord, SegmentRecord } from '@inkstream/contracts';
-import { LeanPublisher, partitionOf, type NatsConnection, type Topology } from '@inkstream/bus';
-import { tracePublish } from '@inkstream/telemetry';
+import { LeanPublisher, partitionOf, type MsgHdrs, type NatsConnection, type Topology } from '@inkstream/bus';
+import { context, trace } from '@opentelemetry/api';
+import { injectTraceContext, tracePublish } from '@inkstream/telemetry';
 import { segmentMessageId } from './event-key.js';
 
 /** An event that does not fit in one JetStream message (the server's max_payload). */
@@ -40,9 +41,14 @@ export interface AcceptedRecord extends IngestedRecord {
 interface SegmentEntry {
   key: string;
   text: string;
+  /** `text` is ASCII: one byte per character. */
+  ascii: boolean;
   eventJson: Uint8Array | undefined;
   bytes: number;
 }
+
+/** Printable ASCII without `"` or `\`: JSON-quoted as it is, one byte per character. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /**
  * Groups a request's records into segments (IngestedSegment, v2): one per partition the request
@@ -70,13 +76,21 @@ export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number,
     const { eventJson } = record;
     let entry: SegmentEntry;
     if (eventJson) {
-      // What JSON.stringify of the SegmentRecord writes, with the event's bytes in place.
-      const text = `{"kind":${JSON.stringify(record.kind)},"eventKey":${JSON.stringify(record.eventKey)},"userKey":${JSON.stringify(record.userKey)},"event":`;
-      entry = { key: record.eventKey, text, eventJson, bytes: Buffer.byteLength(text) + eventJson.length + 1 };
+      // What JSON.stringify of the SegmentRecord writes, with the event's bytes in place. Keys of
+      // printable ASCII without quote or backslash (nearly all) are quoted as they are, and then
+      // the text's length is its byte length.
+      const { kind, eventKey, userKey } = record;
+      if (PLAIN_ASCII.test(kind) && PLAIN_ASCII.test(eventKey) && PLAIN_ASCII.test(userKey)) {
+        const text = `{"kind":"${kind}","eventKey":"${eventKey}","userKey":"${userKey}","event":`;
+        entry = { key: eventKey, text, ascii: true, eventJson, bytes: text.length + eventJson.length + 1 };
+      } else {
+        const text = `{"kind":${JSON.stringify(kind)},"eventKey":${JSON.stringify(eventKey)},"userKey":${JSON.stringify(userKey)},"event":`;
+        entry = { key: eventKey, text, ascii: false, eventJson, bytes: Buffer.byteLength(text) + eventJson.length + 1 };
+      }
     } else {
       const segmentRecord: SegmentRecord = { kind: record.kind, eventKey: record.eventKey, userKey: record.userKey, event: record.event };
       const text = JSON.stringify(segmentRecord);
-      entry = { key: record.eventKey, text, eventJson: undefined, bytes: Buffer.byteLength(text) };
+      entry = { key: record.eventKey, text, ascii: false, eventJson: undefined, bytes: Buffer.byteLength(text) };
     }
     if (envelopeBytes + entry.bytes > maxBytes) throw new EventTooLargeError(envelopeBytes + entry.bytes, maxMessageBytes);
     const partition = partitionOf(record.userKey);
@@ -96,7 +110,7 @@ export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number,
       for (let k = first; k < end; k++) {
         const e = entries[k]!;
         if (k > first) data[at++] = 0x2c; // ,
-        at += data.write(e.text, at);
+        at += e.ascii ? data.write(e.text, at, 'latin1') : data.write(e.text, at);
         if (e.eventJson) {
           data.set(e.eventJson, at);
           at += e.eventJson.length;
@@ -146,19 +160,39 @@ export class EventPublisher {
     this.lean = new LeanPublisher(nc, publishTimeoutMs);
   }
 
-  async publish(records: readonly AcceptedRecord[]): Promise<PublishResult> {
-    if (records.length === 0) return { stored: 0, duplicates: 0 };
-    // Built (and checked) before anything is published: the request is stored whole or not at all.
-    const { segments, duplicates: repeated } = segmentsOf(records, this.maxMessageBytes - SEGMENT_HEADROOM_BYTES, this.maxMessageBytes);
-    const projectId = records[0]!.projectId;
+  /**
+   * Not async itself: the records (and the parsed events they hold) are let go once the segments
+   * are built, instead of being kept alive while the acknowledgements are awaited — a request's
+   * parsed body would otherwise survive scavenges and be promoted for nothing.
+   */
+  publish(records: readonly AcceptedRecord[]): Promise<PublishResult> {
+    if (records.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
+    let built: ReturnType<typeof segmentsOf>;
+    try {
+      // Built (and checked) before anything is published: the request is stored whole or not at all.
+      built = segmentsOf(records, this.maxMessageBytes - SEGMENT_HEADROOM_BYTES, this.maxMessageBytes);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.publishSegments(records[0]!.projectId, built.segments, built.duplicates);
+  }
+
+  private async publishSegments(projectId: string, segments: readonly Segment[], repeated: number): Promise<PublishResult> {
+    // A request whose span is not recorded (no exporter, or a client's unsampled traceparent)
+    // would not record its PRODUCER spans either (the sampler follows the parent, or decides by
+    // trace id as it did for the parent): each segment then carries the request's own context,
+    // the same trace id, without the cost of a span per segment.
+    const active = context.active();
+    const requestSpan = trace.getSpan(active);
+    const unrecorded = requestSpan !== undefined && !requestSpan.isRecording();
     const acks = await Promise.all(
       segments.map((segment) => {
         const subject = this.topology.subjects.ingest(segment.partition);
         const msgID = segmentMessageId(projectId, segment.keys);
-        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: segment.data.length }, (headers) =>
-          // One headers object per message: publish adds the message id header to it.
-          this.lean.publish(subject, segment.data, { msgID, ...(headers ? { headers } : {}) }),
-        );
+        // One headers object per message: publish adds the message id header to it.
+        const send = (headers: MsgHdrs | undefined) => this.lean.publish(subject, segment.data, { msgID, ...(headers ? { headers } : {}) });
+        if (unrecorded) return send(injectTraceContext(active));
+        return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: segment.data.length }, send, active);
       }),
     );
     let stored = 0;

@@ -39,6 +39,12 @@ export interface EventSpans {
   start: number[];
   end: number[];
   verbatim: boolean[];
+  /**
+   * How deep objects and arrays nest in element `i`'s text, the element itself counting 1 (0 for
+   * a scalar). No value parsed from that text nests deeper, so an event whose nesting is at most
+   * the property depth limit + 1 needs no depth check of its fields.
+   */
+  nesting: number[];
 }
 
 export type EventsBodyScan = { overBudget: true } | { overBudget: false; events: EventSpans | undefined };
@@ -66,6 +72,8 @@ export function scanEventsBody(body: Uint8Array, budget: number = MAX_JSON_TOKEN
   let current: EventSpans | undefined;
   let elementStart = -1;
   let verbatim = true;
+  /** The deepest `depth` reached inside the element now being read. */
+  let elementDepth = 0;
 
   const endElement = (at: number) => {
     if (elementStart === -1) return;
@@ -74,8 +82,11 @@ export function scanEventsBody(body: Uint8Array, budget: number = MAX_JSON_TOKEN
     current!.start.push(elementStart);
     current!.end.push(end);
     current!.verbatim.push(verbatim);
+    // Elements of `events` open at depth 2 (body object 1, the array 2).
+    current!.nesting.push(elementDepth > 2 ? elementDepth - 2 : 0);
     elementStart = -1;
     verbatim = true;
+    elementDepth = 0;
   };
 
   const length = body.length;
@@ -116,11 +127,12 @@ export function scanEventsBody(body: Uint8Array, budget: number = MAX_JSON_TOKEN
           expectKey = topIsObject;
         } else if (depth === 1 && eventsValue && byte === OPEN_BRACKET && !inEvents) {
           inEvents = true;
-          current = { start: [], end: [], verbatim: [] };
+          current = { start: [], end: [], verbatim: [], nesting: [] };
         } else if (inEvents && depth === 2 && elementStart === -1) {
           elementStart = i;
         }
         depth++;
+        if (inEvents && depth > elementDepth) elementDepth = depth;
         break;
       case CLOSE_BRACE:
       case CLOSE_BRACKET:

@@ -91,6 +91,27 @@ describe('segmentsOf', () => {
     expect(recordsOfIngestMessage(JSON.parse(text))).toEqual(accepted.records.map(({ eventJson: _, ...r }) => JSON.parse(JSON.stringify(r))));
   });
 
+  it('writes the keys of a verbatim record as JSON.stringify would, plain ASCII or not', () => {
+    // Each id on its own, in the user and insert ids: plain, quote, backslash, control, DEL,
+    // non-ASCII, a surrogate pair and a lone surrogate.
+    const ids = ['plain-id-12345', 'q"uote-12345', 'back\\slash-1', 'ctl\u0001-12345', 'del\u007f-12345', 'gerät-東京-1', 'emoji-😀-123', 'lone-\ud800-123'];
+    const events = ids.map((id) => ({ user_id: `u-${id}`, event_type: 'K', insert_id: id }));
+    const bytes = Buffer.from(JSON.stringify({ api_key: 'k', events }));
+    const scan = scanEventsBody(bytes);
+    if (scan.overBudget) throw new Error('over budget');
+    const accepted = acceptEventsBody(JSON.parse(bytes.toString()) as unknown, () => ({ id: 'p1' }) as never, 1, { bytes, spans: scan.events });
+    if (!accepted.ok) throw new Error('not accepted');
+    expect(accepted.records.every((r) => r.eventJson !== undefined)).toBe(true);
+    const { segments } = segmentsOf(accepted.records, 1_000_000, 1_048_576);
+    for (const segment of segments) {
+      const message = JSON.parse(decoder.decode(segment.data)) as IngestedSegment;
+      // Byte for byte what JSON.stringify writes for the same segment (the events were sent compact).
+      expect(Buffer.from(segment.data).equals(Buffer.from(JSON.stringify(message)))).toBe(true);
+      for (const r of message.records) expect(r.eventKey).toBe(`i:${r.event.insert_id}`);
+    }
+    expect(segments.flatMap((s) => s.keys).sort()).toEqual(ids.map((id) => `i:${id}`).sort());
+  });
+
   it('names a segment by its project and sorted event keys', () => {
     expect(segmentMessageId('p1', ['i:b', 'i:a'])).toBe(segmentMessageId('p1', ['i:a', 'i:b']));
     expect(segmentMessageId('p1', ['i:a', 'i:b'])).not.toBe(segmentMessageId('p2', ['i:a', 'i:b']));
@@ -189,6 +210,49 @@ describe('segments in the ingest stream', () => {
     expect(stored[2]!.event.event_properties).toMatchObject({ big: null, small: 0 });
     expect(stored[3]!.eventKey).toMatch(/^h:/);
     expect(stored[4]!.userKey).toBe('user-verbatim-last');
+  });
+
+  it('stores ids and properties with non-ASCII text, escaped quotes and unicode escapes byte for byte as sent, under a message id that does not depend on the text', async () => {
+    const app = h.buildApp();
+    const [[user]] = usersOn(1, 1) as [[string]];
+    // Raw UTF-8 (2-, 3- and 4-byte), escaped quotes and backslashes, \u escapes (a BMP one, a
+    // surrogate pair, a control character), in the ids and in the properties.
+    const texts = [
+      String.raw`{"user_id":${JSON.stringify(user)},"device_id":"gerät-東京-😀","event_type":"Käufe \"Zürich\"","insert_id":"uni-1-\u00e9-\"q\"-\\-東-😀","event_properties":{"name":"Crème brûlée \"deluxe\"","path":"C:\\tmp\\x","emoji":"\ud83d\ude00 😀","ctl":"a\u0007b\tc","nested":{"日本":["ß",  "\u00df"]}}}`,
+      String.raw`{ "user_id" : ${JSON.stringify(user)} , "event_type" : "Ünïcödé" , "insert_id" : "uni-2-\ud83d\ude00\u0041" , "user_properties" : { "$set" : { "city" : "São Paulo \"SP\"" } } }`,
+    ];
+    const body = `{"api_key":${JSON.stringify(h.apiKey)},"events":[${texts.join(',')}]}`;
+    const res = await app.inject({ method: 'POST', url: '/2/httpapi', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: Buffer.from(body, 'utf8') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ events_ingested: 2 });
+
+    const parsed = texts.map((t) => JSON.parse(t) as AmplitudeEvent);
+    const keys = parsed.map((e) => `i:${e.insert_id}`);
+    expect(keys[0]).toBe('i:uni-1-é-"q"-\\-東-😀');
+    expect(keys[1]).toBe('i:uni-2-😀A');
+    const mine = async () => (await h.storedSegments()).filter((s) => recordsOfIngestMessage(s.message).some((r) => r.eventKey.startsWith('i:uni-')));
+    const [segment, ...others] = await mine();
+    expect(others).toHaveLength(0);
+    // The client's own bytes, each event whole, inside the stored message…
+    const stored = Buffer.from(segment!.data);
+    for (const text of texts) expect(stored.indexOf(Buffer.from(text, 'utf8'))).toBeGreaterThan(0);
+    // …which read back as exactly what the client sent.
+    const records = recordsOfIngestMessage(segment!.message);
+    expect(records.map((r) => r.event)).toEqual(parsed);
+    expect(records.map((r) => r.eventKey)).toEqual(keys);
+    expect(records.map((r) => r.userKey)).toEqual([user, user]);
+    // The message id is the project's and the event keys' (not the text's)…
+    expect(segment!.headers['nats-msg-id']).toBe(segmentMessageId('p1', keys));
+
+    // …so the same events re-serialised (no escapes, other spacing, other order) are a duplicate.
+    const again = await app.inject({
+      method: 'POST',
+      url: '/batch',
+      headers: json,
+      payload: JSON.stringify({ api_key: h.apiKey, events: [...parsed].reverse() }),
+    });
+    expect(again.statusCode).toBe(200);
+    expect(await mine()).toHaveLength(1);
   });
 
   it('publishes each segment in one PRODUCER span of the request’s trace, whose context the segment carries', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { acceptEvents, acceptEventsBody } from './accept-events.js';
 import { acceptIdentifyForm } from './accept-identify.js';
 import { depthExceeds, minIdLengthOf, userPropertiesValid } from './validate-events.js';
+import { scanEventsBody } from './json-budget.js';
 import type { ProjectSnapshot } from '@inkstream/contracts';
 
 const project: ProjectSnapshot = {
@@ -122,6 +123,27 @@ describe('per-event validation', () => {
     }
     // A field name too long to echo is reported as the event.
     expect(lists([{ ...ok, ['n'.repeat(1025)]: deep(41) }])).toMatchObject({ events_with_invalid_fields: { event: [0] } });
+  });
+
+  it('bounds nesting the same when the depth is read from the body’s text (scanEventsBody) instead of walked', () => {
+    const deep = (depth: number): unknown => {
+      // Brackets inside strings do not count.
+      let value: unknown = 'leaf {[[';
+      for (let i = 1; i < depth; i++) value = i % 2 ? [value, '}]"\\'] : { d: value, s: '{"[' };
+      return { top: value };
+    };
+    const viaText = (events: unknown[]) => {
+      const bytes = Buffer.from(JSON.stringify({ api_key: 'k', events }));
+      const scan = scanEventsBody(bytes);
+      if (scan.overBudget || !scan.events) throw new Error('no spans');
+      const r = acceptEventsBody(JSON.parse(bytes.toString()), lookup, 1, { bytes, spans: scan.events });
+      return r.ok ? 'ok' : r.error.body;
+    };
+    for (const field of ['event_properties', 'user_properties', 'plan', 'my_own_field']) {
+      expect(viaText([ok, { ...ok, [field]: deep(40) }]), field).toBe('ok');
+      expect(viaText([ok, { ...ok, [field]: deep(41) }]), field).toMatchObject({ events_with_invalid_fields: { [field]: [1] } });
+      expect(viaText([{ ...ok, [field]: deep(41) }, ok]), field).toEqual(lists([{ ...ok, [field]: deep(41) }, ok]));
+    }
   });
 
   it('lists every bad index and stores none', () => {

@@ -74,9 +74,10 @@ function checkId(
 
 /**
  * Checks one event against spec/ingest.md and records every problem under the event's index.
- * Returns true when the event is acceptable.
+ * Returns true when the event is acceptable. `shallow`: the caller knows that nothing in the
+ * event nests deeper than MAX_DEPTH (from its text, scanEventsBody), so depths are not walked.
  */
-export function validateEvent(raw: unknown, index: number, minIdLength: number, p: EventProblems): raw is AmplitudeEvent {
+export function validateEvent(raw: unknown, index: number, minIdLength: number, p: EventProblems, shallow = false): raw is AmplitudeEvent {
   if (!isPlainObject(raw)) {
     p.add(p.invalid, 'event', index);
     return false;
@@ -109,7 +110,7 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
   for (const field of PROPERTY_OBJECTS) {
     const value = raw[field];
     if (value === undefined || value === null) continue;
-    if (!isPlainObject(value) || depthExceeds(value, MAX_DEPTH)) {
+    if (!isPlainObject(value) || (!shallow && depthExceeds(value, MAX_DEPTH))) {
       p.add(p.invalid, field, index);
       ok = false;
     } else if ((field === 'user_properties' || field === 'group_properties') && !userPropertiesValid(value)) {
@@ -121,6 +122,7 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
   // Every other field is carried along as sent, so it is bounded like the property objects:
   // storing and hashing an event walks it recursively, and a field nested 100,000 deep would
   // overflow the stack there.
+  if (shallow) return ok;
   for (const field in raw) {
     const value = raw[field];
     if (typeof value !== 'object' || value === null || !Object.hasOwn(raw, field) || PROPERTY_OBJECT_NAMES.has(field)) continue;

@@ -33,6 +33,8 @@ export interface StoredSegment {
   subject: string;
   headers: Record<string, string>;
   message: IngestMessage;
+  /** The message's bytes as stored. */
+  data: Uint8Array;
 }
 
 export interface IngestHarness {
@@ -78,7 +80,7 @@ export async function startIngestHarness(
     if (state.messages === 0) return out;
     for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
       const message = await stream.getMessage({ seq }).catch(() => null);
-      if (message) out.push({ seq, subject: message.subject, headers: carrierFrom(message.header), message: decodeJson<IngestMessage>(message.data) });
+      if (message) out.push({ seq, subject: message.subject, headers: carrierFrom(message.header), message: decodeJson<IngestMessage>(message.data), data: message.data });
     }
     return out;
   }
