@@ -1,26 +1,15 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '@inkstream/service-kit';
 import { waitFor } from '@inkstream/testing';
 import { GOOD_AUTHORIZATION, useDeliveryHarness } from './testing/delivery-harness.js';
+import { captureLogs } from './testing/logs.js';
 
 /**
  * What delivery writes at `info` (LOG_LEVEL's default): a summary line per sync per interval
  * and the sync's state changes — never a line per attempt. Real NATS, a stand-in endpoint.
  */
 describe('delivery logs at info', () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const out = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const h = useDeliveryHarness(
-    { baseMs: 100, capMs: 300 },
-    { logger: createLogger('delivery-test', 'info', out), summaryIntervalMs: 300 },
-    { servicePerTest: false },
-  );
+  const { lines, log } = captureLogs('info');
+  const h = useDeliveryHarness({ baseMs: 100, capMs: 300 }, { logger: log, summaryIntervalMs: 300 }, { servicePerTest: false });
 
   it('summarises per interval and tells failing, probe, pause and resume, without a line per attempt', async () => {
     await h.startService();
