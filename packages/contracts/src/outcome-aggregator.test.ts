@@ -1,24 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { OUTCOME_SAMPLE_LIMIT, latencyBucketOf, outcomesIn, type DeliveryOutcome } from './delivery-outcome.js';
 import { OutcomeAggregator } from './outcome-aggregator.js';
+import { OTHER_SYNC as OTHER, OUTCOME_SYNC as SYNC, T0, v1OutcomeWith } from './testing/index.js';
 
-const SYNC = '22222222-2222-4222-8222-222222222222';
-const OTHER = '33333333-3333-4333-8333-333333333333';
-const T0 = 1_767_225_600_000; // a whole minute
-
-const outcome = (overrides: Partial<DeliveryOutcome> = {}): DeliveryOutcome => ({
-  v: 1,
-  syncId: SYNC,
-  messageId: 'm1',
-  payloadType: 'track',
-  result: 'delivered',
-  status: 200,
-  attempt: 1,
-  at: T0 + 1_000,
-  receivedAt: T0,
-  requestMs: 5,
-  ...overrides,
-});
+const outcome = v1OutcomeWith({ requestMs: 5 });
 
 describe('OutcomeAggregator', () => {
   it('folds N first-attempt deliveries of a sync into one message with their counts and latency', () => {

@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
+import { describe, expect, it } from 'vitest';
+import type { DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
 import { misbehaviour, payloadsOf, stormResponder, waitFor } from '@inkstream/testing';
-import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
+import { GOOD_AUTHORIZATION, deliveryJob, orderOf, trackPayload, useDeliveryHarness } from './testing/delivery-harness.js';
 
 /**
  * The guarantees of spec/pipeline.md (delivery) against the real NATS and a stand-in endpoint
@@ -11,13 +10,8 @@ import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.
  * message_id and only after.
  */
 describe('delivery guarantees under endpoint faults', () => {
-  const h = new DeliveryHarness({ baseMs: 200, capMs: 1_000 });
+  const h = useDeliveryHarness({ baseMs: 200, capMs: 1_000 });
   const WRONG = 'Basic d3Jvbmc6Y3JlZHM=';
-
-  beforeAll(() => h.open());
-  beforeEach(() => h.startService());
-  afterEach(() => h.stopService());
-  afterAll(() => h.close());
 
   /** `perUser` numbered payloads for each of `users` users, interleaved as a stream would be. */
   async function enqueue(sync: SyncSnapshot, users: number, perUser: number): Promise<DeliveryJob[]> {
@@ -26,19 +20,9 @@ describe('delivery guarantees under endpoint faults', () => {
     for (let seq = 0; seq < perUser; seq++) {
       for (let u = 0; u < users; u++) {
         const userKey = `user-${u}`;
-        const messageId = `${sync.id}-u${u}-${seq}`;
-        const job: DeliveryJob = {
-          v: 1,
-          syncId: sync.id,
-          projectId: 'p1',
-          payloadType: 'track',
-          messageId,
-          userKey,
-          receivedAt: Date.now(),
-          payload: { type: 'track', event: 'E', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq } },
-        };
+        const job = deliveryJob(sync.id, userKey, trackPayload(userKey, `${sync.id}-u${u}-${seq}`, { seq }));
         // Publishes from one connection are stored in the order they were sent.
-        publishes.push(h.bus.js.publish(h.topology.subjects.delivery(sync.id, partitionOf(userKey)), encodeJson(job), { msgID: messageId }));
+        publishes.push(h.publishJob(job));
         jobs.push(job);
       }
     }
@@ -46,26 +30,18 @@ describe('delivery guarantees under endpoint faults', () => {
     return jobs;
   }
 
-  const orderOf = (p: Record<string, unknown>) => ({ user: p.user_id as string, seq: (p.properties as { seq: number }).seq });
-  const deliveredIds = (syncId: string) =>
-    h.standIn.requests
-      .filter((r) => r.status !== undefined && r.status < 300)
-      .flatMap((r) => payloadsOf(r.json))
-      .map((p) => p.message_id as string)
-      .filter((id) => id.startsWith(syncId));
-  const deadLetters = (syncId: string) => h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(syncId));
   const outcomes = (syncId: string) => h.outcomes(syncId);
 
   /** Everything delivered, in order per user, one request per user at a time; duplicates reported. */
   async function expectAllInOrder(sync: SyncSnapshot, total: number, what: string): Promise<void> {
-    await waitFor(() => new Set(deliveredIds(sync.id)).size === total, `all ${total} delivered (${what})`, 150_000, 200);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size === total, `all ${total} delivered (${what})`, 150_000, 200);
     await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
-    const ids = deliveredIds(sync.id);
+    const ids = h.deliveredIds(sync.id);
     const duplicates = ids.length - new Set(ids).size;
     console.info(`${what}: ${total} payloads, ${h.standIn.requests.length} requests, ${duplicates} duplicates (same message_id, after)`);
     expect(h.standIn.orderViolations(orderOf)).toEqual([]);
     expect(h.standIn.overlaps).toEqual([]);
-    expect(await deadLetters(sync.id)).toEqual([]);
+    expect(await h.deadLetters(sync.id)).toEqual([]);
   }
 
   it('keeps every user’s order through a few seconds of 503s', async () => {
@@ -90,7 +66,7 @@ describe('delivery guarantees under endpoint faults', () => {
     });
     h.standIn.respondWith((r, i) => (r.headers.authorization === WRONG ? { status: 401, body: '{"message":"bad credentials"}' } : storm(r, i)));
     await enqueue(sync, 50, 6);
-    await waitFor(() => new Set(deliveredIds(sync.id)).size >= 100, 'the storm to let some through', 120_000, 200);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size >= 100, 'the storm to let some through', 120_000, 200);
 
     // Credentials go wrong for a while: the sync is failing, payloads are held, one probe at a time.
     sync = h.change(sync, { authorizationSealed: h.secrets.seal(WRONG) });
@@ -120,7 +96,7 @@ describe('delivery guarantees under endpoint faults', () => {
     // 16 users, one payload each: 16 requests at once, all refused with 429.
     await enqueue(sync, 16, 1);
     await waitFor(() => h.standIn.requests.length >= 16, '16 requests');
-    await waitFor(() => new Set(deliveredIds(sync.id)).size === 16, 'all delivered', 60_000);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size === 16, 'all delivered', 60_000);
     expect(afterFirstRound).toBe(8);
     // Retry-After: 0 for 2 s: requests back off instead of looping every millisecond.
     const during = h.standIn.requests.filter((r) => r.at >= zeroUntil - 2_000 && r.at < zeroUntil).length;
@@ -145,11 +121,11 @@ describe('delivery guarantees under endpoint faults', () => {
     h.faults.attemptWrites = 4;
     h.faults.deadLetterWrites = 4;
     await enqueue(sync, 3, 5);
-    await waitFor(() => new Set(deliveredIds(sync.id)).size === 14, 'all but the rejected one delivered', 60_000, 200);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size === 14, 'all but the rejected one delivered', 60_000, 200);
     await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
     expect(h.faults).toEqual({ attemptWrites: 0, deadLetterWrites: 0 });
     expect(h.standIn.orderViolations(orderOf, (user, seq) => user === 'user-1' && seq === 0)).toEqual([]);
-    const letters = await deadLetters(sync.id);
+    const letters = await h.deadLetters(sync.id);
     expect(letters.map((l) => [l.job.messageId, l.reason])).toEqual([[`${sync.id}-u1-0`, 'rejected']]);
   });
 
@@ -181,7 +157,7 @@ describe('delivery guarantees under endpoint faults', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(h.standIn.requests.length).toBe(sent);
     const letters = await waitFor(async () => {
-      const d = await deadLetters(sync.id);
+      const d = await h.deadLetters(sync.id);
       return d.length >= 30 ? d : undefined;
     }, 'thirty dead letters', 60_000, 200);
     expect(new Set(letters.map((l) => l.job.messageId)).size).toBe(30);
@@ -198,7 +174,7 @@ describe('delivery guarantees under endpoint faults', () => {
     await waitFor(async () => (await outcomes(sync.id)).some((o) => o.result === 'retry'), 'retries under way', 60_000, 200);
     h.config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 99, deleted: true, updatedAt: new Date().toISOString() });
     const letters = await waitFor(async () => {
-      const d = await deadLetters(sync.id);
+      const d = await h.deadLetters(sync.id);
       return d.length >= 8 ? d : undefined;
     }, 'eight dead letters', 60_000, 200);
     expect(letters.every((l) => l.reason === 'sync deleted')).toBe(true);
@@ -217,7 +193,7 @@ describe('delivery guarantees under endpoint faults', () => {
     await waitFor(() => h.queueEmpty(single.id), 'the single payloads settled', 60_000);
     const discarded = await waitFor(async () => (await outcomes(single.id)).find((o) => o.result === 'discarded'), 'a discarded outcome');
     expect(discarded).toMatchObject({ messageId: `${single.id}-u0-1`, reason: 'too large', status: 413, attempt: 1 });
-    expect(await deadLetters(single.id)).toEqual([]);
+    expect(await h.deadLetters(single.id)).toEqual([]);
     expect((await outcomes(single.id)).some((o) => o.result === 'rejected')).toBe(false);
   });
 });

@@ -1,45 +1,15 @@
-import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeliveryJob, SyncSnapshot } from '@inkstream/contracts';
-import { createLogger } from '@inkstream/service-kit';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '@inkstream/testing';
-import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
+import { GOOD_AUTHORIZATION, useDeliveryHarness } from './testing/delivery-harness.js';
+import { captureLogs } from './testing/logs.js';
 
 /**
  * What delivery writes at `info` (LOG_LEVEL's default): a summary line per sync per interval
  * and the sync's state changes — never a line per attempt. Real NATS, a stand-in endpoint.
  */
 describe('delivery logs at info', () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const out = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const h = new DeliveryHarness({ baseMs: 100, capMs: 300 }, { logger: createLogger('delivery-test', 'info', out), summaryIntervalMs: 300 });
-
-  beforeAll(() => h.open());
-  afterAll(() => h.close());
-
-  async function enqueue(sync: SyncSnapshot, count: number, users: number): Promise<void> {
-    for (let i = 0; i < count; i++) {
-      const userKey = `user-${i % users}`;
-      const messageId = `${sync.id}-m${i}`;
-      const job: DeliveryJob = {
-        v: 1,
-        syncId: sync.id,
-        projectId: 'p1',
-        payloadType: 'track',
-        messageId,
-        userKey,
-        receivedAt: Date.now(),
-        payload: { type: 'track', event: 'E', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq: i } },
-      };
-      await h.bus.js.publish(h.topology.subjects.delivery(sync.id, partitionOf(userKey)), encodeJson(job), { msgID: messageId });
-    }
-  }
+  const { lines, log } = captureLogs('info');
+  const h = useDeliveryHarness({ baseMs: 100, capMs: 300 }, { logger: log, summaryIntervalMs: 300 }, { servicePerTest: false });
 
   it('summarises per interval and tells failing, probe, pause and resume, without a line per attempt', async () => {
     await h.startService();
@@ -51,7 +21,7 @@ describe('delivery logs at info', () => {
         if (throttled++ < 2) return { status: 429, headers: { 'retry-after': '1' } };
         return { status: 200 };
       });
-      await enqueue(sync, 12, 3);
+      await h.enqueue(sync, 12, { users: 3 });
       const ofSync = () => lines.filter((l) => l.sync === sync.id);
       await waitFor(() => ofSync().some((l) => l.level === 'warn' && String(l.msg).startsWith('sync failing')), 'the failing line');
       // A new authorization is probed at once.

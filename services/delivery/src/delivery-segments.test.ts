@@ -1,16 +1,9 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { declareConsumer, encodeJson, partitionOf } from '@inkstream/bus';
-import {
-  encodeDeliverySegment,
-  type DeadLetter,
-  type DeliveryJob,
-  type DeliverySegmentHead,
-  type MovableInkPayload,
-  type SyncSnapshot,
-} from '@inkstream/contracts';
+import { describe, expect, it } from 'vitest';
+import { declareConsumer } from '@inkstream/bus';
+import type { SyncSnapshot, TrackPayload } from '@inkstream/contracts';
 import { payloadsOf, waitFor } from '@inkstream/testing';
 import { attemptKey, statefulKey } from './attempt-store.js';
-import { DeliveryHarness } from './testing/delivery-harness.js';
+import { deliveryJob, deliverySegment, orderOf, trackPayload, useDeliveryHarness } from './testing/delivery-harness.js';
 
 /**
  * v2 delivery segments (many payloads of one sync and partition in one message) against the real
@@ -18,20 +11,14 @@ import { DeliveryHarness } from './testing/delivery-harness.js';
  * half-done segment comes back (done marks), v1 jobs still delivered beside them.
  */
 describe('delivery of v2 segments', () => {
-  const h = new DeliveryHarness({ baseMs: 200, capMs: 500 });
-
-  beforeAll(() => h.open());
-  beforeEach(() => h.startService());
-  afterEach(() => h.stopService());
-  afterAll(() => h.close());
+  const h = useDeliveryHarness({ baseMs: 200, capMs: 500 });
 
   let segments = 0;
 
   function payload(sync: SyncSnapshot, user: number, seq: number): { messageId: string; userKey: string; json: string } {
     const userKey = `user-${user}`;
     const messageId = `${sync.id}-u${user}-${seq}`;
-    const p: MovableInkPayload = { type: 'track', event: 'E', user_id: userKey, timestamp: 1, message_id: messageId, properties: { seq } };
-    return { messageId, userKey, json: JSON.stringify(p) };
+    return { messageId, userKey, json: JSON.stringify(trackPayload(userKey, messageId, { seq }, 1)) };
   }
 
   /**
@@ -46,14 +33,8 @@ describe('delivery of v2 segments', () => {
     const flush = () => {
       if (pending.length === 0) return;
       // One partition per segment, as the filter writes them: here every user is on partition 0's subject.
-      const head: DeliverySegmentHead = {
-        v: 2,
-        syncId: sync.id,
-        projectId: 'p1',
-        payloads: pending.map((p) => ({ messageId: p.messageId, userKey: p.userKey, payloadType: 'track', receivedAt: Date.now() })),
-      };
       const id = `seg-${++segments}`;
-      publishes.push(h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), encodeDeliverySegment(head, pending.map((p) => p.json)), { msgID: id }));
+      publishes.push(h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), deliverySegment(sync.id, pending), { msgID: id }));
       pending = [];
     };
     let n = 0;
@@ -63,17 +44,7 @@ describe('delivery of v2 segments', () => {
         ids.push(p.messageId);
         if (v1Every > 0 && ++n % v1Every === 0) {
           flush();
-          const job: DeliveryJob = {
-            v: 1,
-            syncId: sync.id,
-            projectId: 'p1',
-            payloadType: 'track',
-            messageId: p.messageId,
-            userKey: p.userKey,
-            receivedAt: Date.now(),
-            payload: JSON.parse(p.json) as MovableInkPayload,
-          };
-          publishes.push(h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), encodeJson(job), { msgID: p.messageId }));
+          publishes.push(h.publishJob(deliveryJob(sync.id, p.userKey, JSON.parse(p.json) as TrackPayload), { partition: 0 }));
           continue;
         }
         pending.push(p);
@@ -85,14 +56,6 @@ describe('delivery of v2 segments', () => {
     return ids;
   }
 
-  const orderOf = (p: Record<string, unknown>) => ({ user: p.user_id as string, seq: (p.properties as { seq: number }).seq });
-  const delivered = (syncId: string) =>
-    h.standIn.requests
-      .filter((r) => r.status !== undefined && r.status < 300)
-      .flatMap((r) => payloadsOf(r.json))
-      .map((p) => p.message_id as string)
-      .filter((id) => id.startsWith(syncId));
-  const deadLetters = (syncId: string) => h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(syncId));
   const kvKeys = async () => {
     const keys: string[] = [];
     for await (const k of await h.attemptsBucket.keys()) keys.push(k);
@@ -100,12 +63,12 @@ describe('delivery of v2 segments', () => {
   };
 
   async function expectAllOnceInOrder(sync: SyncSnapshot, ids: string[]): Promise<void> {
-    await waitFor(() => new Set(delivered(sync.id)).size === ids.length, `all ${ids.length} delivered`, 120_000, 200);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size === ids.length, `all ${ids.length} delivered`, 120_000, 200);
     await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
-    expect(delivered(sync.id).sort()).toEqual([...ids].sort());
+    expect(h.deliveredIds(sync.id).sort()).toEqual([...ids].sort());
     expect(h.standIn.orderViolations(orderOf)).toEqual([]);
     expect(h.standIn.overlaps).toEqual([]);
-    expect(await deadLetters(sync.id)).toEqual([]);
+    expect(await h.deadLetters(sync.id)).toEqual([]);
   }
 
   it('delivers every payload of multi-payload segments and v1 jobs beside them, in each user’s order, touching no KV', async () => {
@@ -129,7 +92,7 @@ describe('delivery of v2 segments', () => {
     });
     const ids = await enqueue(sync, 4, 3, 12);
     // All of user-0, user-2, user-3 delivered; user-1 waits behind its first payload.
-    await waitFor(() => new Set(delivered(sync.id)).size === 9, 'the other users delivered', 60_000, 200);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size === 9, 'the other users delivered', 60_000, 200);
     await waitFor(async () => (await h.outcomes(sync.id)).some((o) => o.result === 'retry'), 'a retry scheduled', 30_000, 200);
     // 9 done marks and user-1's retry state.
     const ofIds = async () => (await kvKeys()).filter((k) => ids.some((id) => attemptKey(id) === k));
@@ -163,9 +126,9 @@ describe('delivery of v2 segments', () => {
     );
     h.change(disabled, { enabled: true });
     // The segment comes back after ack_wait (15 s); the new owner holds everything until then.
-    await waitFor(() => new Set(delivered(sync.id)).size === 4, 'the unmarked payloads delivered', 60_000, 200);
+    await waitFor(() => new Set(h.deliveredIds(sync.id)).size === 4, 'the unmarked payloads delivered', 60_000, 200);
     await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
-    expect(delivered(sync.id).sort()).toEqual(ids.slice(2).sort());
+    expect(h.deliveredIds(sync.id).sort()).toEqual(ids.slice(2).sort());
     expect(h.standIn.orderViolations(orderOf, (user, seq) => seq === 0 && (user === 'user-0' || user === 'user-1'))).toEqual([]);
     // user-2's first payload went on from its retry state (attempt 4).
     const outcome = await waitFor(async () => (await h.outcomes(sync.id)).find((o) => o.messageId === ids[2]), 'its outcome', 10_000, 200);
@@ -176,20 +139,14 @@ describe('delivery of v2 segments', () => {
   it('skips payloads it delivered recently when a message with them comes again (in memory, no KV read)', async () => {
     const sync = h.newSync();
     const payloads = [0, 1, 2].map((u) => payload(sync, u, 0));
-    const head: DeliverySegmentHead = {
-      v: 2,
-      syncId: sync.id,
-      projectId: 'p1',
-      payloads: payloads.map((p) => ({ messageId: p.messageId, userKey: p.userKey, payloadType: 'track', receivedAt: Date.now() })),
-    };
-    const segment = encodeDeliverySegment(head, payloads.map((p) => p.json));
+    const segment = deliverySegment(sync.id, payloads);
     await h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), segment, { msgID: `seg-again-1-${sync.id}` });
     await waitFor(() => h.queueEmpty(sync.id), 'the segment settled', 30_000);
     // The same payloads again (as after an ack that never reached NATS).
     await h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), segment, { msgID: `seg-again-2-${sync.id}` });
     await waitFor(async () => (await h.metric('inkstream_delivery_payloads_total', `sync="${sync.id}"`, 'result="skipped_duplicate"')) === 3, 'three skipped', 30_000, 100);
     await waitFor(() => h.queueEmpty(sync.id), 'the second settled', 30_000);
-    expect(delivered(sync.id).sort()).toEqual(payloads.map((p) => p.messageId).sort());
+    expect(h.deliveredIds(sync.id).sort()).toEqual(payloads.map((p) => p.messageId).sort());
   });
 
   it('terminates an unreadable message (not redelivered) and goes on with the next', async () => {
@@ -199,13 +156,13 @@ describe('delivery of v2 segments', () => {
     await h.bus.js.publish(subject, '{"v":3}\nnot a segment');
     await h.bus.js.publish(subject, '{"v":2,"syncId":"s","projectId":"p","payloads":[{"messageId":"m"}]}\n{}');
     const ids = await enqueue(sync, 1, 1, 1);
-    await waitFor(() => delivered(sync.id).length === 1, 'the readable one delivered', 30_000, 200);
+    await waitFor(() => h.deliveredIds(sync.id).length === 1, 'the readable one delivered', 30_000, 200);
     await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
     await new Promise((r) => setTimeout(r, 1_500));
     const info = await h.bus.jsm.consumers.info(h.topology.streams.delivery.name, h.topology.consumers.delivery(sync.id).durable_name);
     expect(info.num_redelivered).toBe(0);
     expect(info.num_ack_pending).toBe(0);
-    expect(delivered(sync.id)).toEqual(ids);
+    expect(h.deliveredIds(sync.id)).toEqual(ids);
     expect(await h.metric('inkstream_delivery_messages_unreadable_total', `sync="${sync.id}"`)).toBe(3);
   });
 
@@ -216,7 +173,7 @@ describe('delivery of v2 segments', () => {
     await waitFor(async () => (await h.outcomes(sync.id)).some((o) => o.result === 'retry'), 'retries under way', 60_000, 200);
     sync = h.change(sync, { deleted: true, updatedAt: new Date().toISOString() });
     const letters = await waitFor(async () => {
-      const d = await deadLetters(sync.id);
+      const d = await h.deadLetters(sync.id);
       return new Set(d.map((l) => l.job.messageId)).size >= ids.length ? d : undefined;
     }, 'a dead letter per payload', 90_000, 200);
     expect(new Set(letters.map((l) => l.job.messageId))).toEqual(new Set(ids));
@@ -227,13 +184,7 @@ describe('delivery of v2 segments', () => {
   it('builds a batching sync’s envelope from the payloads’ JSON as they came in the segment', async () => {
     const sync = h.newSync({ batchSize: 10 });
     const payloads = [0, 1, 2, 3, 4].map((u) => payload(sync, u, 0));
-    const head: DeliverySegmentHead = {
-      v: 2,
-      syncId: sync.id,
-      projectId: 'p1',
-      payloads: payloads.map((p) => ({ messageId: p.messageId, userKey: p.userKey, payloadType: 'track', receivedAt: Date.now() })),
-    };
-    await h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), encodeDeliverySegment(head, payloads.map((p) => p.json)), { msgID: `seg-batch-${sync.id}` });
+    await h.bus.js.publish(h.topology.subjects.delivery(sync.id, 0), deliverySegment(sync.id, payloads), { msgID: `seg-batch-${sync.id}` });
     await waitFor(() => h.queueEmpty(sync.id), 'the segment settled', 30_000);
     expect(h.standIn.requests).toHaveLength(1);
     expect(h.standIn.requests[0]!.body).toBe(`{"events":[${payloads.map((p) => p.json).join(',')}]}`);

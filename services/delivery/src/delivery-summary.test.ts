@@ -1,22 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '@inkstream/service-kit';
 import { DeliverySummary } from './delivery-summary.js';
-
-function capture(level = 'info') {
-  const lines: Array<Record<string, unknown>> = [];
-  const out = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, log: createLogger('delivery-test', level, out) };
-}
+import { captureLogs } from './testing/logs.js';
 
 describe('DeliverySummary', () => {
   it('writes one info line per interval with counts, status classes, medians and the last error', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLogs();
     let now = 0;
     const summary = new DeliverySummary(log, 10_000, () => now);
     for (let i = 0; i < 99; i++) {
@@ -52,7 +40,7 @@ describe('DeliverySummary', () => {
   });
 
   it('writes nothing for an interval without activity, and starts each interval afresh', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLogs();
     let now = 0;
     const summary = new DeliverySummary(log, 10_000, () => now);
     now = 10_000;
@@ -69,7 +57,7 @@ describe('DeliverySummary', () => {
   });
 
   it('keeps a bounded sample however many requests an interval has', () => {
-    const { log } = capture('silent');
+    const { log } = captureLogs('silent');
     const summary = new DeliverySummary(log, 10_000, () => 0);
     for (let i = 0; i < 200_000; i++) summary.request(200, i % 100, undefined);
     const kept = (summary as unknown as { requestMs: { values: number[] } }).requestMs.values.length;

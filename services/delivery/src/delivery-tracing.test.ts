@@ -1,11 +1,11 @@
 import { SpanStatusCode } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { encodeJson, partitionOf } from '@inkstream/bus';
-import { encodeDeliverySegment, type DeadLetter, type DeliveryJob, type SyncSnapshot } from '@inkstream/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionOf } from '@inkstream/bus';
+import { encodeDeliverySegment, type DeliveryJob, type SyncSnapshot } from '@inkstream/contracts';
 import { tracePublish } from '@inkstream/telemetry';
 import { SpanKind, startTestTelemetry, type ReadableSpan, type TestTelemetry } from '@inkstream/telemetry/testing';
 import { waitFor } from '@inkstream/testing';
-import { DeliveryHarness } from './testing/delivery-harness.js';
+import { deliveryJob, trackPayload, useDeliveryHarness } from './testing/delivery-harness.js';
 
 /**
  * The delivery end of a trace: payloads published with their producer's context (as the filter
@@ -13,19 +13,13 @@ import { DeliveryHarness } from './testing/delivery-harness.js';
  * each payload's trace. Real NATS, a stand-in endpoint, spans kept in memory.
  */
 describe('delivery tracing', () => {
-  const h = new DeliveryHarness({ baseMs: 100, capMs: 200 });
   let telemetry: TestTelemetry;
-
-  beforeAll(async () => {
+  // Telemetry starts before the harness opens and stops after it closes (after hooks run in reverse).
+  beforeAll(() => {
     telemetry = startTestTelemetry();
-    await h.open();
   });
-  beforeEach(() => h.startService());
-  afterEach(() => h.stopService());
-  afterAll(async () => {
-    await h.close();
-    await telemetry.stop();
-  });
+  afterAll(() => telemetry.stop());
+  const h = useDeliveryHarness({ baseMs: 100, capMs: 200 });
 
   /** Publishes jobs the way the filter does: each in a PRODUCER span whose context rides along. */
   async function enqueue(sync: SyncSnapshot, count: number): Promise<Array<{ job: DeliveryJob; producer: ReadableSpan }>> {
@@ -33,20 +27,9 @@ describe('delivery tracing', () => {
     for (let i = 0; i < count; i++) {
       const userKey = `user-${i}`;
       const messageId = `${sync.id}-m${i}`;
-      const job: DeliveryJob = {
-        v: 1,
-        syncId: sync.id,
-        projectId: 'p1',
-        payloadType: 'track',
-        messageId,
-        userKey,
-        receivedAt: Date.now(),
-        payload: { type: 'track', event: 'E', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq: i } },
-      };
+      const job = deliveryJob(sync.id, userKey, trackPayload(userKey, messageId, { seq: i }));
       const subject = h.topology.subjects.delivery(sync.id, partitionOf(userKey));
-      await tracePublish({ subject, template: h.topology.subjectTemplates.delivery, messageId }, (headers) =>
-        h.bus.js.publish(subject, encodeJson(job), { msgID: messageId, ...(headers ? { headers } : {}) }),
-      );
+      await tracePublish({ subject, template: h.topology.subjectTemplates.delivery, messageId }, (headers) => h.publishJob(job, headers ? { headers } : {}));
       const producer = telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER && s.attributes['messaging.message.id'] === messageId)!;
       out.push({ job, producer });
     }
@@ -115,7 +98,7 @@ describe('delivery tracing', () => {
     const [{ producer }] = (await enqueue(sync, 1)) as [{ job: DeliveryJob; producer: ReadableSpan }];
     const traceId = producer.spanContext().traceId;
     const [letter] = await waitFor(async () => {
-      const d = await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id));
+      const d = await h.deadLetters(sync.id);
       return d.length > 0 ? d : undefined;
     }, 'the dead letter');
     expect(letter!.traceId).toBe(traceId);
@@ -136,7 +119,7 @@ describe('delivery tracing', () => {
       const messageId = `${sync.id}-s${i}`;
       const traceparent = await tracePublish({ subject, template: h.topology.subjectTemplates.delivery, messageId }, async (headers) => headers!.get('traceparent'));
       const producer = telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER && s.attributes['messaging.message.id'] === messageId)!;
-      const json = JSON.stringify({ type: 'track', event: 'E', user_id: `user-${i}`, timestamp: 1, message_id: messageId, properties: { seq: i } });
+      const json = JSON.stringify(trackPayload(`user-${i}`, messageId, { seq: i }, 1));
       payloads.push({ messageId, userKey: `user-${i}`, payloadType: 'track', receivedAt: Date.now(), traceparent, json, producer });
     }
     const head = { v: 2 as const, syncId: sync.id, projectId: 'p1', payloads: payloads.map(({ json: _j, producer: _p, ...head }) => head) };

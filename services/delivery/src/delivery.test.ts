@@ -1,38 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { encodeJson, partitionOf } from '@inkstream/bus';
-import type { DeadLetter, DeliveryJob, DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
+import { describe, expect, it } from 'vitest';
+import type { DeliverySettings, SyncSnapshot } from '@inkstream/contracts';
 import { waitFor } from '@inkstream/testing';
-import { DeliveryHarness, GOOD_AUTHORIZATION } from './testing/delivery-harness.js';
+import { GOOD_AUTHORIZATION, useDeliveryHarness } from './testing/delivery-harness.js';
 
 describe('delivery through real NATS to a stand-in endpoint', () => {
-  const h = new DeliveryHarness({ baseMs: 200, capMs: 1_000 });
+  const h = useDeliveryHarness({ baseMs: 200, capMs: 1_000 });
   const GOOD = GOOD_AUTHORIZATION;
 
-  beforeAll(() => h.open());
-  beforeEach(() => h.startService());
-  afterEach(() => h.stopService());
-  afterAll(() => h.close());
-
-  async function enqueue(sync: SyncSnapshot, count: number, users = 4, pad = 0, from = 0): Promise<DeliveryJob[]> {
-    const jobs: DeliveryJob[] = [];
-    for (let i = from; i < from + count; i++) {
-      const userKey = `user-${i % users}`;
-      const messageId = `${sync.id}-m${i}`;
-      const job: DeliveryJob = {
-        v: 1,
-        syncId: sync.id,
-        projectId: 'p1',
-        payloadType: 'track',
-        messageId,
-        userKey,
-        receivedAt: Date.now(),
-        payload: { type: 'track', event: 'E', user_id: userKey, timestamp: Date.now(), message_id: messageId, properties: { seq: i, pad: 'x'.repeat(pad) } },
-      };
-      await h.bus.js.publish(h.topology.subjects.delivery(sync.id, partitionOf(userKey)), encodeJson(job), { msgID: messageId });
-      jobs.push(job);
-    }
-    return jobs;
-  }
+  const enqueue = (sync: SyncSnapshot, count: number, users = 4, pad = 0, from = 0) =>
+    h.enqueue(sync, count, { users, from, properties: { pad: 'x'.repeat(pad) } });
 
   const delivered = (syncId: string) =>
     h.standIn.requests
@@ -85,7 +61,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     await waitFor(() => [...h.service.syncs].find((s) => s.id === sync.id)!.concurrencyLimit > lowest, 'concurrency to recover', 60_000);
     // Attempts are bounded: the storm was 60 refusals, after which every payload went through once.
     expect(stormRequests).toBeLessThanOrEqual(60 + 40 + 10);
-    expect(await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).toEqual([]);
+    expect(await h.deadLetters(sync.id)).toEqual([]);
   });
 
   it('retries connection resets, hung requests (timeout) and slow answers until delivered', async () => {
@@ -105,7 +81,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     const errors = outcomes.filter((o) => o.result === 'retry').map((o) => o.error ?? '');
     expect(errors.some((e) => /reset|socket|closed|other side/i.test(e))).toBe(true);
     expect(errors.some((e) => /timeout|aborted/i.test(e))).toBe(true);
-    expect(await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).toEqual([]);
+    expect(await h.deadLetters(sync.id)).toEqual([]);
   });
 
   it('holds payloads while credentials are wrong (failing), delivers them once fixed', async () => {
@@ -119,7 +95,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     expect(uniqueDelivered(sync.id)).toBe(0);
     sync = h.change(sync, { authorizationSealed: h.secrets.seal(GOOD) });
     await waitFor(() => uniqueDelivered(sync.id) === 10, 'all delivered after the fix', 120_000);
-    expect(await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).toEqual([]);
+    expect(await h.deadLetters(sync.id)).toEqual([]);
   });
 
   it('keeps each user’s order under retries, and a failing user does not block the others', async () => {
@@ -170,7 +146,7 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     h.standIn.respondWith((r) => ((r.json as { properties: { seq: number } }).properties.seq === 0 ? { status: 422, body: '{"message":"unmapped"}' } : { status: 503 }));
     await enqueue(sync, 3, 3);
     const letters = await waitFor(async () => {
-      const d = await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id));
+      const d = await h.deadLetters(sync.id);
       return d.length >= 3 ? d : undefined;
     }, 'three dead letters', 60_000);
     const byReason = Object.fromEntries(letters.map((l) => [l.job.payload.message_id, l.reason]));
@@ -188,8 +164,8 @@ describe('delivery through real NATS to a stand-in endpoint', () => {
     sync = h.change(sync, { enabled: false });
     await enqueue(sync, 5, 2);
     sync = h.change(sync, { deleted: true });
-    await waitFor(async () => (await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id))).length === 5, 'five dead letters', 60_000);
-    const letters = await h.read<DeadLetter>(h.topology.streams.deadLetters.name, h.topology.subjects.deadLetter(sync.id));
+    await waitFor(async () => (await h.deadLetters(sync.id)).length === 5, 'five dead letters', 60_000);
+    const letters = await h.deadLetters(sync.id);
     expect(letters.every((l) => l.reason === 'sync deleted')).toBe(true);
     expect(uniqueDelivered(sync.id)).toBe(0);
   });

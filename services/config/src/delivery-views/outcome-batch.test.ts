@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryOutcome } from '@inkstream/contracts';
+import { OTHER_SYNC as OTHER, OUTCOME_SYNC as SYNC, T0, v1OutcomeWith } from '@inkstream/contracts/testing';
 import { latencyBucketOf } from './latency-histogram.js';
 import { MAX_ERRORS_PER_SYNC, payloadKey, projectOutcomes, type MinuteCounters } from './outcome-batch.js';
 
-const SYNC = '22222222-2222-4222-8222-222222222222';
-const OTHER = '33333333-3333-4333-8333-333333333333';
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-
-function outcome(overrides: Partial<DeliveryOutcome>): DeliveryOutcome {
-  return {
-    v: 1,
-    syncId: SYNC,
-    messageId: 'm1',
-    payloadType: 'track',
-    result: 'delivered',
-    status: 200,
-    attempt: 1,
-    at: T0 + 5_000,
-    receivedAt: T0,
-    ...overrides,
-  };
-}
+const outcome = v1OutcomeWith({ at: T0 + 5_000 });
 const zero: Omit<MinuteCounters, 'syncId' | 'minute'> = {
   delivered: 0, deliveredFirstAttempt: 0, deliveredAfterRetry: 0, expired: 0, discarded: 0, rejected: 0, dropped: 0,
   retried: 0, throttled: 0, failing: 0, attempts2xx: 0, attempts3xx: 0, attempts4xx: 0, attempts429: 0, attempts5xx: 0,

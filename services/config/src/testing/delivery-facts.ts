@@ -1,24 +1,13 @@
 import { encodeJson } from '@inkstream/bus';
 import type { DeadLetter, DeliveryJob, DeliveryOutcome, OutcomeMessage } from '@inkstream/contracts';
+import { v1Outcome } from '@inkstream/contracts/testing';
 import { messageIdFor } from '@inkstream/movable-ink';
 import type { TestNats } from './nats.js';
 
 /** A delivery outcome as the delivery service publishes it, with overrides. */
 export function deliveryOutcome(syncId: string, overrides: Partial<DeliveryOutcome> = {}): DeliveryOutcome {
   const at = overrides.at ?? Date.now();
-  return {
-    v: 1,
-    syncId,
-    messageId: 'message-1',
-    payloadType: 'track',
-    result: 'delivered',
-    status: 200,
-    attempt: 1,
-    at,
-    receivedAt: at - 1_000,
-    requestMs: 5,
-    ...overrides,
-  };
+  return v1Outcome({ syncId, messageId: 'message-1', at, receivedAt: at - 1_000, requestMs: 5, ...overrides });
 }
 
 /**

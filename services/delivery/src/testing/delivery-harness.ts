@@ -1,12 +1,24 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, openBucket, type Bus, type KV } from '@inkstream/bus';
-import { DEFAULT_DELIVERY_SETTINGS, outcomesIn, type DeliveryOutcome, type DeliverySettings, type OutcomeMessage, type SyncSnapshot } from '@inkstream/contracts';
+import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, openBucket, partitionOf, type Bus, type KV } from '@inkstream/bus';
+import {
+  DEFAULT_DELIVERY_SETTINGS,
+  encodeDeliverySegment,
+  outcomesIn,
+  type DeadLetter,
+  type DeliveryJob,
+  type DeliveryOutcome,
+  type DeliverySegmentHead,
+  type DeliverySettings,
+  type OutcomeMessage,
+  type SyncSnapshot,
+  type TrackPayload,
+} from '@inkstream/contracts';
 import { HttpSender } from '@inkstream/movable-ink';
 import { createSecretBox } from '@inkstream/secret-box';
 import { createLogger, createMetricsRegistry, type Logger } from '@inkstream/service-kit';
-import { MovableInkStandIn } from '@inkstream/testing';
+import { MovableInkStandIn, payloadsOf } from '@inkstream/testing';
 import { AttemptStore, type StoredAttempts } from '../attempt-store.js';
-import type { DeadLetter } from '@inkstream/contracts';
 import type { DurableBackoff } from '../backoff.js';
 import { DeliveryService } from '../delivery-service.js';
 import { createDeliveryMetrics } from '../metrics.js';
@@ -14,6 +26,35 @@ import { OutcomePublisher } from '../outcome-publisher.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export const GOOD_AUTHORIZATION = 'Basic Z29vZDpjcmVkcw==';
+
+type PublishOptions = NonNullable<Parameters<Bus['js']['publish']>[2]>;
+
+/** A track payload of a user as the filter builds it: event `E` with the test's properties. */
+export function trackPayload(userKey: string, messageId: string, properties: Record<string, unknown>, timestamp = Date.now()): TrackPayload {
+  return { type: 'track', event: 'E', user_id: userKey, timestamp, message_id: messageId, properties };
+}
+
+/** The v1 delivery job of one payload of a sync (project `p1`), received now. */
+export function deliveryJob(syncId: string, userKey: string, payload: TrackPayload): DeliveryJob {
+  return { v: 1, syncId, projectId: 'p1', payloadType: 'track', messageId: payload.message_id, userKey, receivedAt: Date.now(), payload };
+}
+
+/**
+ * A v2 segment of track payloads of a sync (project `p1`, received now), encoded as the filter
+ * writes it: their heads, then each payload's JSON as given.
+ */
+export function deliverySegment(syncId: string, payloads: ReadonlyArray<{ messageId: string; userKey: string; json: string }>): string {
+  const head: DeliverySegmentHead = {
+    v: 2,
+    syncId,
+    projectId: 'p1',
+    payloads: payloads.map((p) => ({ messageId: p.messageId, userKey: p.userKey, payloadType: 'track', receivedAt: Date.now() })),
+  };
+  return encodeDeliverySegment(head, payloads.map((p) => p.json));
+}
+
+/** A delivered payload's user and number (`properties.seq`), for the stand-in's order checks. */
+export const orderOf = (p: Record<string, unknown>) => ({ user: p.user_id as string, seq: (p.properties as { seq: number }).seq });
 
 /**
  * The delivery service against the real NATS and a stand-in endpoint, with its configuration fed
@@ -164,6 +205,45 @@ export class DeliveryHarness {
     return this.read<OutcomeMessage>(this.topology.streams.outcomes.name, this.topology.subjects.outcome(syncId));
   }
 
+  /**
+   * Publishes a v1 job on the delivery subject of its sync and user's partition (or the one
+   * given), deduplicated by its message id.
+   */
+  publishJob(job: DeliveryJob, options: PublishOptions & { partition?: number } = {}): ReturnType<Bus['js']['publish']> {
+    const { partition = partitionOf(job.userKey), ...publish } = options;
+    return this.bus.js.publish(this.topology.subjects.delivery(job.syncId, partition), encodeJson(job), { msgID: job.messageId, ...publish });
+  }
+
+  /**
+   * Publishes `count` numbered payloads of a sync one after another: payload i has the id
+   * `<sync>-m<i>`, the user `user-<i % users>` and the properties `{ seq: i, ...properties }`.
+   */
+  async enqueue(sync: SyncSnapshot, count: number, options: { users?: number; from?: number; properties?: Record<string, unknown> } = {}): Promise<DeliveryJob[]> {
+    const { users = 4, from = 0, properties = {} } = options;
+    const jobs: DeliveryJob[] = [];
+    for (let i = from; i < from + count; i++) {
+      const userKey = `user-${i % users}`;
+      const job = deliveryJob(sync.id, userKey, trackPayload(userKey, `${sync.id}-m${i}`, { seq: i, ...properties }));
+      await this.publishJob(job);
+      jobs.push(job);
+    }
+    return jobs;
+  }
+
+  /** The message ids of a sync's payloads in the stand-in's 2xx answered requests, in order, repeats included. */
+  deliveredIds(syncId: string): string[] {
+    return this.standIn.requests
+      .filter((r) => r.status !== undefined && r.status < 300)
+      .flatMap((r) => payloadsOf(r.json))
+      .map((p) => p.message_id as string)
+      .filter((id) => id.startsWith(syncId));
+  }
+
+  /** The dead letters of a sync in the dead letter stream. */
+  deadLetters(syncId: string): Promise<DeadLetter[]> {
+    return this.read<DeadLetter>(this.topology.streams.deadLetters.name, this.topology.subjects.deadLetter(syncId));
+  }
+
   /** Every message of a stream on one subject, without consuming it. */
   async read<T>(stream: string, subject: string): Promise<T[]> {
     const info = await this.bus.jsm.streams.info(stream);
@@ -187,6 +267,26 @@ export class DeliveryHarness {
     const info = await jsm.consumers.info(this.topology.streams.delivery.name, this.topology.consumers.delivery(syncId).durable_name).catch(() => null);
     return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
   }
+}
+
+/**
+ * A harness for the tests of a describe block (call it in the block): opened before them and
+ * closed after them, and unless `servicePerTest` is false the service (with a new stand-in)
+ * started before each test and stopped after it. Each block has a namespace of its own.
+ */
+export function useDeliveryHarness(
+  backoff: DurableBackoff,
+  options: ConstructorParameters<typeof DeliveryHarness>[1] = {},
+  { servicePerTest = true }: { servicePerTest?: boolean } = {},
+): DeliveryHarness {
+  const h = new DeliveryHarness(backoff, options);
+  beforeAll(() => h.open());
+  if (servicePerTest) {
+    beforeEach(() => h.startService());
+    afterEach(() => h.stopService());
+  }
+  afterAll(() => h.close());
+  return h;
 }
 
 class FlakyAttemptStore extends AttemptStore {
