@@ -91,7 +91,7 @@ describe('filter tracing', () => {
     return out;
   }
 
-  it('processes an event in its ingest trace and hands the trace on in each payload head of its delivery segment', async () => {
+  it('processes an event in its ingest trace and hands its publish span on in each payload head of its delivery segment', async () => {
     const ingested = await ingest({ event_type: 'Viewed', user_id: 'traced-user', time: Date.now() }, 'traced-1');
     const segment = await waitFor(
       async () => (await messages(topology.streams.delivery.name)).find((m) => itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).some((i) => i.userKey === 'traced-user')),
@@ -114,10 +114,10 @@ describe('filter tracing', () => {
     );
     expect(handedOn.name).toBe(`publish ${topology.subjectTemplates.delivery}`);
     expect(handedOn.attributes).toMatchObject({ 'messaging.batch.message_count': 1, 'messaging.message.id': expect.stringMatching(/^s2:/) });
-    // One publish span for the segment; the segment's message carries it, each payload head the event's trace.
+    // One publish span for the segment; the segment's message and each payload head carry it (so delivery continues under it).
     expect(telemetry.trace(ingested.traceId).filter((s) => s.kind === SpanKind.PRODUCER && s.name === handedOn.name)).toHaveLength(1);
     expect(segment.headers.traceparent).toBe(`00-${ingested.traceId}-${handedOn.spanContext().spanId}-01`);
-    expect(item!.traceparent).toBe(`00-${ingested.traceId}-${processing.spanContext().spanId}-01`);
+    expect(item!.traceparent).toBe(`00-${ingested.traceId}-${handedOn.spanContext().spanId}-01`);
   });
 
   it('records the trace id with a discarded payload’s outcome', async () => {
