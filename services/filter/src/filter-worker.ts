@@ -147,9 +147,12 @@ export class FilterWorker {
   private readonly activeByProject = new Map<string, CompiledSync[]>();
   /** Route limits, rebuilt only when the server's max_payload changes. */
   private limits: { maxPayload: number | undefined; limits: RouteLimits } | undefined;
-  /** Counter children by label values: looked up per record and per payload, not re-hashed each time. */
-  private readonly recordCounters = new Map<string, { inc(): void }>();
-  private readonly queuedCounters = new Map<string, { inc(): void }>();
+  /**
+   * Counter children by label values. prom-client hashes a child's labels on every `inc` all the
+   * same, so records are counted once per lane and payloads once per segment and type (`inc(n)`).
+   */
+  private readonly recordCounters = new Map<string, { inc(n?: number): void }>();
+  private readonly queuedCounters = new Map<string, { inc(n?: number): void }>();
 
   constructor(private readonly deps: FilterWorkerDeps) {
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
@@ -418,7 +421,7 @@ export class FilterWorker {
             (headers) => this.publisher.publish(subject, seg.data, { msgID: seg.msgId, ...(headers ? { headers } : {}) }),
           );
           metrics.deliverySegments.inc();
-          for (const p of seg.payloads) this.countQueued(p);
+          this.countQueued(seg.syncId, seg.payloads);
         },
       },
       outbox.progress,
@@ -489,6 +492,9 @@ export class FilterWorker {
     /** Position of the first record not done yet (what the user is held from, should the lane fail). */
     let pending = entries[0]!.position;
     let routedAny = false;
+    /** Records routed and not counted yet, all of kind `countKind` (counted once per lane, or when the kind changes). */
+    let countKind = first.kind;
+    let counted = 0;
     try {
       const ref = profiles.ref(first.projectId, first.userKey);
       let before: ProfileEntry | undefined;
@@ -522,9 +528,15 @@ export class FilterWorker {
           }
           continue;
         }
-        const routed = this.route(msg, record, position, current ? { ...current, seen: before.seen } : before);
+        // Routing ignores the processed keys: the profile as of the last record is given as it is.
+        const routed = this.route(msg, record, position, current ?? before);
         if (!routed) continue;
-        this.countRecord(record.kind);
+        if (record.kind !== countKind) {
+          this.countRecords(countKind, counted);
+          countKind = record.kind;
+          counted = 0;
+        }
+        counted++;
         if (routed.droppedTraits.length > 0) {
           metrics.traitsDropped.inc(routed.droppedTraits.length);
           logger.warn(
@@ -540,6 +552,8 @@ export class FilterWorker {
         marks.push(mark);
         routedAny = true;
       }
+      this.countRecords(countKind, counted);
+      counted = 0;
       pending = Infinity;
       this.handOver(msg, work, segment, laneIndex, payloads);
       if (!routedAny) {
@@ -566,6 +580,7 @@ export class FilterWorker {
       this.awaitStored(segment, work, lane, entries[0]!.position, stored);
       if (reachedHeld) this.release(work, lane);
     } catch (err) {
+      this.countRecords(countKind, counted);
       this.handOver(msg, work, segment, laneIndex, []);
       if (pending !== Infinity) work.held.set(lane, Math.min(work.held.get(lane) ?? Infinity, pending));
       segment.giveBack = true;
@@ -618,20 +633,36 @@ export class FilterWorker {
     return this.limits.limits;
   }
 
-  private countRecord(kind: string): void {
+  private countRecords(kind: string, n: number): void {
+    if (n === 0) return;
     let counter = this.recordCounters.get(kind);
     if (!counter) this.recordCounters.set(kind, (counter = this.deps.metrics.records.labels({ kind })));
-    counter.inc();
+    counter.inc(n);
   }
 
-  private countQueued(p: RoutedPayload): void {
-    const key = `${p.syncId}\u0000${p.payloadType}`;
+  /** The payloads of one stored segment (all of one sync), counted once per payload type. */
+  private countQueued(syncId: string, payloads: readonly RoutedPayload[]): void {
+    let type = payloads[0]?.payloadType;
+    let n = 0;
+    for (const p of payloads) {
+      if (p.payloadType !== type) {
+        this.countQueuedOf(syncId, type!, n);
+        type = p.payloadType;
+        n = 0;
+      }
+      n++;
+    }
+    if (type !== undefined) this.countQueuedOf(syncId, type, n);
+  }
+
+  private countQueuedOf(syncId: string, type: RoutedPayload['payloadType'], n: number): void {
+    const key = `${syncId}\u0000${type}`;
     let counter = this.queuedCounters.get(key);
     if (!counter) {
-      counter = this.deps.metrics.payloads.labels({ sync: p.syncId, type: p.payloadType, outcome: 'queued', reason: '' });
+      counter = this.deps.metrics.payloads.labels({ sync: syncId, type, outcome: 'queued', reason: '' });
       this.queuedCounters.set(key, counter);
     }
-    counter.inc();
+    counter.inc(n);
   }
 
   private discard(d: Discard, receivedAt: number): void {
