@@ -108,6 +108,13 @@ interface MessageOutbox {
   settle: (outcome: { ok: true } | { ok: false; err: unknown }) => void;
 }
 
+/**
+ * JSON of a profile this worker saved, without its processed keys (the part routing gives), by
+ * the object saved: a user's next lane whose records change nothing saves that JSON again with
+ * the new processed keys, without serializing the profile again.
+ */
+const savedHeads = new WeakMap<ProfileEntry, string>();
+
 /** A W3C tracestate longer than this is left out of the payload heads (the traceparent still joins the trace). */
 const MAX_HEAD_TRACESTATE_CHARS = 512;
 
@@ -547,7 +554,8 @@ export class FilterWorker {
         for (const d of routed.discards) this.discard(d, record.receivedAt);
         for (const p of routed.payloads) payloads.push(p);
         initial ??= before;
-        currentJson = routed.serialized ?? (routed.changed || current === undefined ? undefined : currentJson);
+        // Unchanged, routing's profile serializes as `before` did without its processed keys.
+        currentJson = routed.serialized ?? (routed.changed ? undefined : current === undefined ? savedHeads.get(before) : currentJson);
         current = routed.profile;
         marks.push(mark);
         routedAny = true;
@@ -572,6 +580,7 @@ export class FilterWorker {
       // processed keys) and the processed keys'.
       const head = forgotten === current && currentJson !== undefined ? currentJson : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
       const serialized = head !== undefined && head.length > 2 ? `${head.slice(0, -1)},"seen":${seenJson}}` : JSON.stringify(profile);
+      if (head !== undefined && head.length > 2) savedHeads.set(profile, head);
       // Write-behind: the lane goes on once the profile is staged; the message is acked only once
       // the writes covering all its records are stored.
       const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));
