@@ -119,6 +119,22 @@ describe('routeRecord', () => {
       const changed = routeRecord(record({ ...viewed, user_properties: { email: 'b@example.com' } }, 'event', 'e3'), 3, same.profile, [users], NOW);
       expect(changed.payloads.map((j) => j.payloadType)).toEqual(['identify', 'track']);
     });
+    it('fingerprints the same properties object per sync selection and pairing (remembered, never mixed up)', () => {
+      const properties = { email: 'a@example.com', plan: 'pro' };
+      const before = { ...emptyProfile(), properties, lastSeq: 1 };
+      const a = sync({ id: 'a', sendUsers: true, userProperties: ['email'] });
+      const b = sync({ id: 'b', sendUsers: true, userProperties: ['plan'] });
+      for (let i = 0; i < 2; i++) {
+        for (const [userId, deviceId] of [['u1', undefined], ['u2', undefined], ['u1', 'd1']] as const) {
+          const r = routeRecord(record({ event_type: 'Viewed', user_id: userId, ...(deviceId ? { device_id: deviceId } : {}) }, 'event', `e${i}`), 2 + i, before, [a, b], NOW);
+          expect(r.profile.properties).toBe(properties);
+          expect(r.profile.identified).toEqual({
+            a: identifyFingerprint(userId, deviceId, { email: 'a@example.com' }),
+            b: identifyFingerprint(userId, deviceId, { plan: 'pro' }),
+          });
+        }
+      }
+    });
     it('sends an identify when the user_id/device_id pairing changes', () => {
       const first = routeRecord(record(viewed), 1, emptyProfile(), [users], NOW);
       const paired = routeRecord(record({ ...viewed, device_id: 'device-1' }, 'event', 'e2'), 2, first.profile, [users], NOW);

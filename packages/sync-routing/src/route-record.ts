@@ -18,7 +18,7 @@ import { compactIdentified, identifyFingerprint, type ProfileEntry } from './pro
 import { boundProfile, DEFAULT_MAX_PROFILE_BYTES } from './profile-size.js';
 import { sameJson } from './same-json.js';
 import { payloadHeadJson, segmentPrefix, singlePayloadSegmentBytes } from './segment-lines.js';
-import { applyUserProperties } from './user-properties.js';
+import { applyUserProperties, type Properties } from './user-properties.js';
 
 export interface CompiledSync {
   sync: SyncSnapshot;
@@ -49,6 +49,36 @@ export interface RouteLimits {
 
 /** Room kept in a profile for one sync's identify fingerprint (sync id and hash, as JSON). */
 const FINGERPRINT_RESERVE_BYTES = 128;
+
+/**
+ * Identify fingerprints already computed, per properties object (profiles keep the same object
+ * while their properties do not change, and never change one in place): most records of a user
+ * repeat the pairing and traits of the last, and need no JSON and hash for them again.
+ */
+const fingerprints = new WeakMap<object, Array<{ allowed: readonly string[]; userId: string | undefined; deviceId: string | undefined; fingerprint: string }>>();
+
+function fingerprintOf(properties: Properties, allowed: readonly string[], userId: string | undefined, deviceId: string | undefined): string {
+  let known = fingerprints.get(properties);
+  if (known) {
+    for (const k of known) if (k.allowed === allowed && k.userId === userId && k.deviceId === deviceId) return k.fingerprint;
+  } else fingerprints.set(properties, (known = []));
+  const fingerprint = identifyFingerprint(userId, deviceId, pickAllowed(properties, allowed));
+  // A few pairings per properties object at most (one per sync, mostly): the newest replace the oldest.
+  if (known.length >= 8) known.shift();
+  known.push({ allowed, userId, deviceId, fingerprint });
+  return fingerprint;
+}
+
+/** UTF-8 bytes of segmentPrefix(sync, project), per sync snapshot (the same few projects each). */
+const prefixBytes = new WeakMap<SyncSnapshot, { projectId: string; bytes: number }>();
+
+function segmentPrefixBytes(sync: SyncSnapshot, projectId: string): number {
+  const known = prefixBytes.get(sync);
+  if (known?.projectId === projectId) return known.bytes;
+  const bytes = Buffer.byteLength(segmentPrefix(sync.id, projectId));
+  prefixBytes.set(sync, { projectId, bytes });
+  return bytes;
+}
 
 export interface RoutedRecord {
   /** The profile after this record; `changed` says whether it must be saved. */
@@ -163,7 +193,7 @@ export function routeRecord(
       bytes: Buffer.byteLength(headJson) + bytes,
     };
     if (limits.maxDeliveryBytes !== undefined) {
-      const alone = singlePayloadSegmentBytes(Buffer.byteLength(segmentPrefix(sync.id, record.projectId)), routed.bytes, 0);
+      const alone = singlePayloadSegmentBytes(segmentPrefixBytes(sync, record.projectId), routed.bytes, 0);
       if (alone > limits.maxDeliveryBytes) {
         discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason: 'too large for NATS' });
         return false;
@@ -183,8 +213,7 @@ export function routeRecord(
         profile: properties,
       };
       if (sync.sendUsers) {
-        const traits = pickAllowed(properties, sync.userProperties);
-        const fingerprint = identifyFingerprint(userId, deviceId, traits);
+        const fingerprint = fingerprintOf(properties, sync.userProperties, userId, deviceId);
         if (isIdentify || profile.identified[sync.id] !== fingerprint) {
           // The identify carries the whole pairing, so Movable Ink can merge anonymous activity.
           const paired = { ...event, user_id: userId, device_id: deviceId };

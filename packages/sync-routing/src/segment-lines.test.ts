@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeDeliverySegment, itemsOfDeliveryMessage, type SegmentPayloadHead } from '@inkstream/contracts';
-import { headTraceSuffix, headWithTrace, payloadHeadJson, segmentPrefix, segmentText, singlePayloadSegmentBytes } from './segment-lines.js';
+import { headTraceSuffix, headWithTrace, payloadHeadJson, segmentPrefix, segmentText, segmentTextOf, singlePayloadSegmentBytes } from './segment-lines.js';
 
 describe('segment lines', () => {
   const heads: SegmentPayloadHead[] = [
@@ -8,6 +8,16 @@ describe('segment lines', () => {
     { messageId: 'm2', userKey: 'u2', payloadType: 'track', receivedAt: 6 },
   ];
   const payloads = ['{"type":"identify","x":"a\\nb"}', '{"type":"track","é":1}'];
+
+  it('segmentTextOf is segmentText of the pieces', () => {
+    const headJsons = heads.map(payloadHeadJson);
+    const pieces = headJsons.map((headJson, i) => ({ headJson, payloadJson: payloads[i]! }));
+    for (const suffix of ['', headTraceSuffix({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })]) {
+      expect(segmentTextOf('P[', pieces, suffix)).toBe(segmentText('P[', headJsons, payloads, suffix));
+      expect(segmentTextOf('P[', pieces.slice(0, 1), suffix)).toBe(segmentText('P[', headJsons.slice(0, 1), payloads.slice(0, 1), suffix));
+    }
+    expect(() => segmentTextOf('P[', [])).toThrow();
+  });
 
   it('builds exactly the segment encodeDeliverySegment writes, with and without trace context', () => {
     const headJsons = heads.map(payloadHeadJson);

@@ -57,3 +57,16 @@ export function segmentText(prefix: string, headJsons: readonly string[], payloa
 export function singlePayloadSegmentBytes(prefixBytes: number, headBytes: number, payloadBytes: number, traceSuffixBytes = 0): number {
   return prefixBytes + headBytes + traceSuffixBytes + SEGMENT_FRAME_BYTES + 1 + payloadBytes;
 }
+
+/** segmentText for payloads given with their pieces (`headJson`, `payloadJson`), without arrays of the pieces. */
+export function segmentTextOf(prefix: string, payloads: ReadonlyArray<{ headJson: string; payloadJson: string }>, traceSuffix = ''): string {
+  if (payloads.length === 0) throw new Error('a segment holds one head per payload, at least one');
+  let heads = prefix;
+  let lines = '';
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i]!;
+    heads += (i === 0 ? '' : ',') + headWithTrace(p.headJson, traceSuffix);
+    lines += (i === 0 ? '' : '\n') + p.payloadJson;
+  }
+  return `${heads}]}\n${lines}`;
+}

@@ -59,4 +59,29 @@ describe('applyUserProperties (Amplitude semantics)', () => {
     expect(applyUserProperties(p, undefined)).toBe(p);
     expect(applyUserProperties(p, {})).toBe(p);
   });
+
+  it('returns the profile itself for a $set (or plain keys) of the values it holds, and a copy otherwise', () => {
+    const p = { plan: 'pro', tags: ['a', 'b'], n: 1, gone: null };
+    expect(applyUserProperties(p, { $set: { plan: 'pro', tags: ['a', 'b'] } })).toBe(p);
+    expect(applyUserProperties(p, { plan: 'pro', n: 1 })).toBe(p);
+    expect(applyUserProperties(p, { $set: { plan: 'pro' }, $setOnce: { n: 2 } })).toBe(p);
+    // Anything that changes the JSON is applied as before, on a copy.
+    const changed: Array<[Record<string, unknown>, Record<string, unknown>]> = [
+      [{ $set: { plan: 'free' } }, { ...p, plan: 'free' }],
+      [{ $set: { tags: ['b', 'a'] } }, { ...p, tags: ['b', 'a'] }],
+      [{ $set: { other: 1 } }, { ...p, other: 1 }],
+      [{ n: 2 }, { ...p, n: 2 }],
+      [{ $setOnce: { gone: 3 } }, { ...p, gone: 3 }],
+      [{ $setOnce: { fresh: 3 } }, { ...p, fresh: 3 }],
+      [{ $set: { plan: 'pro' }, $add: { n: 1 } }, { ...p, n: 2 }],
+      [{ $set: 'not an object' }, p],
+    ];
+    for (const [ops, after] of changed) {
+      const input = structuredClone(p);
+      const out = applyUserProperties(input, ops);
+      expect(out).not.toBe(input);
+      expect(out).toEqual(after);
+      expect(input).toEqual(p);
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { USER_PROPERTY_OPERATIONS } from '@inkstream/contracts';
+import { sameJson } from './same-json.js';
 
 export type Properties = Record<string, unknown>;
 
@@ -27,6 +28,34 @@ function toNumber(value: unknown): number | undefined {
   return undefined;
 }
 
+const hasOwn = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
+/** Every key of `sets` is in `profile` already with the same JSON: setting them changes nothing. */
+function setsNothing(profile: Properties, sets: Properties): boolean {
+  for (const key of Object.keys(sets)) {
+    if (!hasOwn(profile, key) || !sameJson(profile[key], sets[key])) return false;
+  }
+  return true;
+}
+
+/**
+ * The operations are only `$set` and `$setOnce` and change nothing (most events repeat what the
+ * profile says): applying them would give a copy whose JSON is the profile's. The profile itself
+ * is answered then, so the caller has nothing to compare or copy.
+ */
+function onlySetsNothing(profile: Properties, userProperties: Properties, keys: readonly string[]): boolean {
+  for (const name of keys) {
+    const v = userProperties[name];
+    if (name === '$set') {
+      if (!isObject(v) || !setsNothing(profile, v)) return false;
+    } else if (name === '$setOnce') {
+      if (!isObject(v)) return false;
+      for (const key of Object.keys(v)) if (profile[key] === undefined || profile[key] === null || !hasOwn(profile, key)) return false;
+    } else return false;
+  }
+  return true;
+}
+
 /**
  * Applies an event's `user_properties` to a profile the way Amplitude does and returns the new
  * profile (the input is not modified). Plain keys are a `$set`; operation objects run in the
@@ -37,12 +66,15 @@ function toNumber(value: unknown): number | undefined {
  * - `$append`/`$prepend` add values (a list adds each item) at the end/front, turning a
  *   scalar into a list; `$postInsert`/`$preInsert` do so only for values not already there;
  * - `$remove` removes every occurrence of the values from a list.
+ * When the result would serialize as the profile does (a `$set` of the values it holds), the
+ * profile itself is answered.
  */
 export function applyUserProperties(profile: Properties, userProperties: Properties | undefined): Properties {
   if (!userProperties) return profile;
   const keys = Object.keys(userProperties);
   if (keys.length === 0) return profile;
-  if (!keys.some((k) => OPERATIONS.has(k))) return { ...profile, ...userProperties };
+  if (!keys.some((k) => OPERATIONS.has(k))) return setsNothing(profile, userProperties) ? profile : { ...profile, ...userProperties };
+  if (onlySetsNothing(profile, userProperties, keys)) return profile;
 
   let next: Properties = { ...profile };
   const op = (name: string): Properties => {

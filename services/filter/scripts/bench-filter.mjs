@@ -2,14 +2,20 @@
 // segments of up to R records per partition, and reports the filter's CPU per payload and the
 // number of delivery messages. Uses the NATS at NATS_URL (a fresh namespace, deleted after).
 //   node scripts/bench-filter.mjs [events=20000] [users=500] [syncs=2] [recordsPerRequest=100]
+// Profile writes go through the lean writer, as in the service (index.ts). FILTER_DIST picks another
+// build (e.g. a baseline worktree's dist). PROF=<file> writes a CPU profile of the measured phase
+// (worker start until every ingest message is acked) to <file> (.cpuprofile, for DevTools).
 import { randomBytes } from 'node:crypto';
-import { ConfigView, connectBus, createTopology, declareStreams, encodeJson, partitionOf } from '@inkstream/bus';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { ConfigView, LeanPublisher, connectBus, createTopology, declareStreams, encodeJson, partitionOf } from '@inkstream/bus';
 import { DEFAULT_DELIVERY_SETTINGS } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
 const DIST = process.env.FILTER_DIST ?? '../dist';
 const { FilterWorker } = await import(`${DIST}/filter-worker.js`);
 const { createFilterMetrics } = await import(`${DIST}/metrics.js`);
 const { ProfileStore } = await import(`${DIST}/profile-store.js`);
+const { openLeanProfileWriter } = await import(`${DIST}/profile-writer.js`);
 
 const [N = 20000, U = 500, S = 2, R = 100] = process.argv.slice(2).map(Number);
 const logger = createLogger('bench', 'silent');
@@ -46,9 +52,15 @@ try {
   }
   const worker = new FilterWorker({
     bus, topology, config,
-    profiles: new ProfileStore(profilesKv, { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
+    profiles: new ProfileStore(profilesKv, { writer: await openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)), maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
     metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: 256, leases: leasesKv, replicaId: 'bench',
   });
+  const session = process.env.PROF ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await worker.start();
@@ -62,6 +74,7 @@ try {
   while (!(await acked())) await new Promise((r) => setTimeout(r, 100));
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  if (session) writeFileSync(process.env.PROF, JSON.stringify((await session.post('Profiler.stop')).profile));
   await worker.stop();
   const delivery = await bus.jsm.streams.info(topology.streams.delivery.name);
   // Payloads: each event gives one track per sync, plus one identify (sync-0) per user.

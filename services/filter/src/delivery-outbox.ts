@@ -1,4 +1,4 @@
-import { headTraceSuffix, segmentPrefix, segmentText, sha256, type RoutedPayload } from '@inkstream/sync-routing';
+import { headTraceSuffix, segmentPrefix, segmentTextOf, sha256, type RoutedPayload } from '@inkstream/sync-routing';
 import type { TraceCarrier } from '@inkstream/telemetry';
 
 /**
@@ -21,18 +21,25 @@ export interface SegmentGroup {
 
 /** Groups payloads per (sync, partition), groups in order of first appearance, payloads in the order given. */
 export function groupPayloads(payloads: readonly RoutedPayload[], partitionOf: (userKey: string) => number): SegmentGroup[] {
-  const groups = new Map<string, SegmentGroup>();
+  const out: SegmentGroup[] = [];
+  // Groups per sync, then per partition (no key string per payload).
+  const groups = new Map<string, Map<number, SegmentGroup>>();
   // Partitions per user key: one ingest message's users are usually on one partition anyway.
   const partitions = new Map<string, number>();
   for (const p of payloads) {
     let partition = partitions.get(p.userKey);
     if (partition === undefined) partitions.set(p.userKey, (partition = partitionOf(p.userKey)));
-    const key = `${p.syncId}\u0000${partition}`;
-    const group = groups.get(key);
+    let ofSync = groups.get(p.syncId);
+    if (!ofSync) groups.set(p.syncId, (ofSync = new Map()));
+    const group = ofSync.get(partition);
     if (group) group.payloads.push(p);
-    else groups.set(key, { syncId: p.syncId, partition, payloads: [p] });
+    else {
+      const created = { syncId: p.syncId, partition, payloads: [p] };
+      ofSync.set(partition, created);
+      out.push(created);
+    }
   }
-  return [...groups.values()];
+  return out;
 }
 
 /**
@@ -121,13 +128,11 @@ export async function publishOutbox(payloads: readonly RoutedPayload[], options:
     const send = async (chunk: RoutedPayload[]): Promise<void> => {
       const msgId = segmentMessageId(group.syncId, chunk);
       if (progress.stored.has(msgId)) return;
-      const headJsons = chunk.map((p) => p.headJson);
-      const payloadJsons = chunk.map((p) => p.payloadJson);
-      const data = Buffer.from(segmentText(prefix, headJsons, payloadJsons, traceSuffix));
+      const data = Buffer.from(segmentTextOf(prefix, chunk, traceSuffix));
       const withTrace = (trace: TraceCarrier | undefined): Uint8Array => {
         const suffix = headTraceSuffix(trace);
         if (suffix === traceSuffix || Buffer.byteLength(suffix) !== traceSuffixBytes) return data;
-        return Buffer.from(segmentText(prefix, headJsons, payloadJsons, suffix));
+        return Buffer.from(segmentTextOf(prefix, chunk, suffix));
       };
       try {
         await options.send({ syncId: group.syncId, partition: group.partition, msgId, payloads: chunk, data, withTrace });

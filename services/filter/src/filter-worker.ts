@@ -108,6 +108,13 @@ interface MessageOutbox {
   settle: (outcome: { ok: true } | { ok: false; err: unknown }) => void;
 }
 
+/**
+ * JSON of a profile this worker saved, without its processed keys (the part routing gives), by
+ * the object saved: a user's next lane whose records change nothing saves that JSON again with
+ * the new processed keys, without serializing the profile again.
+ */
+const savedHeads = new WeakMap<ProfileEntry, string>();
+
 /** A W3C tracestate longer than this is left out of the payload heads (the traceparent still joins the trace). */
 const MAX_HEAD_TRACESTATE_CHARS = 512;
 
@@ -159,9 +166,12 @@ export class FilterWorker {
   private readonly activeByProject = new Map<string, CompiledSync[]>();
   /** Route limits, rebuilt only when the server's max_payload changes. */
   private limits: { maxPayload: number | undefined; limits: RouteLimits } | undefined;
-  /** Counter children by label values: looked up per record and per payload, not re-hashed each time. */
-  private readonly recordCounters = new Map<string, { inc(): void }>();
-  private readonly queuedCounters = new Map<string, { inc(): void }>();
+  /**
+   * Counter children by label values. prom-client hashes a child's labels on every `inc` all the
+   * same, so records are counted once per lane and payloads once per segment and type (`inc(n)`).
+   */
+  private readonly recordCounters = new Map<string, { inc(n?: number): void }>();
+  private readonly queuedCounters = new Map<string, { inc(n?: number): void }>();
 
   constructor(private readonly deps: FilterWorkerDeps) {
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
@@ -392,7 +402,12 @@ export class FilterWorker {
     if (outbox.lanes[laneIndex] !== undefined) return;
     outbox.lanes[laneIndex] = payloads;
     if (--outbox.remaining > 0) return;
-    const all = outbox.lanes.length === 1 ? outbox.lanes[0]! : outbox.lanes.flat();
+    let all = outbox.lanes[0]!;
+    if (outbox.lanes.length > 1) {
+      // Not Array.prototype.flat (generic, slow in V8): the lanes' payloads one after another.
+      all = [];
+      for (const lane of outbox.lanes) for (const p of lane) all.push(p);
+    }
     if (all.length === 0) {
       outbox.settle({ ok: true });
       return;
@@ -430,7 +445,7 @@ export class FilterWorker {
             (headers) => this.publisher.publish(subject, seg.withTrace(sampledHeadTrace(headers, outbox.trace)), { msgID: seg.msgId, ...(headers ? { headers } : {}) }),
           );
           metrics.deliverySegments.inc();
-          for (const p of seg.payloads) this.countQueued(p);
+          this.countQueued(seg.syncId, seg.payloads);
         },
       },
       outbox.progress,
@@ -501,6 +516,9 @@ export class FilterWorker {
     /** Position of the first record not done yet (what the user is held from, should the lane fail). */
     let pending = entries[0]!.position;
     let routedAny = false;
+    /** Records routed and not counted yet, all of kind `countKind` (counted once per lane, or when the kind changes). */
+    let countKind = first.kind;
+    let counted = 0;
     try {
       const ref = profiles.ref(first.projectId, first.userKey);
       let before: ProfileEntry | undefined;
@@ -534,9 +552,15 @@ export class FilterWorker {
           }
           continue;
         }
-        const routed = this.route(msg, record, position, current ? { ...current, seen: before.seen } : before);
+        // Routing ignores the processed keys: the profile as of the last record is given as it is.
+        const routed = this.route(msg, record, position, current ?? before);
         if (!routed) continue;
-        this.countRecord(record.kind);
+        if (record.kind !== countKind) {
+          this.countRecords(countKind, counted);
+          countKind = record.kind;
+          counted = 0;
+        }
+        counted++;
         if (routed.droppedTraits.length > 0) {
           metrics.traitsDropped.inc(routed.droppedTraits.length);
           logger.warn(
@@ -547,11 +571,14 @@ export class FilterWorker {
         for (const d of routed.discards) this.discard(d, record.receivedAt);
         for (const p of routed.payloads) payloads.push(p);
         initial ??= before;
-        currentJson = routed.serialized ?? (routed.changed || current === undefined ? undefined : currentJson);
+        // Unchanged, routing's profile serializes as `before` did without its processed keys.
+        currentJson = routed.serialized ?? (routed.changed ? undefined : current === undefined ? savedHeads.get(before) : currentJson);
         current = routed.profile;
         marks.push(mark);
         routedAny = true;
       }
+      this.countRecords(countKind, counted);
+      counted = 0;
       pending = Infinity;
       this.handOver(msg, work, segment, laneIndex, payloads);
       if (!routedAny) {
@@ -570,6 +597,7 @@ export class FilterWorker {
       // processed keys) and the processed keys'.
       const head = forgotten === current && currentJson !== undefined ? currentJson : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
       const serialized = head !== undefined && head.length > 2 ? `${head.slice(0, -1)},"seen":${seenJson}}` : JSON.stringify(profile);
+      if (head !== undefined && head.length > 2) savedHeads.set(profile, head);
       // Write-behind: the lane goes on once the profile is staged; the message is acked only once
       // the writes covering all its records are stored.
       const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));
@@ -578,6 +606,7 @@ export class FilterWorker {
       this.awaitStored(segment, work, lane, entries[0]!.position, stored);
       if (reachedHeld) this.release(work, lane);
     } catch (err) {
+      this.countRecords(countKind, counted);
       this.handOver(msg, work, segment, laneIndex, []);
       if (pending !== Infinity) work.held.set(lane, Math.min(work.held.get(lane) ?? Infinity, pending));
       segment.giveBack = true;
@@ -630,20 +659,36 @@ export class FilterWorker {
     return this.limits.limits;
   }
 
-  private countRecord(kind: string): void {
+  private countRecords(kind: string, n: number): void {
+    if (n === 0) return;
     let counter = this.recordCounters.get(kind);
     if (!counter) this.recordCounters.set(kind, (counter = this.deps.metrics.records.labels({ kind })));
-    counter.inc();
+    counter.inc(n);
   }
 
-  private countQueued(p: RoutedPayload): void {
-    const key = `${p.syncId}\u0000${p.payloadType}`;
+  /** The payloads of one stored segment (all of one sync), counted once per payload type. */
+  private countQueued(syncId: string, payloads: readonly RoutedPayload[]): void {
+    let type = payloads[0]?.payloadType;
+    let n = 0;
+    for (const p of payloads) {
+      if (p.payloadType !== type) {
+        this.countQueuedOf(syncId, type!, n);
+        type = p.payloadType;
+        n = 0;
+      }
+      n++;
+    }
+    if (type !== undefined) this.countQueuedOf(syncId, type, n);
+  }
+
+  private countQueuedOf(syncId: string, type: RoutedPayload['payloadType'], n: number): void {
+    const key = `${syncId}\u0000${type}`;
     let counter = this.queuedCounters.get(key);
     if (!counter) {
-      counter = this.deps.metrics.payloads.labels({ sync: p.syncId, type: p.payloadType, outcome: 'queued', reason: '' });
+      counter = this.deps.metrics.payloads.labels({ sync: syncId, type, outcome: 'queued', reason: '' });
       this.queuedCounters.set(key, counter);
     }
-    counter.inc();
+    counter.inc(n);
   }
 
   private discard(d: Discard, receivedAt: number): void {

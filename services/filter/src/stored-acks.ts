@@ -18,19 +18,32 @@ export class StoredAcks {
   }
 
   add(msg: JsMsg, stored: Promise<void>, onFailed: (err: unknown) => void): void {
-    const tracked = stored
-      .then(
-        () => msg.ack(),
-        (err: unknown) => onFailed(err),
-      )
-      .catch(() => undefined)
-      .finally(() => {
-        this.waiting.delete(msg);
-        if (this.waiting.size === 0 && this.heartbeat) {
-          clearInterval(this.heartbeat);
-          this.heartbeat = undefined;
+    const done = (): void => {
+      this.waiting.delete(msg);
+      if (this.waiting.size === 0 && this.heartbeat) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+    };
+    // One reaction per message (not then/catch/finally): an ack or nak that throws is ignored.
+    const tracked = stored.then(
+      () => {
+        try {
+          msg.ack();
+        } catch {
+          // The connection is gone: the message comes back.
         }
-      });
+        done();
+      },
+      (err: unknown) => {
+        try {
+          onFailed(err);
+        } catch {
+          // As above.
+        }
+        done();
+      },
+    );
     this.waiting.set(msg, tracked);
     if (!this.heartbeat) {
       this.heartbeat = setInterval(() => {
