@@ -112,3 +112,10 @@ describe('authorization and request', () => {
     expect(() => requestBody([])).toThrow();
   });
 });
+
+describe('messageIdFor', () => {
+  it('is pinned: ids stored before (dedup, retry state, dead letters) keep matching', () => {
+    // Computed with createHash('sha256') before the one-shot digest replaced it.
+    expect(messageIdFor('s1', 'track', 'ins-1')).toBe('8020f01f-88c4-86ab-a5ba-374aa2de97d3');
+  });
+});
