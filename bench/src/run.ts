@@ -16,10 +16,14 @@ import { formatRow, phasesFrom, type Row } from './report.js';
  * it brings e2e1 along).
  * BENCH_CPU_PROFILE_DIR=<dir>: a CPU profile of each service's run is written there.
  * BENCH_SERVICE_ENV="K=V,…": extra environment for the services.
+ * BENCH_LATENCY_RATE=<events/s>: the latency phase's rate (default half the batchSize-1 rate), to
+ * compare versions at one rate.
  */
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 const outageSeconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? '600');
 const phases = phasesFrom(process.env.BENCH_ONLY);
+const latencyRate = process.env.BENCH_LATENCY_RATE === undefined ? undefined : Number(process.env.BENCH_LATENCY_RATE);
+if (latencyRate !== undefined && !(latencyRate > 0)) throw new Error(`BENCH_LATENCY_RATE must be a positive number of events/s, not ${process.env.BENCH_LATENCY_RATE}`);
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const runId = `b${Date.now().toString(36)}`;
 
@@ -283,7 +287,7 @@ async function main(): Promise<void> {
       await setEnabled(single.id, true);
       await activeSyncs(1);
       const PER_REQUEST = 10;
-      const eventsPerSecond = single.rate / 2;
+      const eventsPerSecond = latencyRate ?? single.rate / 2;
       const latencyRequests = Math.max(50, Math.round(((eventsPerSecond * 20) / PER_REQUEST) * Math.min(1, scale)));
       const latencyStart = offset;
       offset += latencyRequests * PER_REQUEST;
