@@ -96,11 +96,12 @@ function rssMb(pid: number | undefined): number {
 async function main(): Promise<void> {
   console.log(`bench phases: ${[...phases].join(', ')} (BENCH_SCALE ${scale})`);
   const deliveredAt = new Map<string, number>();
+  // Lean: the stand-in reads only each payload's message_id (no JSON.parse, no per-user
+  // bookkeeping); a real endpoint's work is not on this machine.
   const standIn = new MovableInkStandIn({
     record: false,
-    onPayload: (p, at) => {
-      const id = p.message_id as string;
-      if (!deliveredAt.has(id)) deliveredAt.set(id, at);
+    onMessageIds: (ids, at) => {
+      for (const id of ids) if (!deliveredAt.has(id)) deliveredAt.set(id, at);
     },
   });
   let outage = false;
@@ -238,16 +239,28 @@ async function main(): Promise<void> {
       await activeSyncs(1);
       const before = deliveredAt.size;
       const requests = Math.ceil(events / BATCH);
+      // Built before the clock starts, as for the ingest run.
+      const built = builtBodies(requests);
+      const natsPid = natsServerPid();
       const cpuBefore = SERVICES.map((x) => cpuSeconds(stack.pidOf(x)));
+      const natsBefore = cpuSeconds(natsPid);
+      const benchBefore = process.cpuUsage();
+      const machineBefore = machineJiffies();
       const t0 = Date.now();
-      await postAsFastAsPossible({ url: stack.url('ingest', '/batch'), body: bodies(requests), total: requests, connections: 4 });
+      await postAsFastAsPossible({ url: stack.url('ingest', '/batch'), body: (i) => built[i]!, total: requests, connections: 4 });
       await waitFor(() => deliveredAt.size - before >= requests * BATCH, `${events} payloads delivered (batchSize ${batchSize})`, 900_000, 200);
       const seconds = (Date.now() - t0) / 1000;
       const rate = (deliveredAt.size - before) / seconds;
       // Where the time went: CPU share of each service during the run (2 cores = 200 %).
+      const bench = process.cpuUsage(benchBefore);
+      const machineAfter = machineJiffies();
+      const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
       cpuNotes.push(
         `batchSize ${batchSize}, ${seconds.toFixed(1)} s: ` +
-          SERVICES.map((x, i) => `${x} ${Math.round(((cpuSeconds(stack.pidOf(x)) - cpuBefore[i]!) / seconds) * 100)} %`).join(', '),
+          SERVICES.map((x, i) => `${x} ${Math.round(((cpuSeconds(stack.pidOf(x)) - cpuBefore[i]!) / seconds) * 100)} %`).join(', ') +
+          `, nats-server ${Math.round(((cpuSeconds(natsPid) - natsBefore) / seconds) * 100)} %` +
+          `, load generator + stand-in ${Math.round(((bench.user + bench.system) / 1e6 / seconds) * 100)} %` +
+          `, whole machine busy ${Math.round(machineBusy * 100)} % of its ${os.cpus().length} cores`,
       );
       await setEnabled(id, false);
       await activeSyncs(0);

@@ -38,6 +38,29 @@ export interface StandInOptions {
    * `user_id ?? anonymous_id`.
    */
   userOf?: (payload: Record<string, unknown>) => string | undefined;
+  /**
+   * Benchmarks: called with the `message_id` of each payload of a 2xx answer, read from the body
+   * text without parsing it (the top-level `"message_id":"…"` of each payload; a nested key of that
+   * name would be counted too). With `record: false` and no `onPayload`, the stand-in then parses
+   * nothing and skips the per-user overlap check: a real endpoint's work is not on this machine,
+   * so the stand-in should cost the benchmark as little as it can.
+   */
+  onMessageIds?: (ids: string[], at: number) => void;
+}
+
+const MESSAGE_ID_KEY = '"message_id":"';
+
+/** The `message_id` values in a payload body's text (see StandInOptions.onMessageIds). */
+export function messageIdsIn(body: string): string[] {
+  const ids: string[] = [];
+  for (let at = body.indexOf(MESSAGE_ID_KEY); at >= 0; at = body.indexOf(MESSAGE_ID_KEY, at)) {
+    const start = at + MESSAGE_ID_KEY.length;
+    const end = body.indexOf('"', start);
+    if (end < 0) break;
+    ids.push(body.slice(start, end));
+    at = end;
+  }
+  return ids;
 }
 
 /** The payloads of a request body: a single payload or the `events` of an envelope. */
@@ -77,6 +100,10 @@ export class MovableInkStandIn {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
+        if (this.lean) {
+          this.answerLean(body, res);
+          return;
+        }
         let json: unknown;
         try {
           json = JSON.parse(body);
@@ -132,6 +159,29 @@ export class MovableInkStandIn {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Nothing recorded, nothing parsed, no overlap check: only `onMessageIds`. */
+  private get lean(): boolean {
+    return this.options.record === false && this.options.onPayload === undefined && this.options.onMessageIds !== undefined;
+  }
+
+  private answerLean(body: string, res: import('node:http').ServerResponse): void {
+    const at = Date.now();
+    const index = this.count++;
+    const answer = this.responder({ at, method: 'POST', path: '', headers: {}, body, json: undefined }, index);
+    if (answer.status >= 200 && answer.status < 300 && !answer.reset && !answer.hang) this.options.onMessageIds!(messageIdsIn(body), at);
+    if (answer.hang) return;
+    const reply = () => {
+      if (answer.reset) {
+        res.socket?.destroy();
+        return;
+      }
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      res.end(answer.body ?? '{}');
+    };
+    if (answer.delayMs) setTimeout(reply, answer.delayMs);
+    else reply();
   }
 
   /** Payloads accepted (answered 2xx), flattening `{"events":[…]}` batches. */
