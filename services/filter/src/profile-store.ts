@@ -32,6 +32,9 @@ export interface ProfileStoreOptions extends ProfileCacheLimits {
 
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
+/** Users whose profile key `ref` remembers (about 150 bytes each). */
+const MAX_ADDRESSES = 100_000;
+
 /**
  * A user's profile as the filter addresses it: the KV key (hashed once per record), the ingest
  * partition of the user, and the revision `load` saw (the condition of the next write).
@@ -43,6 +46,11 @@ export interface ProfileRef {
   revision?: number;
   /** Set by `load` when it answered a staged profile: the save built on it must not outlive it. */
   staged?: object;
+  /**
+   * Set by `peek` (and `load`): the `head` given with the save of the profile answered (its JSON
+   * without the processed keys, see `save`), when it was saved by this replica with one.
+   */
+  head?: string;
 }
 
 /** What `save` answers once the profile is staged. */
@@ -103,6 +111,7 @@ function deferred(): Deferred {
 interface Batch {
   profile: ProfileEntry;
   serialized: string;
+  head: string | undefined;
   bytes: number;
   done: Deferred[];
 }
@@ -187,6 +196,9 @@ export class ProfileStore {
   private readonly retryMaxMs: number;
   private readonly releaseAttempts: number;
   private readonly writer: ProfileWriter;
+  /** Profile keys and partitions per project and user key (`ref`): the key is a hash, computed once per user. */
+  private readonly addresses = new Map<string, Map<string, { key: string; partition: number }>>();
+  private addressCount = 0;
 
   constructor(
     private readonly kv: KV,
@@ -210,7 +222,22 @@ export class ProfileStore {
 
   /** The user's profile address; hash it once per record and pass it to load and save. */
   ref(projectId: string, userKey: string): ProfileRef {
-    return { key: profileKey(projectId, userKey), partition: partitionOf(userKey) };
+    let ofProject = this.addresses.get(projectId);
+    if (ofProject === undefined) this.addresses.set(projectId, (ofProject = new Map()));
+    let known = ofProject.get(userKey);
+    if (known === undefined) {
+      // Bounded: past the bound all are forgotten (computed again as they come).
+      if (this.addressCount >= MAX_ADDRESSES) {
+        this.addresses.clear();
+        this.addresses.set(projectId, ofProject);
+        ofProject.clear();
+        this.addressCount = 0;
+      }
+      known = { key: profileKey(projectId, userKey), partition: partitionOf(userKey) };
+      ofProject.set(userKey, known);
+      this.addressCount++;
+    }
+    return { key: known.key, partition: known.partition };
   }
 
   /** Bytes (JSON) of profiles staged or being written, not yet stored. */
@@ -231,10 +258,13 @@ export class ProfileStore {
     const dirty = this.dirty.get(ref.key);
     ref.staged = dirty;
     if (dirty) {
+      const batch = (dirty.next ?? dirty.writing)!;
       ref.revision = dirty.base;
-      return (dirty.next ?? dirty.writing)!.profile;
+      ref.head = batch.head;
+      return batch.profile;
     }
     const cached = this.cache.entry(ref.key);
+    ref.head = cached?.head;
     if (cached) {
       ref.revision = cached.revision;
       return cached.profile;
@@ -262,29 +292,30 @@ export class ProfileStore {
   }
 
   /**
-   * Stages a profile (`serialized` is its JSON when the caller has it already): the next `load`
+   * Stages a profile (`serialized` is its JSON when the caller has it already; `head`, when given,
+   * is kept with it and handed back by the `peek` or `load` that answers it): the next `load`
    * answers it at once. Resolves once it is staged — after waiting for room when more than
    * maxPendingBytes are pending — with a receipt whose `stored` says when it is in KV. The key
    * must have been loaded first (that read is the revision the write is conditional on).
    */
-  async save(ref: ProfileRef, entry: ProfileEntry, serialized = JSON.stringify(entry)): Promise<SaveReceipt> {
+  async save(ref: ProfileRef, entry: ProfileEntry, serialized = JSON.stringify(entry), head?: string): Promise<SaveReceipt> {
     while (this.pending >= this.maxPendingBytes) {
       if (this.releasing.has(ref.partition)) throw new PartitionReleasingError(ref.partition);
       await new Promise<void>((resolve, reject) => this.roomWaiters.push({ partition: ref.partition, resolve, reject }));
     }
-    return this.stage(ref, entry, serialized);
+    return this.stage(ref, entry, serialized, head);
   }
 
   /**
    * `save` without a promise when there is room now (the usual case): the receipt, or undefined
    * when the save would wait for room (or others wait for it already): then call `save`.
    */
-  saveNow(ref: ProfileRef, entry: ProfileEntry, serialized: string): SaveReceipt | undefined {
+  saveNow(ref: ProfileRef, entry: ProfileEntry, serialized: string, head?: string): SaveReceipt | undefined {
     if (this.pending >= this.maxPendingBytes || this.roomWaiters.length > 0) return undefined;
-    return this.stage(ref, entry, serialized);
+    return this.stage(ref, entry, serialized, head);
   }
 
-  private stage(ref: ProfileRef, entry: ProfileEntry, serialized: string): SaveReceipt {
+  private stage(ref: ProfileRef, entry: ProfileEntry, serialized: string, head: string | undefined): SaveReceipt {
     if ((ref.staged as Dirty | undefined)?.dropped) {
       // Built on a staged profile that was given up since: it must not be stored either.
       const failed = deferred();
@@ -318,9 +349,10 @@ export class ProfileStore {
       this.pending += bytes - batch.bytes;
       batch.profile = entry;
       batch.serialized = serialized;
+      batch.head = head;
       batch.bytes = bytes;
     } else {
-      batch = { profile: entry, serialized, bytes, done: [deferred()] };
+      batch = { profile: entry, serialized, head, bytes, done: [deferred()] };
       dirty.next = batch;
       this.pending += bytes;
       if (!dirty.writing && !dirty.retryTimer) this.ready.add(ref.key);
@@ -449,7 +481,7 @@ export class ProfileStore {
       this.ready.add(dirty.key);
     } else {
       this.dirty.delete(dirty.key);
-      this.cache.set(dirty.key, batch.profile, batch.bytes, revision, dirty.partition);
+      this.cache.set(dirty.key, batch.profile, batch.bytes, revision, dirty.partition, batch.head);
       this.settled(dirty.partition);
     }
     this.roomFreed();
