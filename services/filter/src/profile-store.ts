@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { partitionOf, type KV } from '@inkstream/bus';
 import { emptyProfile, profileKey, type ProfileEntry } from '@inkstream/sync-routing';
 import { ProfileCache, type ProfileCacheLimits } from './profile-cache.js';
+import { kvProfileReader, type ProfileReader } from './profile-reader.js';
 import { kvProfileWriter, type ProfileWriter } from './profile-writer.js';
 
 export interface ProfileStoreOptions extends ProfileCacheLimits {
@@ -28,6 +29,11 @@ export interface ProfileStoreOptions extends ProfileCacheLimits {
    * subjects through a LeanPublisher); default: through the KV client (`kv.put`), one request each.
    */
   writer?: ProfileWriter;
+  /**
+   * How profiles are read. The service passes a LeanProfileReader (direct gets with a shared
+   * reply inbox, no request per read); default: through the KV client (`kv.get`).
+   */
+  reader?: ProfileReader;
 }
 
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
@@ -142,6 +148,7 @@ interface RoomWaiter {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const utf8 = new TextDecoder();
 
 /** JetStream's answer to a write whose expected last subject sequence did not match. */
 function isRevisionConflict(err: unknown): boolean {
@@ -196,6 +203,7 @@ export class ProfileStore {
   private readonly retryMaxMs: number;
   private readonly releaseAttempts: number;
   private readonly writer: ProfileWriter;
+  private readonly reader: ProfileReader;
   /** Profile keys and partitions per project and user key (`ref`): the key is a hash, computed once per user. */
   private readonly addresses = new Map<string, Map<string, { key: string; partition: number }>>();
   private addressCount = 0;
@@ -213,6 +221,7 @@ export class ProfileStore {
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
     this.releaseAttempts = options.releaseAttempts ?? 3;
     this.writer = options.writer ?? kvProfileWriter(kv);
+    this.reader = options.reader ?? kvProfileReader(kv);
   }
 
   /** Where retries, conflicts and abandoned writes are reported (one listener). */
@@ -276,18 +285,18 @@ export class ProfileStore {
   async load(ref: ProfileRef): Promise<ProfileEntry> {
     const inMemory = this.peek(ref);
     if (inMemory) return inMemory;
-    const stored = await this.kv.get(ref.key);
+    const stored = await this.reader.get(ref.key);
     ref.revision = stored?.revision ?? 0;
-    if (!stored || stored.operation !== 'PUT' || stored.length === 0) return emptyProfile();
+    if (!stored || stored.operation !== 'PUT' || stored.value.length === 0) return emptyProfile();
     let entry: ProfileEntry;
     try {
-      entry = stored.json<ProfileEntry>();
+      entry = JSON.parse(utf8.decode(stored.value)) as ProfileEntry;
     } catch (err) {
       // Only the filter writes this bucket; a value that is not JSON can never become readable.
       this.options.onUnreadable?.(ref.key, err);
       return emptyProfile();
     }
-    this.cache.set(ref.key, entry, stored.length, stored.revision, ref.partition);
+    this.cache.set(ref.key, entry, stored.value.length, stored.revision, ref.partition);
     return entry;
   }
 
