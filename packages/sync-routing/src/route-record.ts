@@ -69,6 +69,23 @@ function fingerprintOf(properties: Properties, allowed: readonly string[], userI
   return fingerprint;
 }
 
+/**
+ * A profile with these fields, in the order routing always gives them (`v`, `properties`,
+ * `userId` and `deviceId` when known, `lastSeq`, `identified`): its JSON is compared and stored.
+ */
+function entryOf(
+  properties: Properties,
+  userId: string | undefined,
+  deviceId: string | undefined,
+  lastSeq: number,
+  identified: Record<string, string>,
+): ProfileEntry {
+  if (userId !== undefined) {
+    return deviceId !== undefined ? { v: 1, properties, userId, deviceId, lastSeq, identified } : { v: 1, properties, userId, lastSeq, identified };
+  }
+  return deviceId !== undefined ? { v: 1, properties, deviceId, lastSeq, identified } : { v: 1, properties, lastSeq, identified };
+}
+
 /** UTF-8 bytes of segmentPrefix(sync, project), per sync snapshot (the same few projects each). */
 const prefixBytes = new WeakMap<SyncSnapshot, { projectId: string; bytes: number }>();
 
@@ -137,16 +154,12 @@ export function routeRecord(
     alreadyApplied || isGroupIdentify ? before.properties : applyUserProperties(before.properties, event.user_properties);
   const userId = event.user_id ?? before.userId;
   const deviceId = event.device_id ?? before.deviceId;
-  const identity = {
-    ...(userId !== undefined ? { userId } : {}),
-    ...(deviceId !== undefined ? { deviceId } : {}),
-  };
   const identified = compactIdentified(before.identified);
   let droppedTraits: string[] = [];
   if (applied !== before.properties) {
     // Bound the profile before anything is built from it, keeping room for the fingerprints.
     const reserve = syncs.filter((s) => s.sync.sendUsers).length * FINGERPRINT_RESERVE_BYTES;
-    const draft: ProfileEntry = { v: 1, properties: applied, ...identity, lastSeq: before.lastSeq, identified };
+    const draft = entryOf(applied, userId, deviceId, before.lastSeq, identified);
     const bounded = boundProfile(draft, Math.max(0, maxProfileBytes - reserve));
     applied = bounded.profile.properties;
     droppedTraits = bounded.droppedTraits;
@@ -155,13 +168,8 @@ export function routeRecord(
   // object then, so nothing is rewritten.
   const properties =
     applied === before.properties || sameJson(applied, before.properties) ? before.properties : applied;
-  const profile: ProfileEntry = {
-    v: 1,
-    properties,
-    ...identity,
-    lastSeq: before.lastSeq,
-    identified: { ...identified },
-  };
+  // `identified` is copied only once a fingerprint changes (profiles are never changed in place).
+  const profile = entryOf(properties, userId, deviceId, before.lastSeq, identified);
   let changed =
     properties !== before.properties || userId !== before.userId || deviceId !== before.deviceId || identified !== before.identified;
 
@@ -220,6 +228,7 @@ export function routeRecord(
           const queued = emit(sync, buildIdentifyPayload({ ...source, event: paired }, sync));
           // A discarded identify (too old, too large) was not sent: the next event tries again.
           if (queued && profile.identified[sync.id] !== fingerprint) {
+            if (profile.identified === identified) profile.identified = { ...identified };
             profile.identified[sync.id] = fingerprint;
             changed = true;
           }

@@ -2,7 +2,7 @@
 // segments of up to R records per partition, and reports the filter's CPU per payload and the
 // number of delivery messages. Uses the NATS at NATS_URL (a fresh namespace, deleted after).
 //   node scripts/bench-filter.mjs [events=20000] [users=500] [syncs=2] [recordsPerRequest=100]
-// Profile writes go through the lean writer, as in the service (index.ts). FILTER_DIST picks another
+// Profile writes go through the lean writer and reads through the lean reader, as in the service (index.ts). FILTER_DIST picks another
 // build (e.g. a baseline worktree's dist). PROF=<file> writes a CPU profile of the measured phase
 // (worker start until every ingest message is acked) to <file> (.cpuprofile, for DevTools).
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,8 @@ const { FilterWorker } = await import(`${DIST}/filter-worker.js`);
 const { createFilterMetrics } = await import(`${DIST}/metrics.js`);
 const { ProfileStore } = await import(`${DIST}/profile-store.js`);
 const { openLeanProfileWriter } = await import(`${DIST}/profile-writer.js`);
+// Builds before the lean reader read profiles with kv.get.
+const { openLeanProfileReader } = await import(`${DIST}/profile-reader.js`).catch(() => ({}));
 
 const [N = 20000, U = 500, S = 2, R = 100] = process.argv.slice(2).map(Number);
 const logger = createLogger('bench', 'silent');
@@ -52,7 +54,10 @@ try {
   }
   const worker = new FilterWorker({
     bus, topology, config,
-    profiles: new ProfileStore(profilesKv, { writer: await openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)), maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
+    profiles: new ProfileStore(profilesKv, {
+      writer: await openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)),
+      ...(openLeanProfileReader ? { reader: await openLeanProfileReader(profilesKv, bus.nc) } : {}),
+      maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
     metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: 256, leases: leasesKv, replicaId: 'bench',
   });
   const session = process.env.PROF ? new Session() : undefined;

@@ -108,12 +108,39 @@ interface MessageOutbox {
   settle: (outcome: { ok: true } | { ok: false; err: unknown }) => void;
 }
 
-/**
- * JSON of a profile this worker saved, without its processed keys (the part routing gives), by
- * the object saved: a user's next lane whose records change nothing saves that JSON again with
- * the new processed keys, without serializing the profile again.
- */
-const savedHeads = new WeakMap<ProfileEntry, string>();
+/** One user's records of one message as they are routed and saved (processLane, onMessage). */
+interface LaneRoute {
+  msg: JsMsg;
+  entries: ReadonlyArray<{ record: IngestedRecord; position: number }>;
+  /** Index of the lane in its message's outbox. */
+  laneIndex: number;
+  work: PartitionWork;
+  /** The lane's key (project and user). */
+  lane: string;
+  segment: SegmentWork;
+  ref: ProfileRef;
+  /** When the lane started (processed-keys times). */
+  now: number;
+  /** Position the user is held from, read as the lane starts; undefined once its record is reached. */
+  heldAt: number | undefined;
+  /** The held record is among this lane's: the user is released once the lane is done. */
+  reachedHeld: boolean;
+  /** Position of the first record not done yet (what the user is held from, should the lane fail). */
+  pending: number;
+  payloads: RoutedPayload[];
+  /** Processed marks of the records routed. */
+  marks: string[];
+  /** The profile the lane started from (positioned), before its first routed record, and as of its last one (without processed keys). */
+  before: ProfileEntry | undefined;
+  initial: ProfileEntry | undefined;
+  current: ProfileEntry | undefined;
+  /** JSON of `current` when routing gave it (or it did not change since). */
+  currentJson: string | undefined;
+  /** Records routed and not counted yet, all of kind `countKind` (counted once per lane, or when the kind changes). */
+  countKind: IngestedRecord['kind'];
+  counted: number;
+}
+
 
 /** A W3C tracestate longer than this is left out of the payload heads (the traceparent still joins the trace). */
 const MAX_HEAD_TRACESTATE_CHARS = 512;
@@ -131,6 +158,9 @@ function sampledHeadTrace(headers: { get(key: string): string } | undefined, fal
 }
 
 type Step = 'load' | 'publish' | 'save';
+
+const NOTHING = (): void => undefined;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * Delay before JetStream hands back a record left unprocessed. The records of one user are
@@ -361,13 +391,36 @@ export class FilterWorker {
           else byLane.set(lane, [entry]);
         }
         segment.outbox = this.newOutbox(records[0]!, byLane.size);
-        const tasks: Array<Promise<void>> = [];
+        // Lanes whose user has no lane running start now; the others once the user's previous
+        // lanes are done (all of this message's waiting lanes at once, after all those).
+        const all: LaneRoute[] = [];
+        const ready: LaneRoute[] = [];
+        let later: LaneRoute[] | undefined;
+        let previous: Array<Promise<void>> | undefined;
         let index = 0;
         for (const [lane, entries] of byLane) {
-          const laneIndex = index++;
-          tasks.push(this.lanes.run(lane, () => this.processLane(msg, entries, laneIndex, work, lane, segment)));
+          const r = this.newLane(msg, entries, index++, work, lane, segment);
+          all.push(r);
+          const tail = this.lanes.tail(lane);
+          if (tail === undefined) ready.push(r);
+          else {
+            (later ??= []).push(r);
+            if (previous === undefined) previous = [tail];
+            else if (!previous.includes(tail)) previous.push(tail);
+          }
         }
-        return Promise.all(tasks);
+        const now = this.runLanes(ready, Date.now());
+        let done = now;
+        if (later !== undefined) {
+          const waiting = later;
+          const run = () => this.runLanes(waiting, Date.now());
+          const after = previous!.length === 1 ? previous![0]!.then(run, run) : Promise.allSettled(previous!).then(run);
+          done = now === undefined ? after : Promise.all([now, after]).then(NOTHING);
+        }
+        if (done === undefined) return RESOLVED;
+        // The users' next lanes wait for this message's (one promise for all of them).
+        this.lanes.hold(all, done);
+        return done;
       },
     ).then(
       () => this.finish(segment, work),
@@ -498,121 +551,242 @@ export class FilterWorker {
    * still fails while its partition is being given up (or on an unexpected error), and then the
    * user's later records are given back too, in stream order with the same delay, so they come
    * back after it. A record whose event the user processed within the dedup window is skipped.
+   *
+   * The lanes of a message start together (runLanes) once their users' previous lanes are done;
+   * this is a lane whose profile must be read first. A lane with its profile in memory runs the
+   * same steps (startLane, routeLane, saveLane) without a promise of its own.
    */
-  private async processLane(
+  private async loadLane(r: LaneRoute): Promise<void> {
+    try {
+      const { profiles } = this.deps;
+      const before = await this.untilDone(r.msg, r.work, 'load', () => profiles.load(r.ref));
+      if (!this.routeLane(r, before)) return;
+      const progress = await r.segment.outbox.published;
+      const saving = this.saveLane(r, progress);
+      if (saving) await saving;
+    } catch (err) {
+      this.failLane(r, err);
+    }
+  }
+
+  /**
+   * Starts lanes of one message whose users' previous lanes are done: routes at once those whose
+   * profile is in memory (no promise of their own; saved together once the outbox is published),
+   * and reads the others' (loadLane). Settles once every one is staged or given back; undefined
+   * when all are done already.
+   */
+  private runLanes(lanes: readonly LaneRoute[], now: number): Promise<void> | undefined {
+    let routed: LaneRoute[] | undefined;
+    let waits: Array<Promise<void>> | undefined;
+    for (const r of lanes) {
+      r.now = now;
+      try {
+        if (!this.startLane(r)) continue;
+        // In memory (staged or cached) for most users: no read, no promise.
+        const before = this.deps.profiles.peek(r.ref);
+        if (before === undefined) (waits ??= []).push(this.loadLane(r));
+        else if (this.routeLane(r, before)) (routed ??= []).push(r);
+      } catch (err) {
+        this.failLane(r, err);
+      }
+    }
+    if (routed !== undefined) {
+      const saves = routed;
+      const saved = saves[0]!.segment.outbox.published.then(
+        (progress) => this.saveLanes(saves, progress),
+        (err: unknown) => {
+          for (const r of saves) this.failLane(r, err);
+        },
+      );
+      (waits ??= []).push(saved);
+    }
+    return waits === undefined ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits).then(NOTHING);
+  }
+
+  /** A lane about to run (its user's previous lane is done): its profile address and state. */
+  private newLane(
     msg: JsMsg,
     entries: ReadonlyArray<{ record: IngestedRecord; position: number }>,
     laneIndex: number,
     work: PartitionWork,
     lane: string,
     segment: SegmentWork,
-  ): Promise<void> {
+  ): LaneRoute {
+    const first = entries[0]!;
+    return {
+      msg,
+      entries,
+      laneIndex,
+      work,
+      lane,
+      segment,
+      ref: this.deps.profiles.ref(first.record.projectId, first.record.userKey),
+      now: 0,
+      heldAt: undefined,
+      reachedHeld: false,
+      pending: first.position,
+      payloads: [],
+      marks: [],
+      before: undefined,
+      initial: undefined,
+      current: undefined,
+      currentJson: undefined,
+      countKind: first.record.kind,
+      counted: 0,
+    };
+  }
+
+  /**
+   * Reads whether the user is held as the lane starts: false (the lane is done, its records given
+   * back) when the user is held from before its first record; then no profile is needed.
+   */
+  private startLane(r: LaneRoute): boolean {
+    r.heldAt = r.work.held.get(r.lane);
+    if (r.heldAt !== undefined && r.entries[0]!.position > r.heldAt) {
+      r.segment.giveBack = true;
+      r.pending = Infinity;
+      this.handOver(r.msg, r.work, r.segment, r.laneIndex, r.payloads);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Routes the lane's records on `loaded` (the user's profile as staged, cached or read) and hands
+   * the payloads over to the message's outbox, without waiting for anything. True when a record
+   * was routed: the profile is then saved once the outbox is published (saveLane). False when the
+   * lane is done (nothing routed: duplicates, or given back from the held record on).
+   */
+  private routeLane(r: LaneRoute, loaded: ProfileEntry): boolean {
     const { profiles, metrics, logger } = this.deps;
-    const { record: first } = entries[0]!;
-    const payloads: RoutedPayload[] = [];
-    let heldAt = work.held.get(lane);
-    /** The held record is among this lane's: the user is released once the lane is done. */
-    let reachedHeld = false;
-    /** Position of the first record not done yet (what the user is held from, should the lane fail). */
-    let pending = entries[0]!.position;
+    const { msg, work, segment, lane, marks, payloads } = r;
+    const before = positionedProfile(loaded);
+    r.before = before;
+    /**
+     * JSON of `before` without its processed keys (the part routing gives), when this worker saved
+     * it with that (ProfileStore keeps it as the save's head): a lane whose records change nothing
+     * saves that JSON again with the new processed keys, without serializing the profile again.
+     */
+    const beforeHead = before === loaded ? r.ref.head : undefined;
+    let waitedStored = false;
     let routedAny = false;
-    /** Records routed and not counted yet, all of kind `countKind` (counted once per lane, or when the kind changes). */
-    let countKind = first.kind;
-    let counted = 0;
-    try {
-      const ref = profiles.ref(first.projectId, first.userKey);
-      let before: ProfileEntry | undefined;
-      /** The profile before the lane's first routed record, and as of its last one (without processed keys). */
-      let initial: ProfileEntry | undefined;
-      let current: ProfileEntry | undefined;
-      /** JSON of `current` when routing gave it (or it did not change since). */
-      let currentJson: string | undefined;
-      const marks: string[] = [];
-      let waitedStored = false;
-      const now = Date.now();
-      for (const { record, position } of entries) {
-        if (heldAt !== undefined && position > heldAt) {
-          segment.giveBack = true;
-          break;
-        }
-        pending = position;
-        if (position === heldAt) {
-          reachedHeld = true;
-          heldAt = undefined;
-        }
-        // In memory (staged or cached) for most users: no read, no promise.
-        before ??= positionedProfile(profiles.peek(ref) ?? (await this.untilDone(msg, work, 'load', () => profiles.load(ref))));
-        const mark = processedMark(record.eventKey);
-        if (marks.includes(mark) || wasProcessed(before.seen, mark, now, this.dedupWindowMs)) {
-          metrics.recordsDuplicate.inc();
-          // Its write (remembering this event) may still be staged: the message waits for it.
-          if (!waitedStored && !marks.includes(mark)) {
-            waitedStored = true;
-            this.awaitStored(segment, work, lane, position, profiles.stored(ref));
-          }
-          continue;
-        }
-        // Routing ignores the processed keys: the profile as of the last record is given as it is.
-        const routed = this.route(msg, record, position, current ?? before);
-        if (!routed) continue;
-        if (record.kind !== countKind) {
-          this.countRecords(countKind, counted);
-          countKind = record.kind;
-          counted = 0;
-        }
-        counted++;
-        if (routed.droppedTraits.length > 0) {
-          metrics.traitsDropped.inc(routed.droppedTraits.length);
-          logger.warn(
-            { seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
-            'profile over its byte bound: largest user properties dropped',
-          );
-        }
-        for (const d of routed.discards) this.discard(d, record.receivedAt);
-        for (const p of routed.payloads) payloads.push(p);
-        initial ??= before;
-        // Unchanged, routing's profile serializes as `before` did without its processed keys.
-        currentJson = routed.serialized ?? (routed.changed ? undefined : current === undefined ? savedHeads.get(before) : currentJson);
-        current = routed.profile;
-        marks.push(mark);
-        routedAny = true;
+    for (const { record, position } of r.entries) {
+      if (r.heldAt !== undefined && position > r.heldAt) {
+        segment.giveBack = true;
+        break;
       }
-      this.countRecords(countKind, counted);
-      counted = 0;
-      pending = Infinity;
-      this.handOver(msg, work, segment, laneIndex, payloads);
-      if (!routedAny) {
-        if (reachedHeld) this.release(work, lane);
-        return;
+      r.pending = position;
+      if (position === r.heldAt) {
+        r.reachedHeld = true;
+        r.heldAt = undefined;
       }
-      pending = entries[0]!.position;
-      const progress = await segment.outbox.published;
-      // An identify NATS refused was not sent: do not remember it as sent.
-      const unsent = progress.refused.length === 0 ? [] : progress.refused.filter((p) => p.payloadType === 'identify' && payloads.includes(p)).map((p) => p.syncId);
-      const forgotten = forgetIdentifies(current!, initial!, unsent);
-      // Saved for every lane that routed a record, changed or not: it remembers the events processed.
-      const { seen, json: seenJson, commit } = rememberAllForSave(before!.seen, marks, now, this.dedupWindowMs);
-      const profile = { ...forgotten, seen };
-      // The profile's JSON from pieces serialized once: routing's (or the profile's without the
-      // processed keys) and the processed keys'.
-      const head = forgotten === current && currentJson !== undefined ? currentJson : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
-      const serialized = head !== undefined && head.length > 2 ? `${head.slice(0, -1)},"seen":${seenJson}}` : JSON.stringify(profile);
-      if (head !== undefined && head.length > 2) savedHeads.set(profile, head);
-      // Write-behind: the lane goes on once the profile is staged; the message is acked only once
-      // the writes covering all its records are stored.
-      const { stored } = this.saveNow(ref, profile, serialized) ?? (await this.untilDone(msg, work, 'save', () => profiles.save(ref, profile, serialized)));
-      // Staged: the processed keys it holds may now take these records' marks (in place).
-      commit();
-      this.awaitStored(segment, work, lane, entries[0]!.position, stored);
-      if (reachedHeld) this.release(work, lane);
-    } catch (err) {
-      this.countRecords(countKind, counted);
-      this.handOver(msg, work, segment, laneIndex, []);
-      if (pending !== Infinity) work.held.set(lane, Math.min(work.held.get(lane) ?? Infinity, pending));
-      segment.giveBack = true;
-      if (!(err instanceof PartitionStopping)) {
-        logger.error({ seq: msg.seq, project: first.projectId, err: String(err) }, 'record failed: given back, the user waits for its redelivery');
+      const mark = processedMark(record.eventKey);
+      if ((marks.length > 0 && marks.includes(mark)) || wasProcessed(before.seen, mark, r.now, this.dedupWindowMs)) {
+        metrics.recordsDuplicate.inc();
+        // Its write (remembering this event) may still be staged: the message waits for it.
+        if (!waitedStored && !marks.includes(mark)) {
+          waitedStored = true;
+          this.awaitStored(segment, work, lane, position, profiles.stored(r.ref));
+        }
+        continue;
       }
+      // Routing ignores the processed keys: the profile as of the last record is given as it is.
+      const current = r.current;
+      const routed = this.route(msg, record, position, current ?? before);
+      if (!routed) continue;
+      if (record.kind !== r.countKind) {
+        this.countRecords(r.countKind, r.counted);
+        r.countKind = record.kind;
+        r.counted = 0;
+      }
+      r.counted++;
+      if (routed.droppedTraits.length > 0) {
+        metrics.traitsDropped.inc(routed.droppedTraits.length);
+        logger.warn(
+          { seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
+          'profile over its byte bound: largest user properties dropped',
+        );
+      }
+      for (const d of routed.discards) this.discard(d, record.receivedAt);
+      for (const p of routed.payloads) payloads.push(p);
+      r.initial ??= before;
+      // Unchanged, routing's profile serializes as `before` did without its processed keys.
+      r.currentJson = routed.serialized ?? (routed.changed ? undefined : current === undefined ? beforeHead : r.currentJson);
+      r.current = routed.profile;
+      marks.push(mark);
+      routedAny = true;
+    }
+    this.countRecords(r.countKind, r.counted);
+    r.counted = 0;
+    r.pending = Infinity;
+    this.handOver(msg, work, segment, r.laneIndex, payloads);
+    if (!routedAny) {
+      if (r.reachedHeld) this.release(work, lane);
+      return false;
+    }
+    r.pending = r.entries[0]!.position;
+    return true;
+  }
+
+  /**
+   * Once the message's outbox is published: saves the lane's profile after its last record,
+   * remembering every record processed. Undefined once it is staged (the usual case); a promise
+   * when the save waits for room (retried in place) — the user's lane is held until it settles.
+   */
+  private saveLane(r: LaneRoute, progress: OutboxProgress): Promise<void> | undefined {
+    const { profiles } = this.deps;
+    const current = r.current!;
+    // An identify NATS refused was not sent: do not remember it as sent.
+    const unsent =
+      progress.refused.length === 0 ? [] : progress.refused.filter((p) => p.payloadType === 'identify' && r.payloads.includes(p)).map((p) => p.syncId);
+    const forgotten = forgetIdentifies(current, r.initial!, unsent);
+    // Saved for every lane that routed a record, changed or not: it remembers the events processed.
+    const { seen, json: seenJson, commit } = rememberAllForSave(r.before!.seen, r.marks, r.now, this.dedupWindowMs);
+    // Built field by field (as routing builds it), not spread: this runs for every lane.
+    const profile: ProfileEntry = {
+      v: 1,
+      properties: forgotten.properties,
+      userId: forgotten.userId,
+      deviceId: forgotten.deviceId,
+      lastSeq: forgotten.lastSeq,
+      identified: forgotten.identified,
+      seen,
+    };
+    // The profile's JSON from pieces serialized once: routing's (or the profile's without the
+    // processed keys) and the processed keys'.
+    const head = forgotten === current && r.currentJson !== undefined ? r.currentJson : 'seen' in forgotten ? undefined : JSON.stringify(forgotten);
+    const joined = head !== undefined && head.length > 2;
+    const serialized = joined ? `${head.slice(0, -1)},"seen":${seenJson}}` : JSON.stringify(profile);
+    // Write-behind: the lane goes on once the profile is staged; the message is acked only once
+    // the writes covering all its records are stored.
+    const saved = joined ? head : undefined;
+    const receipt = this.saveNow(r.ref, profile, serialized, saved);
+    if (receipt) {
+      this.saved(r, receipt, commit);
+      return undefined;
+    }
+    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved)).then((staged) => this.saved(r, staged, commit));
+  }
+
+  private saved(r: LaneRoute, receipt: SaveReceipt, commit: () => void): void {
+    // Staged: the processed keys it holds may now take these records' marks (in place).
+    commit();
+    this.awaitStored(r.segment, r.work, r.lane, r.entries[0]!.position, receipt.stored);
+    if (r.reachedHeld) this.release(r.work, r.lane);
+  }
+
+  /** A step of the lane failed for good (or unexpectedly): its records from the first not done are given back. */
+  private failLane(r: LaneRoute, err: unknown): void {
+    this.countRecords(r.countKind, r.counted);
+    r.counted = 0;
+    this.handOver(r.msg, r.work, r.segment, r.laneIndex, []);
+    if (r.pending !== Infinity) r.work.held.set(r.lane, Math.min(r.work.held.get(r.lane) ?? Infinity, r.pending));
+    r.segment.giveBack = true;
+    if (!(err instanceof PartitionStopping)) {
+      this.deps.logger.error(
+        { seq: r.msg.seq, project: r.entries[0]!.record.projectId, err: String(err) },
+        'record failed: given back, the user waits for its redelivery',
+      );
     }
   }
 
@@ -621,10 +795,24 @@ export class FilterWorker {
     work.held.delete(lane);
   }
 
+  /** saveLane for the lanes onMessage routed at once; settles once every one of them is staged (or failed). */
+  private saveLanes(saves: readonly LaneRoute[], progress: OutboxProgress): Promise<void> | undefined {
+    let waiting: Array<Promise<void>> | undefined;
+    for (const r of saves) {
+      try {
+        const saving = this.saveLane(r, progress);
+        if (saving) (waiting ??= []).push(saving.catch((err: unknown) => this.failLane(r, err)));
+      } catch (err) {
+        this.failLane(r, err);
+      }
+    }
+    return waiting === undefined ? undefined : Promise.all(waiting).then(NOTHING);
+  }
+
   /** Stages the profile at once when there is room; undefined sends it the waiting (and retrying) way. */
-  private saveNow(ref: ProfileRef, profile: ProfileEntry, serialized: string): SaveReceipt | undefined {
+  private saveNow(ref: ProfileRef, profile: ProfileEntry, serialized: string, head: string | undefined): SaveReceipt | undefined {
     try {
-      return this.deps.profiles.saveNow(ref, profile, serialized);
+      return this.deps.profiles.saveNow(ref, profile, serialized, head);
     } catch {
       return undefined;
     }

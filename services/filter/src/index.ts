@@ -25,6 +25,7 @@ import { loadFilterEnvironment } from './environment.js';
 import { FilterWorker } from './filter-worker.js';
 import { createFilterMetrics } from './metrics.js';
 import { ProfileStore } from './profile-store.js';
+import { openLeanProfileReader } from './profile-reader.js';
 import { openLeanProfileWriter } from './profile-writer.js';
 
 const env = loadFilterEnvironment();
@@ -53,8 +54,11 @@ try {
   const filterMetrics = createFilterMetrics(metrics);
   // Profile puts are plain publishes to the bucket's subjects (throws for a bucket it cannot write so).
   const profileWriter = await startup.run('JetStream (the profiles bucket\'s stream)', () => openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)));
+  // Profile reads are direct gets with a shared reply inbox (the KV client's reads where the stream allows no direct get).
+  const profileReader = await startup.run('JetStream (the profiles bucket\'s stream)', () => openLeanProfileReader(profilesKv, bus.nc));
   const profiles = new ProfileStore(profilesKv, {
     writer: profileWriter,
+    reader: profileReader,
     maxEntries: env.FILTER_PROFILE_CACHE_SIZE,
     maxBytes: env.FILTER_PROFILE_CACHE_BYTES,
     maxPendingBytes: env.FILTER_PROFILE_PENDING_BYTES,

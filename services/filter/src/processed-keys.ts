@@ -81,7 +81,7 @@ export function remember(
   // Keys of a map not built here (read from KV) are checked, once.
   const known = seen === undefined || plainKeys.has(seen);
   let allPlain = true;
-  let out: Record<string, number> = {};
+  let out = newMap();
   let json = '';
   let kept = 0;
   for (const key in seen) {
@@ -98,7 +98,7 @@ export function remember(
     const newest = Object.entries(out)
       .sort((a, b) => b[1] - a[1])
       .slice(0, Math.max(0, max - 1));
-    out = {};
+    out = newMap();
     for (const [key, at] of newest) out[key] = at;
     out[mark] = now;
     return { seen: out, json: JSON.stringify(out) };
@@ -120,6 +120,16 @@ interface Known {
 }
 
 const knownMaps = new WeakMap<object, Known>();
+
+/**
+ * A new map of processed keys. Without a prototype, which V8 keeps as a hash table from the
+ * start: every user's keys are different, and adding them to an ordinary object would build a
+ * new hidden class per key (the bulk of this bookkeeping's cost). JSON, `for…in` and lookups
+ * read it as any object.
+ */
+function newMap(): Record<string, number> {
+  return Object.create(null) as Record<string, number>;
+}
 
 /** rememberForSave's answer: the map and its JSON, valid once `commit` is called. */
 export interface Remembering extends Remembered {

@@ -15,6 +15,8 @@ export interface CachedProfile {
   revision: number;
   /** Ingest partition of the user (-1: unknown), so a partition's profiles can be forgotten. */
   partition: number;
+  /** What the profile was saved with (ProfileStore `save`'s `head`), if anything. */
+  head: string | undefined;
 }
 
 /**
@@ -55,10 +57,10 @@ export class ProfileCache {
     return hit;
   }
 
-  set(key: string, profile: ProfileEntry, bytes: number, revision = 0, partition = -1): void {
+  set(key: string, profile: ProfileEntry, bytes: number, revision = 0, partition = -1, head?: string): void {
     this.delete(key);
     if (this.limits.maxEntries <= 0 || bytes > this.limits.maxBytes / 4) return;
-    this.entries.set(key, { profile, bytes, revision, partition });
+    this.entries.set(key, { profile, bytes, revision, partition, head });
     this.total += bytes;
     while (this.entries.size > this.limits.maxEntries || this.total > this.limits.maxBytes) {
       const oldest = this.entries.keys().next().value;

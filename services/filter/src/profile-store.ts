@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { partitionOf, type KV } from '@inkstream/bus';
 import { emptyProfile, profileKey, type ProfileEntry } from '@inkstream/sync-routing';
 import { ProfileCache, type ProfileCacheLimits } from './profile-cache.js';
+import { kvProfileReader, type ProfileReader } from './profile-reader.js';
 import { kvProfileWriter, type ProfileWriter } from './profile-writer.js';
 
 export interface ProfileStoreOptions extends ProfileCacheLimits {
@@ -28,9 +29,17 @@ export interface ProfileStoreOptions extends ProfileCacheLimits {
    * subjects through a LeanPublisher); default: through the KV client (`kv.put`), one request each.
    */
   writer?: ProfileWriter;
+  /**
+   * How profiles are read. The service passes a LeanProfileReader (direct gets with a shared
+   * reply inbox, no request per read); default: through the KV client (`kv.get`).
+   */
+  reader?: ProfileReader;
 }
 
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** Users whose profile key `ref` remembers (about 150 bytes each). */
+const MAX_ADDRESSES = 100_000;
 
 /**
  * A user's profile as the filter addresses it: the KV key (hashed once per record), the ingest
@@ -43,6 +52,11 @@ export interface ProfileRef {
   revision?: number;
   /** Set by `load` when it answered a staged profile: the save built on it must not outlive it. */
   staged?: object;
+  /**
+   * Set by `peek` (and `load`): the `head` given with the save of the profile answered (its JSON
+   * without the processed keys, see `save`), when it was saved by this replica with one.
+   */
+  head?: string;
 }
 
 /** What `save` answers once the profile is staged. */
@@ -103,6 +117,7 @@ function deferred(): Deferred {
 interface Batch {
   profile: ProfileEntry;
   serialized: string;
+  head: string | undefined;
   bytes: number;
   done: Deferred[];
 }
@@ -133,6 +148,7 @@ interface RoomWaiter {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const utf8 = new TextDecoder();
 
 /** JetStream's answer to a write whose expected last subject sequence did not match. */
 function isRevisionConflict(err: unknown): boolean {
@@ -187,6 +203,10 @@ export class ProfileStore {
   private readonly retryMaxMs: number;
   private readonly releaseAttempts: number;
   private readonly writer: ProfileWriter;
+  private readonly reader: ProfileReader;
+  /** Profile keys and partitions per project and user key (`ref`): the key is a hash, computed once per user. */
+  private readonly addresses = new Map<string, Map<string, { key: string; partition: number }>>();
+  private addressCount = 0;
 
   constructor(
     private readonly kv: KV,
@@ -201,6 +221,7 @@ export class ProfileStore {
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
     this.releaseAttempts = options.releaseAttempts ?? 3;
     this.writer = options.writer ?? kvProfileWriter(kv);
+    this.reader = options.reader ?? kvProfileReader(kv);
   }
 
   /** Where retries, conflicts and abandoned writes are reported (one listener). */
@@ -210,7 +231,22 @@ export class ProfileStore {
 
   /** The user's profile address; hash it once per record and pass it to load and save. */
   ref(projectId: string, userKey: string): ProfileRef {
-    return { key: profileKey(projectId, userKey), partition: partitionOf(userKey) };
+    let ofProject = this.addresses.get(projectId);
+    if (ofProject === undefined) this.addresses.set(projectId, (ofProject = new Map()));
+    let known = ofProject.get(userKey);
+    if (known === undefined) {
+      // Bounded: past the bound all are forgotten (computed again as they come).
+      if (this.addressCount >= MAX_ADDRESSES) {
+        this.addresses.clear();
+        this.addresses.set(projectId, ofProject);
+        ofProject.clear();
+        this.addressCount = 0;
+      }
+      known = { key: profileKey(projectId, userKey), partition: partitionOf(userKey) };
+      ofProject.set(userKey, known);
+      this.addressCount++;
+    }
+    return { key: known.key, partition: known.partition };
   }
 
   /** Bytes (JSON) of profiles staged or being written, not yet stored. */
@@ -231,10 +267,13 @@ export class ProfileStore {
     const dirty = this.dirty.get(ref.key);
     ref.staged = dirty;
     if (dirty) {
+      const batch = (dirty.next ?? dirty.writing)!;
       ref.revision = dirty.base;
-      return (dirty.next ?? dirty.writing)!.profile;
+      ref.head = batch.head;
+      return batch.profile;
     }
     const cached = this.cache.entry(ref.key);
+    ref.head = cached?.head;
     if (cached) {
       ref.revision = cached.revision;
       return cached.profile;
@@ -246,45 +285,46 @@ export class ProfileStore {
   async load(ref: ProfileRef): Promise<ProfileEntry> {
     const inMemory = this.peek(ref);
     if (inMemory) return inMemory;
-    const stored = await this.kv.get(ref.key);
+    const stored = await this.reader.get(ref.key);
     ref.revision = stored?.revision ?? 0;
-    if (!stored || stored.operation !== 'PUT' || stored.length === 0) return emptyProfile();
+    if (!stored || stored.operation !== 'PUT' || stored.value.length === 0) return emptyProfile();
     let entry: ProfileEntry;
     try {
-      entry = stored.json<ProfileEntry>();
+      entry = JSON.parse(utf8.decode(stored.value)) as ProfileEntry;
     } catch (err) {
       // Only the filter writes this bucket; a value that is not JSON can never become readable.
       this.options.onUnreadable?.(ref.key, err);
       return emptyProfile();
     }
-    this.cache.set(ref.key, entry, stored.length, stored.revision, ref.partition);
+    this.cache.set(ref.key, entry, stored.value.length, stored.revision, ref.partition);
     return entry;
   }
 
   /**
-   * Stages a profile (`serialized` is its JSON when the caller has it already): the next `load`
+   * Stages a profile (`serialized` is its JSON when the caller has it already; `head`, when given,
+   * is kept with it and handed back by the `peek` or `load` that answers it): the next `load`
    * answers it at once. Resolves once it is staged — after waiting for room when more than
    * maxPendingBytes are pending — with a receipt whose `stored` says when it is in KV. The key
    * must have been loaded first (that read is the revision the write is conditional on).
    */
-  async save(ref: ProfileRef, entry: ProfileEntry, serialized = JSON.stringify(entry)): Promise<SaveReceipt> {
+  async save(ref: ProfileRef, entry: ProfileEntry, serialized = JSON.stringify(entry), head?: string): Promise<SaveReceipt> {
     while (this.pending >= this.maxPendingBytes) {
       if (this.releasing.has(ref.partition)) throw new PartitionReleasingError(ref.partition);
       await new Promise<void>((resolve, reject) => this.roomWaiters.push({ partition: ref.partition, resolve, reject }));
     }
-    return this.stage(ref, entry, serialized);
+    return this.stage(ref, entry, serialized, head);
   }
 
   /**
    * `save` without a promise when there is room now (the usual case): the receipt, or undefined
    * when the save would wait for room (or others wait for it already): then call `save`.
    */
-  saveNow(ref: ProfileRef, entry: ProfileEntry, serialized: string): SaveReceipt | undefined {
+  saveNow(ref: ProfileRef, entry: ProfileEntry, serialized: string, head?: string): SaveReceipt | undefined {
     if (this.pending >= this.maxPendingBytes || this.roomWaiters.length > 0) return undefined;
-    return this.stage(ref, entry, serialized);
+    return this.stage(ref, entry, serialized, head);
   }
 
-  private stage(ref: ProfileRef, entry: ProfileEntry, serialized: string): SaveReceipt {
+  private stage(ref: ProfileRef, entry: ProfileEntry, serialized: string, head: string | undefined): SaveReceipt {
     if ((ref.staged as Dirty | undefined)?.dropped) {
       // Built on a staged profile that was given up since: it must not be stored either.
       const failed = deferred();
@@ -318,9 +358,10 @@ export class ProfileStore {
       this.pending += bytes - batch.bytes;
       batch.profile = entry;
       batch.serialized = serialized;
+      batch.head = head;
       batch.bytes = bytes;
     } else {
-      batch = { profile: entry, serialized, bytes, done: [deferred()] };
+      batch = { profile: entry, serialized, head, bytes, done: [deferred()] };
       dirty.next = batch;
       this.pending += bytes;
       if (!dirty.writing && !dirty.retryTimer) this.ready.add(ref.key);
@@ -449,7 +490,7 @@ export class ProfileStore {
       this.ready.add(dirty.key);
     } else {
       this.dirty.delete(dirty.key);
-      this.cache.set(dirty.key, batch.profile, batch.bytes, revision, dirty.partition);
+      this.cache.set(dirty.key, batch.profile, batch.bytes, revision, dirty.partition, batch.head);
       this.settled(dirty.partition);
     }
     this.roomFreed();

@@ -279,6 +279,71 @@ describe('filter worker: segments', () => {
     expect((await metricsB.recordsDuplicate.get()).values[0]?.value).toBe(3);
   });
 
+  it('users in memory and users read from KV in the same segments: each user in stream order, retried reads hold only their user', async () => {
+    const [warm1, warm2, cold, flaky] = usersOnOnePartition('mixed', 4) as [string, string, string, string];
+    const failures = { get: 3 };
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const profiles = new ProfileStore(failingKv(profileKey(PROJECT, flaky), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    const w = worker({ profiles, metrics });
+    await w.start();
+    // The warm users' profiles are in memory from here on; the cold one's and the flaky one's are not.
+    await publishSegment([tick(warm1, 0), tick(warm2, 0)]);
+    await until(fullyAcked, 'the first segment acked');
+    await publishSegment([tick(warm1, 1), tick(cold, 0), tick(flaky, 0), tick(warm2, 1), tick(warm1, 2)]);
+    await publishSegment([tick(flaky, 1), tick(warm2, 2), tick(cold, 1), tick(warm1, 3)]);
+    await publishSegment([tick(cold, 2), tick(flaky, 2), tick(warm1, 4), tick(warm2, 3)]);
+    await until(fullyAcked, 'every segment acked');
+    expect(((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0)).toBeGreaterThanOrEqual(3);
+    expect(await tracksOf(warm1)).toEqual([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]]);
+    expect(await tracksOf(warm2)).toEqual([[0, 1], [1, 2], [2, 3], [3, 4]]);
+    expect(await tracksOf(cold)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(await tracksOf(flaky)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect((await storedProfile(warm1))!.properties).toEqual({ visits: 5 });
+    expect((await storedProfile(flaky))!.properties).toEqual({ visits: 3 });
+    expect((await metrics.segments.get()).values.find((v) => v.labels.result === 'acked')?.value).toBe(4);
+  });
+
+  it('a partition given up while a user read fails, its other users in memory: segments given back whole, the next replica keeps each user’s order and repeats nothing', async () => {
+    const [warm, cold, stuck] = usersOnOnePartition('mixed-handover', 3) as [string, string, string];
+    const failures = { get: 0 };
+    const metricsA = createFilterMetrics(createMetricsRegistry('filter'));
+    const broken = new ProfileStore(failingKv(profileKey(PROJECT, stuck), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    const a = worker({ profiles: broken, metrics: metricsA });
+    await a.start();
+    await publishSegment([tick(warm, 0)]);
+    await until(fullyAcked, 'the first segment acked');
+    failures.get = Number.POSITIVE_INFINITY;
+    // The warm user's lanes run at once (profile in memory), the cold one's after a read, the
+    // stuck one's read keeps failing; the warm user's later lanes wait for its earlier ones.
+    await publishSegment([tick(warm, 1), tick(stuck, 0), tick(cold, 0)]);
+    await publishSegment([tick(cold, 1), tick(warm, 2), tick(stuck, 1)]);
+    await publishSegment([tick(stuck, 2), tick(warm, 3), tick(cold, 2)]);
+    await until(async () => ((await metricsA.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 2, 'the read retried');
+    // Every segment's outbox waits for the stuck user's lane: nothing of them is published yet.
+    expect(await tracksOf(warm)).toEqual([[0, 1]]);
+    expect(await jobsOf([cold, stuck])).toEqual([]);
+    await a.stop();
+    workers.splice(workers.indexOf(a), 1);
+    // Giving the partition up, the stuck user's lanes gave back: the outboxes went out with the others' payloads.
+    expect(await jobsOf([warm])).toHaveLength(4);
+    expect(await jobsOf([cold])).toHaveLength(3);
+    expect(await jobsOf([stuck])).toEqual([]);
+    expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'given back')?.value).toBe(3);
+
+    const metricsB = createFilterMetrics(createMetricsRegistry('filter'));
+    const b = worker({ metrics: metricsB });
+    await b.start();
+    await until(fullyAcked, 'every segment acked by the next replica', 120_000);
+    expect(await tracksOf(warm)).toEqual([[0, 1], [1, 2], [2, 3], [3, 4]]);
+    expect(await tracksOf(cold)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(await tracksOf(stuck)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect((await storedProfile(warm))!.properties).toEqual({ visits: 4 });
+    expect((await storedProfile(cold))!.properties).toEqual({ visits: 3 });
+    expect((await storedProfile(stuck))!.properties).toEqual({ visits: 3 });
+    // The warm and cold users' records came back with their segments and were skipped.
+    expect((await metricsB.recordsDuplicate.get()).values[0]?.value).toBe(6);
+  });
+
   /** Delivery-stream messages as stored: message id and items. */
   async function deliveryMessages(): Promise<Array<{ msgId: string | undefined; items: ReturnType<typeof itemsOfDeliveryMessage> }>> {
     const info = await bus.jsm.streams.info(topology.streams.delivery.name);

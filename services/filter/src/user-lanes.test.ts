@@ -48,4 +48,29 @@ describe('UserLanes', () => {
     await tick();
     expect(lanes.size).toBe(0);
   });
+
+  it('hold: lanes given one promise are busy until it settles, then forgotten; a lane taken over since stays', async () => {
+    const lanes = new UserLanes();
+    expect(lanes.tail('a')).toBeUndefined();
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    lanes.hold([{ lane: 'a' }, { lane: 'b' }], done);
+    expect(lanes.tail('a')).toBe(done);
+    expect(lanes.tail('b')).toBe(done);
+    const log: string[] = [];
+    // A task run on a held lane waits for the hold; `b` is taken over by a later hold meanwhile.
+    const a2 = lanes.run('a', async () => {
+      log.push('a2');
+    });
+    const later = Promise.resolve();
+    lanes.hold([{ lane: 'b' }], later);
+    await tick();
+    expect(log).toEqual([]);
+    settle();
+    await a2;
+    expect(log).toEqual(['a2']);
+    await tick();
+    expect(lanes.tail('a')).toBeUndefined();
+    expect(lanes.size).toBe(0);
+  });
 });

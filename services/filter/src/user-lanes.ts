@@ -13,6 +13,25 @@ export class UserLanes {
     return this.tails.size;
   }
 
+  /** What a task run now on the lane would wait for: undefined when the lane is idle. */
+  tail(key: string): Promise<void> | undefined {
+    return this.tails.get(key);
+  }
+
+  /**
+   * Makes `done` the tail of the lanes of `owners` (by their `lane` key), as if a task returning
+   * `done` were run on each: for work run without a task per lane (the filter runs a message's
+   * lanes together), one promise for all of them. `done` must settle only after the tails it
+   * replaces (the caller waits for them first).
+   */
+  hold(owners: ReadonlyArray<{ lane: string }>, done: Promise<void>): void {
+    for (const { lane } of owners) this.tails.set(lane, done);
+    const settled = () => {
+      for (const { lane } of owners) if (this.tails.get(lane) === done) this.tails.delete(lane);
+    };
+    done.then(settled, settled);
+  }
+
   run(key: string, task: () => Promise<void>): Promise<void> {
     const previous = this.tails.get(key);
     let next: Promise<void>;
