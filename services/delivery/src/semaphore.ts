@@ -20,6 +20,13 @@ export class Semaphore {
     this.wake();
   }
 
+  /** Takes a permit if one is free now (never ahead of a waiter: there is none while one is free). */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
   async acquire(): Promise<void> {
     if (this.active < this.limit) {
       this.active++;

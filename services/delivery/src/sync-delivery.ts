@@ -156,6 +156,7 @@ export class SyncDelivery {
       undefined,
       {
         enter: () => this.gate.enter(this.stopping.signal),
+        tryEnter: () => this.gate.tryEnter(this.stopping.signal),
         answered: (verdict, probe, sentAt, result) => {
           this.summary.request(result.status, result.latencyMs, verdict.kind === 'delivered' ? undefined : describeFailure(result));
           this.onAnswer(verdict, probe, sentAt);
@@ -726,17 +727,26 @@ export class SyncDelivery {
     }
     // A single payload refused with 413 is reported once, as discarded, when it is settled.
     if (verdict.kind === 'too-large') return;
-    this.publishOutcome(job, RESULT_OF[verdict.kind], attempt, traceId, {
-      ...(result.status !== undefined ? { status: result.status } : {}),
-      requestMs: result.latencyMs,
-      ...(delivered
-        ? {}
-        : {
-            error: result.error ? result.responseExcerpt : `HTTP ${result.status}`,
-            responseBody: result.error ? '' : result.responseExcerpt,
-          }),
-      ...(result.requestId ? { requestId: result.requestId } : {}),
-    });
+    // Built field by field (one per attempt of every payload): no spread objects in between.
+    const outcome: DeliveryOutcome = {
+      v: 1,
+      syncId: job.syncId,
+      messageId: job.messageId,
+      payloadType: job.payloadType,
+      result: RESULT_OF[verdict.kind],
+      attempt,
+      at: Date.now(),
+      receivedAt: job.receivedAt,
+    };
+    if (traceId) outcome.traceId = traceId;
+    if (result.status !== undefined) outcome.status = result.status;
+    outcome.requestMs = result.latencyMs;
+    if (!delivered) {
+      outcome.error = result.error ? result.responseExcerpt : `HTTP ${result.status}`;
+      outcome.responseBody = result.error ? '' : result.responseExcerpt;
+    }
+    if (result.requestId) outcome.requestId = result.requestId;
+    this.deps.outcomes.outcome(outcome);
   }
 
   private publishOutcome(
