@@ -557,7 +557,7 @@ export class SyncDelivery {
    * first transmission runs in the segment's span (linked to each payload's trace), a later one
    * in a span of its own trace; batching syncs: the batch's span.
    */
-  private async transmitOne(
+  private transmitOne(
     work: MessageWork,
     job: DeliveryItem,
     state: StoredAttempts | undefined,
@@ -884,8 +884,11 @@ async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const INVALID_TRACE_ID = '0'.repeat(32);
+
 /** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
 export function traceIdOfTraceparent(traceparent: string): string | undefined {
   const id = traceparent.slice(3, 35);
-  return traceparent.length >= 55 && /^[0-9a-f]{32}$/.test(id) && id !== '0'.repeat(32) ? id : undefined;
+  return traceparent.length >= 55 && TRACE_ID.test(id) && id !== INVALID_TRACE_ID ? id : undefined;
 }
