@@ -233,13 +233,10 @@ class Exchange {
 
   private answer(): void {
     if (this.settled) return;
-    this.settle({
-      status: this.status!,
-      latencyMs: Math.round(performance.now() - this.started),
-      responseExcerpt: this.excerpt(),
-      ...(this.retryAfter !== undefined ? { retryAfter: this.retryAfter } : {}),
-      ...(this.requestId !== undefined ? { requestId: this.requestId } : {}),
-    });
+    const result: SendResult = { status: this.status!, latencyMs: Math.round(performance.now() - this.started), responseExcerpt: this.excerpt() };
+    if (this.retryAfter !== undefined) result.retryAfter = this.retryAfter;
+    if (this.requestId !== undefined) result.requestId = this.requestId;
+    this.settle(result);
   }
 
   private excerpt(): string {

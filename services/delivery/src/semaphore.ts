@@ -1,3 +1,5 @@
+const RESOLVED = Promise.resolve();
+
 /** Limits how many requests a sync has in flight; the limit can change at any time. */
 export class Semaphore {
   private active = 0;
@@ -27,12 +29,10 @@ export class Semaphore {
     return true;
   }
 
-  async acquire(): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /** Resolves with a permit: at once when one is free, else in arrival order as they are released. */
+  acquire(): Promise<void> {
+    if (this.tryAcquire()) return RESOLVED;
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   release(): void {
