@@ -33,6 +33,16 @@ describe('HttpSender', () => {
             const t = setInterval(() => res.write('.'), 100);
             res.on('close', () => clearInterval(t));
             break;
+          case '/late-body':
+            // Headers (names in any case) first, the body in two pieces, the last a little later.
+            res.writeHead(200, { 'Retry-After': '3', 'X-Request-ID': 'r2' });
+            res.write('{"a":');
+            setTimeout(() => res.end('1}'), 150);
+            break;
+          case '/hints':
+            res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+            res.writeHead(202).end('accepted');
+            break;
           case '/throttled':
             res.writeHead(429, { 'retry-after': '7' }).end();
             break;
@@ -62,6 +72,25 @@ describe('HttpSender', () => {
       }
       expect(sockets.size - before).toBe(1);
       expect(await sender.send(`${base}/throttled`, request, 2_000)).toMatchObject({ status: 429, retryAfter: '7', responseExcerpt: '' });
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('reads a body that comes after its headers, and skips 1xx answers', async () => {
+    const sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 1 });
+    try {
+      expect(await sender.send(`${base}/late-body`, request, 2_000)).toMatchObject({
+        status: 200,
+        responseExcerpt: '{"a":1}',
+        retryAfter: '3',
+        requestId: 'r2',
+      });
+      const hinted = await sender.send(`${base}/hints`, request, 2_000);
+      expect(hinted).toMatchObject({ status: 202, responseExcerpt: 'accepted' });
+      expect(hinted.error).toBeUndefined();
+      // The connection is still good for the next request.
+      expect((await sender.send(`${base}/ok?x=1`, request, 2_000)).status).toBe(200);
     } finally {
       await sender.close();
     }

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { guardedLookup, literalHostBlocked, PrivateEndpointError } from '@inkstream/endpoint-guard';
 import type { AttemptResult } from './classify-response.js';
@@ -52,13 +51,20 @@ export class RequestTimeoutError extends Error {
  * headers and body timeouts, no redirects, and (unless allowed) no private addresses — checked
  * when connecting, so DNS changes after the endpoint was saved are caught too.
  *
- * Per request it costs no URL parsing (`endpoint` once per configuration) and no AbortSignal:
- * undici's headers timeout bounds the wait for the answer (from the time left of the request's
- * budget), one timer bounds the body, and the body is read with stream events up to
- * RESPONSE_DRAIN_LIMIT_BYTES (the first RESPONSE_EXCERPT_BYTES kept).
+ * Per request it costs no URL parsing (`endpoint` once per configuration), no AbortSignal, no
+ * response stream and no timer of its own in the common case: the request goes to undici's
+ * `dispatch` with a handler (`Exchange`) that takes the status, the two headers it needs and the
+ * first RESPONSE_EXCERPT_BYTES of the body as they arrive, reading (and discarding) up to
+ * RESPONSE_DRAIN_LIMIT_BYTES so the connection can be reused. undici's headers timeout bounds
+ * the wait for the answer; a body still incomplete at the end of the event-loop turn its headers
+ * came in gets a timer for what is left of the request's budget (a small answer's body comes
+ * with its headers, and needs none).
  */
 export class HttpSender {
   private readonly pools = new Map<string, Pool>();
+  /** Exchanges whose body was still coming at the end of the turn their headers came in. */
+  private bodiesComing: Exchange[] = [];
+  private bodyCheckScheduled = false;
 
   constructor(private readonly options: HttpSenderOptions) {}
 
@@ -96,37 +102,46 @@ export class HttpSender {
     return this.sendTo(this.endpoint(endpointUrl), request, timeoutMs);
   }
 
-  /** One request, answered or failed within about `timeoutMs` (connect, headers, body). */
-  async sendTo(endpoint: Endpoint, request: MovableInkRequest, timeoutMs: number): Promise<SendResult> {
-    const started = performance.now();
+  /** One request, answered or failed within about `timeoutMs` (connect, headers, body). Never rejects. */
+  sendTo(endpoint: Endpoint, request: MovableInkRequest, timeoutMs: number): Promise<SendResult> {
     if (endpoint.problem !== undefined) {
       const error = endpoint.problem;
-      return { error, latencyMs: 0, responseExcerpt: String((error as Error)?.message ?? error) };
+      return Promise.resolve({ error, latencyMs: 0, responseExcerpt: String((error as Error)?.message ?? error) });
     }
-    try {
-      const response = await this.poolFor(endpoint.origin, timeoutMs).request({
-        method: request.method,
-        path: endpoint.path,
-        headers: request.headers,
-        body: request.body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const left = timeoutMs - (performance.now() - started);
-      const excerpt = await readExcerpt(response.body, Math.max(1, left), timeoutMs);
-      const retryAfter = header(response.headers['retry-after']);
-      const requestId = header(response.headers['x-request-id']);
-      return {
-        status: response.statusCode,
-        latencyMs: Math.round(performance.now() - started),
-        responseExcerpt: excerpt,
-        ...(retryAfter !== undefined ? { retryAfter } : {}),
-        ...(requestId !== undefined ? { requestId } : {}),
-      };
-    } catch (error) {
-      return { error, latencyMs: Math.round(performance.now() - started), responseExcerpt: describeError(error) };
-    }
+    return new Promise<SendResult>((resolve) => {
+      const exchange = new Exchange(this, timeoutMs, resolve);
+      try {
+        this.poolFor(endpoint.origin, timeoutMs).dispatch(
+          {
+            method: request.method,
+            path: endpoint.path,
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+          },
+          exchange,
+        );
+      } catch (error) {
+        exchange.onError(error);
+      }
+    });
   }
+
+  /** Called by an exchange whose headers came: its body gets a timer if still coming after this turn. */
+  watchBody(exchange: Exchange): void {
+    this.bodiesComing.push(exchange);
+    if (this.bodyCheckScheduled) return;
+    this.bodyCheckScheduled = true;
+    setImmediate(this.checkBodies);
+  }
+
+  private readonly checkBodies = (): void => {
+    this.bodyCheckScheduled = false;
+    const coming = this.bodiesComing;
+    this.bodiesComing = [];
+    for (const exchange of coming) exchange.armBodyTimer();
+  };
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.pools.values()].map((p) => p.close()));
@@ -134,69 +149,113 @@ export class HttpSender {
   }
 }
 
-function header(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/**
+ * One request and its answer, as an undici dispatch handler: the status, `retry-after` and
+ * `x-request-id`, and the body's first RESPONSE_EXCERPT_BYTES; the rest of the body is read and
+ * thrown away up to RESPONSE_DRAIN_LIMIT_BYTES, past which the connection is closed (the excerpt
+ * kept). Resolves once: answered, failed, or out of time (then the connection is closed).
+ */
+class Exchange {
+  private readonly started = performance.now();
+  private abortRequest: ((reason?: Error) => void) | undefined;
+  private status: number | undefined;
+  private retryAfter: string | undefined;
+  private requestId: string | undefined;
+  private first: Buffer | undefined;
+  private more: Buffer[] | undefined;
+  private kept = 0;
+  private read = 0;
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly sender: HttpSender,
+    private readonly timeoutMs: number,
+    private readonly resolve: (result: SendResult) => void,
+  ) {}
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    // 1xx (100 Continue, 103 Early Hints): not the answer.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    if (rawHeaders) {
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i]!;
+        // Only two names matter; most headers are skipped by their length.
+        if (name.length === 11 && this.retryAfter === undefined && lower(name) === 'retry-after') this.retryAfter = String(rawHeaders[i + 1]);
+        else if (name.length === 12 && this.requestId === undefined && lower(name) === 'x-request-id') this.requestId = String(rawHeaders[i + 1]);
+      }
+    }
+    this.sender.watchBody(this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.settled) return true;
+    this.read += chunk.length;
+    if (this.kept < RESPONSE_EXCERPT_BYTES) {
+      if (this.first) (this.more ??= []).push(chunk);
+      else this.first = chunk;
+      this.kept += chunk.length;
+    }
+    if (this.read > RESPONSE_DRAIN_LIMIT_BYTES) {
+      // Not worth reading to its end: the answer is what came, the connection is closed.
+      this.answer();
+      this.abortRequest?.(new Error('response body past the drain limit'));
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.answer();
+  }
+
+  onError(error: unknown): void {
+    if (this.settled) return;
+    this.settle({ error, latencyMs: Math.round(performance.now() - this.started), responseExcerpt: describeError(error) });
+  }
+
+  /** At the end of the turn the headers came in: a body still coming must end within the budget. */
+  armBodyTimer(): void {
+    if (this.settled) return;
+    const left = Math.max(1, this.timeoutMs - (performance.now() - this.started));
+    this.timer = setTimeout(() => {
+      if (this.settled) return;
+      const error = new RequestTimeoutError(this.timeoutMs);
+      this.onError(error);
+      this.abortRequest?.(error);
+    }, left);
+  }
+
+  private answer(): void {
+    if (this.settled) return;
+    const result: SendResult = { status: this.status!, latencyMs: Math.round(performance.now() - this.started), responseExcerpt: this.excerpt() };
+    if (this.retryAfter !== undefined) result.retryAfter = this.retryAfter;
+    if (this.requestId !== undefined) result.requestId = this.requestId;
+    this.settle(result);
+  }
+
+  private excerpt(): string {
+    const first = this.first;
+    if (!first) return '';
+    const all = this.more ? Buffer.concat([first, ...this.more]) : first;
+    return all.subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+  }
+
+  private settle(result: SendResult): void {
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.first = this.more = undefined;
+    this.resolve(result);
+  }
 }
 
-/**
- * The first RESPONSE_EXCERPT_BYTES of a body, reading (and discarding) the rest up to
- * RESPONSE_DRAIN_LIMIT_BYTES so the connection can be reused; a longer body is cut off (its
- * connection closed, the excerpt kept). Rejects when the body fails or is not complete within
- * `withinMs` (then the connection is closed).
- */
-export function readExcerpt(body: Readable, withinMs: number, timeoutMs = withinMs): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    let first: Buffer | undefined;
-    let more: Buffer[] | undefined;
-    let kept = 0;
-    let read = 0;
-    let settled = false;
-    const excerpt = (): string => {
-      if (!first) return '';
-      const all = more ? Buffer.concat([first, ...more]) : first;
-      return all.subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
-    };
-    const finish = (error?: unknown) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-      if (error !== undefined) {
-        // Nobody listens any more: a late error of the destroyed body must not go unhandled.
-        body.on('error', () => undefined);
-        reject(error);
-      } else resolve(excerpt());
-    };
-    const onData = (chunk: Buffer) => {
-      read += chunk.length;
-      if (kept < RESPONSE_EXCERPT_BYTES) {
-        if (first) (more ??= []).push(chunk);
-        else first = chunk;
-        kept += chunk.length;
-      }
-      if (read > RESPONSE_DRAIN_LIMIT_BYTES) {
-        finish();
-        body.on('error', () => undefined);
-        body.destroy();
-      }
-    };
-    const onEnd = () => finish();
-    const onError = (error: unknown) => finish(error);
-    // Closed without 'end' or 'error' (destroyed elsewhere): what was read is the excerpt.
-    const onClose = () => finish();
-    const timer = setTimeout(() => {
-      const error = new RequestTimeoutError(timeoutMs);
-      finish(error);
-      body.destroy(error);
-    }, withinMs);
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-    body.on('close', onClose);
-  });
+function lower(name: Buffer | string): string {
+  return (typeof name === 'string' ? name : name.toString('latin1')).toLowerCase();
 }
 
 function describeError(error: unknown): string {

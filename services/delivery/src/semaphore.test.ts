@@ -50,4 +50,20 @@ describe('Semaphore', () => {
     expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
     expect(s.inFlight).toBe(0);
   });
+
+  it('tryAcquire takes a free permit at once, and never one a waiter is owed', async () => {
+    const s = new Semaphore(1);
+    expect(s.tryAcquire()).toBe(true);
+    expect(s.tryAcquire()).toBe(false);
+    let waiter = false;
+    const waiting = s.acquire().then(() => (waiter = true));
+    s.release();
+    // The freed permit went to the waiter, not to whoever asks next.
+    expect(s.tryAcquire()).toBe(false);
+    await waiting;
+    expect(waiter).toBe(true);
+    s.release();
+    expect(s.tryAcquire()).toBe(true);
+    expect(s.inFlight).toBe(1);
+  });
 });

@@ -1,3 +1,5 @@
+const RESOLVED = Promise.resolve();
+
 /** Limits how many requests a sync has in flight; the limit can change at any time. */
 export class Semaphore {
   private active = 0;
@@ -20,12 +22,17 @@ export class Semaphore {
     this.wake();
   }
 
-  async acquire(): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /** Takes a permit if one is free now (never ahead of a waiter: there is none while one is free). */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
+  /** Resolves with a permit: at once when one is free, else in arrival order as they are released. */
+  acquire(): Promise<void> {
+    if (this.tryAcquire()) return RESOLVED;
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   release(): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OPEN_GATE, admit, afterAnswer, endpointChanged, type GateState } from './send-gate.js';
+import { OPEN_GATE, SendGate, admit, afterAnswer, endpointChanged, type GateState } from './send-gate.js';
 
 const failing: GateState = { pausedUntil: 0, failing: true, nextProbeAt: 30_000, probing: false };
 
@@ -43,5 +43,27 @@ describe('send gate', () => {
     expect(endpointChanged(failing, 5_000)).toEqual({ ...failing, nextProbeAt: 5_000 });
     expect(admit(endpointChanged(failing, 5_000), 5_000)[0]).toEqual({ go: true, probe: true });
     expect(endpointChanged({ ...OPEN_GATE, pausedUntil: 60_000 }, 5_000)).toEqual(OPEN_GATE);
+  });
+
+  it('tryEnter lets a request go at once only when the gate is open, not failing and not stopping', async () => {
+    let now = 1_000;
+    const gate = new SendGate(() => now);
+    const stop = new AbortController();
+    expect(gate.tryEnter(stop.signal)).toEqual({ probe: false });
+    gate.answered('throttled', false, 2_000);
+    expect(gate.tryEnter(stop.signal)).toBeNull();
+    now = 3_000;
+    expect(gate.tryEnter(stop.signal)).toEqual({ probe: false });
+    gate.answered('failing', false);
+    // Failing: the probe is decided by enter (one at a time), never by tryEnter.
+    expect(gate.tryEnter(stop.signal)).toBeNull();
+    now = 40_000;
+    expect(await gate.enter(stop.signal)).toEqual({ probe: true });
+    gate.answered('delivered', true);
+    expect(gate.tryEnter(stop.signal)).toEqual({ probe: false });
+    stop.abort();
+    expect(gate.tryEnter(stop.signal)).toBeNull();
+    expect(await gate.enter(stop.signal)).toBeUndefined();
+    gate.close();
   });
 });

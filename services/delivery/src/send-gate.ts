@@ -76,10 +76,19 @@ export class SendGate {
     return this.state;
   }
 
+  /**
+   * The common case without a promise: the gate is open and not failing (and not stopping), so
+   * the caller may send now; null when it has to `enter` (and maybe wait) instead.
+   */
+  tryEnter(signal: AbortSignal): { probe: boolean } | null {
+    const open = this.state;
+    return !open.failing && !signal.aborted && open.pausedUntil <= this.now() ? NOT_A_PROBE : null;
+  }
+
   async enter(signal: AbortSignal): Promise<{ probe: boolean } | undefined> {
     // The common case, open and not failing: nothing to decide, nothing allocated.
-    const open = this.state;
-    if (!open.failing && !signal.aborted && open.pausedUntil <= this.now()) return NOT_A_PROBE;
+    const open = this.tryEnter(signal);
+    if (open) return open;
     for (;;) {
       if (signal.aborted) return undefined;
       const [admission, next] = admit(this.state, this.now());

@@ -3,7 +3,6 @@ import { itemsOfDeliveryMessage, jobOfItem, type DeliveryItem, type DeliveryOutc
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
-  KeyedLanes,
   declareConsumer,
   traceIdOf,
   type Bus,
@@ -18,6 +17,7 @@ import { activeSpanRecording, annotateActiveSpan, traceCarriedBatchProcess, trac
 import { AimdConcurrency } from './aimd.js';
 import { isDone, type AttemptStore, type StoredAttempts } from './attempt-store.js';
 import { RecentIds } from './recent-ids.js';
+import { UserLanes } from './user-lanes.js';
 import { QUICK_TRIES } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
@@ -95,7 +95,7 @@ type DeadLetterReason = 'rejected' | 'expired' | 'too large' | 'sync deleted';
  */
 export class SyncDelivery {
   private runner: ConsumerRunner | undefined;
-  private readonly lanes = new KeyedLanes();
+  private readonly lanes = new UserLanes();
   private readonly gate = new SendGate();
   private readonly stopping = new AbortController();
   private readonly semaphore: Semaphore;
@@ -156,6 +156,7 @@ export class SyncDelivery {
       undefined,
       {
         enter: () => this.gate.enter(this.stopping.signal),
+        tryEnter: () => this.gate.tryEnter(this.stopping.signal),
         answered: (verdict, probe, sentAt, result) => {
           this.summary.request(result.status, result.latencyMs, verdict.kind === 'delivered' ? undefined : describeFailure(result));
           this.onAnswer(verdict, probe, sentAt);
@@ -556,7 +557,7 @@ export class SyncDelivery {
    * first transmission runs in the segment's span (linked to each payload's trace), a later one
    * in a span of its own trace; batching syncs: the batch's span.
    */
-  private async transmitOne(
+  private transmitOne(
     work: MessageWork,
     job: DeliveryItem,
     state: StoredAttempts | undefined,
@@ -726,17 +727,26 @@ export class SyncDelivery {
     }
     // A single payload refused with 413 is reported once, as discarded, when it is settled.
     if (verdict.kind === 'too-large') return;
-    this.publishOutcome(job, RESULT_OF[verdict.kind], attempt, traceId, {
-      ...(result.status !== undefined ? { status: result.status } : {}),
-      requestMs: result.latencyMs,
-      ...(delivered
-        ? {}
-        : {
-            error: result.error ? result.responseExcerpt : `HTTP ${result.status}`,
-            responseBody: result.error ? '' : result.responseExcerpt,
-          }),
-      ...(result.requestId ? { requestId: result.requestId } : {}),
-    });
+    // Built field by field (one per attempt of every payload): no spread objects in between.
+    const outcome: DeliveryOutcome = {
+      v: 1,
+      syncId: job.syncId,
+      messageId: job.messageId,
+      payloadType: job.payloadType,
+      result: RESULT_OF[verdict.kind],
+      attempt,
+      at: Date.now(),
+      receivedAt: job.receivedAt,
+    };
+    if (traceId) outcome.traceId = traceId;
+    if (result.status !== undefined) outcome.status = result.status;
+    outcome.requestMs = result.latencyMs;
+    if (!delivered) {
+      outcome.error = result.error ? result.responseExcerpt : `HTTP ${result.status}`;
+      outcome.responseBody = result.error ? '' : result.responseExcerpt;
+    }
+    if (result.requestId) outcome.requestId = result.requestId;
+    this.deps.outcomes.outcome(outcome);
   }
 
   private publishOutcome(
@@ -874,8 +884,11 @@ async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const INVALID_TRACE_ID = '0'.repeat(32);
+
 /** The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
 export function traceIdOfTraceparent(traceparent: string): string | undefined {
   const id = traceparent.slice(3, 35);
-  return traceparent.length >= 55 && /^[0-9a-f]{32}$/.test(id) && id !== '0'.repeat(32) ? id : undefined;
+  return traceparent.length >= 55 && TRACE_ID.test(id) && id !== INVALID_TRACE_ID ? id : undefined;
 }

@@ -35,6 +35,8 @@ export interface TryReport {
 export interface RequestGate {
   /** Resolves when the request may go; `undefined` when the sync is stopping (nothing is sent). */
   enter(): Promise<{ probe: boolean } | undefined>;
+  /** The request may go now (no promise needed); null: call `enter`. */
+  tryEnter?(): { probe: boolean } | null;
   /** The answer to a request that entered (`result`: what came back, or how it failed). */
   answered(verdict: ResponseClass, probe: boolean, sentAt: number, result: SendResult): void;
   /** A request that entered could not be sent after all. */
@@ -94,16 +96,21 @@ export class Transmitter {
     let tries = 0;
     let earlier = 0;
     for (const job of jobs) earlier = Math.max(earlier, this.earlierAttempts(job));
-    const jsons = new Array<string>(jobs.length);
-    for (let i = 0; i < jobs.length; i++) jsons[i] = jobs[i]!.payloadJson;
-    const body = requestBody(jsons, { batched: options.batched });
+    let body: string;
+    if (jobs.length === 1 && !options.batched) body = jobs[0]!.payloadJson;
+    else {
+      const jsons = new Array<string>(jobs.length);
+      for (let i = 0; i < jobs.length; i++) jsons[i] = jobs[i]!.payloadJson;
+      body = requestBody(jsons, { batched: options.batched });
+    }
     for (let quick = 0; quick < Math.max(1, options.tries); quick++) {
-      await this.semaphore.acquire();
+      // A free permit and an open gate (the common case) are taken without waiting on a promise.
+      if (!this.semaphore.tryAcquire()) await this.semaphore.acquire();
       let result: SendResult;
       let sentAt: number;
       let probe: boolean;
       try {
-        const ticket = await this.gate.enter();
+        const ticket = this.gate.tryEnter?.() ?? (await this.gate.enter());
         if (!ticket) {
           if (last) break;
           const stopped: SendResult = { latencyMs: 0, responseExcerpt: 'stopped before sending' };
