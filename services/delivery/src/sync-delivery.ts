@@ -3,6 +3,7 @@ import { itemsOfDeliveryMessage, jobOfItem, type DeliveryItem, type DeliveryOutc
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
+  KeyedLanes,
   declareConsumer,
   traceIdOf,
   type Bus,
@@ -17,7 +18,6 @@ import { activeSpanRecording, annotateActiveSpan, traceCarriedBatchProcess, trac
 import { AimdConcurrency } from './aimd.js';
 import { isDone, type AttemptStore, type StoredAttempts } from './attempt-store.js';
 import { RecentIds } from './recent-ids.js';
-import { UserLanes } from './user-lanes.js';
 import { QUICK_TRIES } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
@@ -95,7 +95,7 @@ type DeadLetterReason = 'rejected' | 'expired' | 'too large' | 'sync deleted';
  */
 export class SyncDelivery {
   private runner: ConsumerRunner | undefined;
-  private readonly lanes = new UserLanes();
+  private readonly lanes = new KeyedLanes();
   private readonly gate = new SendGate();
   private readonly stopping = new AbortController();
   private readonly semaphore: Semaphore;

@@ -2,6 +2,7 @@ import { recordsOfIngestMessage, type DeliveryOutcome, type IngestedRecord, type
 import {
   ACK_WAIT_MS,
   ConsumerRunner,
+  KeyedLanes,
   LeanPublisher,
   LeaseManager,
   PARTITIONS,
@@ -34,7 +35,6 @@ import type { FilterMetrics } from './metrics.js';
 import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
 import { positionedProfile, processedMark, rememberAllForSave, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { StoredAcks } from './stored-acks.js';
-import { UserLanes } from './user-lanes.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -188,7 +188,7 @@ export class FilterWorker {
   private readonly compiled = new Map<string, CompiledSync>();
   private readonly runners = new Map<string, PartitionWork>();
   private leaseManager: LeaseManager | undefined;
-  private readonly lanes = new UserLanes();
+  private readonly lanes = new KeyedLanes();
   /** Delivery segments: plain publishes with a shared reply inbox. */
   private readonly publisher: LeanPublisher;
   private dedupWindowMs: number;
