@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { coalesceSocketWrites } from './socket-writes.js';
 import { StartupRetry, StartupTimeoutError, defaultStartupRetry, secondsText } from './startup-retry.js';
 
 export interface BusLogger {
@@ -49,6 +50,7 @@ export interface ConnectBusOptions {
 export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
   const { url, name, logger } = options;
   const startup = defaultStartupRetry(options.startup, options.connectTimeoutMs ?? 10_000, logger);
+  coalesceSocketWrites();
   const servers = url.split(',').map((s) => s.trim());
   let nc: NatsConnection;
   try {
