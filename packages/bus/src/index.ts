@@ -12,6 +12,7 @@ export * from './consumer-runner.js';
 export * from './consumer-lag.js';
 export * from './keyed-lanes.js';
 export type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+export { DeliverPolicy } from '@nats-io/jetstream';
 export type { KV } from '@nats-io/kv';
 export type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 export * from './lease-manager.js';

@@ -56,7 +56,7 @@ export const MAX_REPLICAS = 5;
  * tunes it or that writes it. The others create what is missing and leave the rest alone.
  */
 export const OWNERS = {
-  streams: { ingest: 'ingest', delivery: 'filter', outcomes: 'delivery', deadLetters: 'delivery' },
+  streams: { ingest: 'ingest', delivery: 'filter', processed: 'filter', outcomes: 'delivery', deadLetters: 'delivery' },
   buckets: {
     config: 'config',
     profiles: 'filter',
@@ -117,6 +117,22 @@ export function createTopology(options: TopologyOptions = {}) {
       duplicate_window: PAYLOAD_DEDUP_WINDOW_NS,
       num_replicas: replicas,
     },
+    /**
+     * The events the filter processed, per ingest partition (processed-log.ts in the filter): one
+     * message per flush holding the marks of the records whose work is stored, read back by the
+     * replica that takes a partition over. Kept a little longer than the ingest dedup window,
+     * which is what it serves (the filter raises it when ingest's window is longer).
+     */
+    processed: {
+      name: `${upper}_FILTER_PROCESSED`,
+      subjects: [`${ns}.processed.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: processedMaxAgeNs(dedupNs),
+      duplicate_window: 60 * SECOND_NS,
+      num_replicas: replicas,
+    },
     outcomes: {
       name: `${upper}_OUTCOMES`,
       subjects: [`${ns}.outcome.>`],
@@ -148,6 +164,7 @@ export function createTopology(options: TopologyOptions = {}) {
     outcome: (syncId: string) => `${ns}.outcome.${syncId}`,
     outcomeAll: `${ns}.outcome.>`,
     deadLetter: (syncId: string) => `${ns}.deadletter.${syncId}`,
+    processed: (partition: number) => `${ns}.processed.${pad(partition)}`,
   };
 
   /** Low-cardinality forms of the subjects, for span names and metric labels. */
@@ -217,6 +234,11 @@ export function createTopology(options: TopologyOptions = {}) {
   const ownsStream = (stream: keyof typeof streams) => owns(OWNERS.streams[stream]);
 
   return { namespace: ns, service: options.service, replicas, streams, subjects, subjectTemplates, consumers, buckets, ownsStream };
+}
+
+/** How long the filter's processed marks are kept for an ingest dedup window (both ns): the window and ten minutes. */
+export function processedMaxAgeNs(dedupWindowNs: number): number {
+  return dedupWindowNs + 600 * SECOND_NS;
 }
 
 function pad(partition: number): string {

@@ -15,6 +15,7 @@ import {
   type JsMsg,
   type KV,
   type Topology,
+  processedMaxAgeNs,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
 import { activeTraceCarrier, activeTraceId, tracePublishLinked, traceProcess, type TraceCarrier } from '@inkstream/telemetry';
@@ -33,7 +34,8 @@ import { classifyPublishFailure, maxDeliveryBytes, maxJobBytes } from './bus-lim
 import { OutboxProgress, publishOutbox, type OutgoingSegment } from './delivery-outbox.js';
 import type { FilterMetrics } from './metrics.js';
 import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
-import { positionedProfile, processedMark, rememberAllForSave, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
+import { positionedProfile, processedMark, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
+import { ProcessedLog } from './processed-log.js';
 import { StoredAcks } from './stored-acks.js';
 
 export interface FilterWorkerDeps {
@@ -60,10 +62,13 @@ export interface FilterWorkerDeps {
   dedupWindowMs?: number;
   /** A delivery segment publish not acknowledged within this is retried. Default 5 s. */
   publishTimeoutMs?: number;
+  /** Processed events remembered per partition (processed-log.ts). Default 100,000. */
+  maxProcessedPerPartition?: number;
 }
 
 /** One partition worked by this replica; `stopping` once its lease is being given up. */
 interface PartitionWork {
+  partition: number;
   runner: ConsumerRunner;
   durable: string;
   stopping: boolean;
@@ -160,6 +165,8 @@ function sampledHeadTrace(headers: { get(key: string): string } | undefined, fal
 type Step = 'load' | 'publish' | 'save';
 
 const NOTHING = (): void => undefined;
+/** The processed keys a profile is saved with since they moved to the processed stream: none. */
+const NO_MARKS: Record<string, number> = Object.freeze(Object.create(null) as Record<string, number>);
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
@@ -192,6 +199,8 @@ export class FilterWorker {
   /** Delivery segments: plain publishes with a shared reply inbox. */
   private readonly publisher: LeanPublisher;
   private dedupWindowMs: number;
+  /** The events processed per partition (the dedup memory), written to the processed stream. */
+  private readonly processed: ProcessedLog;
   /** Active compiled syncs per project, rebuilt after any config change (read for every record). */
   private readonly activeByProject = new Map<string, CompiledSync[]>();
   /** Route limits, rebuilt only when the server's max_payload changes. */
@@ -206,6 +215,14 @@ export class FilterWorker {
   constructor(private readonly deps: FilterWorkerDeps) {
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
     this.dedupWindowMs = deps.dedupWindowMs ?? deps.topology.streams.ingest.duplicate_window / 1_000_000;
+    this.processed = new ProcessedLog({
+      bus: deps.bus,
+      topology: deps.topology,
+      publisher: this.publisher,
+      windowMs: () => this.dedupWindowMs,
+      ...(deps.maxProcessedPerPartition !== undefined ? { maxPerPartition: deps.maxProcessedPerPartition } : {}),
+      onUnreadable: (partition, seq) => deps.logger.warn({ partition, seq }, 'unreadable message in the processed stream: skipped'),
+    });
     // Filters are compiled once per config change, never per event.
     deps.config.onChange((next) => {
       if (next.kind === 'sync') this.compile(next);
@@ -270,6 +287,7 @@ export class FilterWorker {
       const window = (await bus.jsm.streams.info(topology.streams.ingest.name)).config.duplicate_window;
       if (window > 0) this.dedupWindowMs = window / 1_000_000;
     }
+    await this.keepProcessedForWindow();
     for (let partition = 0; partition < PARTITIONS; partition++) {
       // max_ack_pending is what bounds the events in flight: JetStream hands out no more.
       await declareConsumer(bus.jsm, topology.streams.ingest.name, {
@@ -291,11 +309,26 @@ export class FilterWorker {
     await this.leaseManager.start();
   }
 
-  private startPartition(partition: number): void {
+  /** The processed stream keeps marks at least the dedup window (raised, never lowered, when ingest's window is longer). */
+  private async keepProcessedForWindow(): Promise<void> {
+    const { bus, topology } = this.deps;
+    const name = topology.streams.processed.name;
+    const needed = processedMaxAgeNs(this.dedupWindowMs * 1_000_000);
+    const { config } = await bus.jsm.streams.info(name);
+    if (config.max_age > 0 && config.max_age < needed) {
+      await bus.jsm.streams.update(name, { ...config, max_age: needed });
+      this.deps.logger.info({ stream: name, maxAgeSeconds: needed / 1e9 }, 'processed stream kept longer, for the ingest dedup window');
+    }
+  }
+
+  private async startPartition(partition: number): Promise<void> {
     const { bus, topology, logger } = this.deps;
     const name = String(partition).padStart(2, '0');
     // Another replica may have changed these users' profiles while it held the partition.
     this.deps.profiles.acquire(partition);
+    // The events processed within the window, by whichever replica: read before any record is.
+    this.processed.forget(partition);
+    const loaded = await this.processed.load(partition);
     const durable = topology.consumers.filter(partition).durable_name;
     const runner = new ConsumerRunner({
       js: bus.js,
@@ -307,10 +340,10 @@ export class FilterWorker {
       // Events a crashed owner was working on come back first, in order.
       awaitForeignAcksMs: ACK_WAIT_MS + 5_000,
     });
-    const work: PartitionWork = { runner, durable, stopping: false, held: new Map(), acks: new StoredAcks() };
+    const work: PartitionWork = { partition, runner, durable, stopping: false, held: new Map(), acks: new StoredAcks() };
     runner.start();
     this.runners.set(name, work);
-    logger.info({ partition: name }, 'partition acquired');
+    logger.info({ partition: name, processedEvents: loaded }, 'partition acquired');
   }
 
   private async stopPartition(name: string): Promise<void> {
@@ -323,7 +356,10 @@ export class FilterWorker {
     await work.runner.stop();
     // Its staged profiles are written now; each record is then acked, or naked if its write failed.
     await this.deps.profiles.release(Number(name));
+    // The marks of what was processed are written before the partition is let go, for its next owner.
+    await this.processed.drain(work.partition);
     await work.acks.drain();
+    this.processed.forget(work.partition);
     this.deps.logger.info({ partition: name }, 'partition released');
   }
 
@@ -681,10 +717,15 @@ export class FilterWorker {
         r.heldAt = undefined;
       }
       const mark = processedMark(record.eventKey);
-      if ((marks.length > 0 && marks.includes(mark)) || wasProcessed(before.seen, mark, r.now, this.dedupWindowMs)) {
+      // Processed before: in this lane, on this partition (done, or still being stored), or in a
+      // profile written by an older version (which kept the marks in the profile).
+      const inLane = marks.length > 0 && marks.includes(mark);
+      const processed = inLane ? undefined : this.processed.check(work.partition, mark, r.now);
+      if (inLane || processed !== undefined || wasProcessed(before.seen, mark, r.now, this.dedupWindowMs)) {
         metrics.recordsDuplicate.inc();
-        // Its write (remembering this event) may still be staged: the message waits for it.
-        if (!waitedStored && !marks.includes(mark)) {
+        // Its work may still be being stored: the message waits for it (and is given back should it fail).
+        if (processed !== undefined && processed !== true) this.awaitStored(segment, work, lane, position, processed);
+        else if (!inLane && !waitedStored) {
           waitedStored = true;
           this.awaitStored(segment, work, lane, position, profiles.stored(r.ref));
         }
@@ -740,8 +781,11 @@ export class FilterWorker {
     const unsent =
       progress.refused.length === 0 ? [] : progress.refused.filter((p) => p.payloadType === 'identify' && r.payloads.includes(p)).map((p) => p.syncId);
     const forgotten = forgetIdentifies(current, r.initial!, unsent);
-    // Saved for every lane that routed a record, changed or not: it remembers the events processed.
-    const { seen, json: seenJson, commit } = rememberAllForSave(r.before!.seen, r.marks, r.now, this.dedupWindowMs);
+    // Saved for every lane that routed a record: its position moves on (lastSeq). The processed
+    // events are kept in the processed stream (processed-log.ts), not here: the profile says
+    // `"seen":{}` (written so by versions before it, read as "positions are record positions").
+    const seen = NO_MARKS;
+    const seenJson = '{}';
     // Built field by field (as routing builds it), not spread: this runs for every lane.
     const profile: ProfileEntry = {
       v: 1,
@@ -762,16 +806,16 @@ export class FilterWorker {
     const saved = joined ? head : undefined;
     const receipt = this.saveNow(r.ref, profile, serialized, saved);
     if (receipt) {
-      this.saved(r, receipt, commit);
+      this.saved(r, receipt);
       return undefined;
     }
-    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved)).then((staged) => this.saved(r, staged, commit));
+    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved)).then((staged) => this.saved(r, staged));
   }
 
-  private saved(r: LaneRoute, receipt: SaveReceipt, commit: () => void): void {
-    // Staged: the processed keys it holds may now take these records' marks (in place).
-    commit();
-    this.awaitStored(r.segment, r.work, r.lane, r.entries[0]!.position, receipt.stored);
+  private saved(r: LaneRoute, receipt: SaveReceipt): void {
+    // Staged: the records are processed (pending) and done once the write and their marks are stored.
+    const logged = this.processed.record(r.work.partition, r.marks, receipt.stored);
+    this.awaitStored(r.segment, r.work, r.lane, r.entries[0]!.position, logged);
     if (r.reachedHeld) this.release(r.work, r.lane);
   }
 

@@ -228,6 +228,41 @@ describe('filter worker: segments', () => {
     expect((await metrics.records.get()).values.reduce((s, v) => s + v.value, 0)).toBe(5);
   });
 
+  it('a regrouped retry reaching the next replica after a hand-over is skipped: the processed events are read back from the processed stream', async () => {
+    const [a, b] = usersOnOnePartition('handover-retry', 2) as [string, string];
+    const first = worker();
+    await first.start();
+    await publishSegment([tick(a, 0), tick(b, 0), tick(a, 1)]);
+    await until(fullyAcked, 'the first segment acked');
+    await first.stop();
+    workers.splice(workers.indexOf(first), 1);
+    // Profiles no longer carry the processed events: the processed stream does.
+    expect((await storedProfile(a))!.seen).toEqual({});
+    expect((await storedProfile(a))!.properties).toEqual({ visits: 2 });
+
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const next = worker({ metrics });
+    await next.start();
+    // The SDK retries a subset of the first request with a new event, regrouped.
+    await publishSegment([tick(a, 1), tick(b, 0), tick(a, 2)]);
+    await until(fullyAcked, 'the retry acked');
+    expect(await tracksOf(a)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(await tracksOf(b)).toEqual([[0, 1]]);
+    expect((await storedProfile(a))!.properties).toEqual({ visits: 3 });
+    expect((await metrics.recordsDuplicate.get()).values[0]?.value).toBe(2);
+  });
+
+  it('a regrouped retry right behind the original (its marks still being stored) waits for them and is skipped', async () => {
+    const [a] = usersOnOnePartition('pending-retry', 1) as [string];
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker({ metrics });
+    await w.start();
+    await Promise.all([publishSegment([tick(a, 0), tick(a, 1)]), publishSegment([tick(a, 1)]), publishSegment([tick(a, 0), tick(a, 2)])]);
+    await until(fullyAcked, 'every segment acked');
+    expect(await tracksOf(a)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect((await metrics.recordsDuplicate.get()).values[0]?.value).toBe(2);
+  });
+
   it('a segment is acked only when every record in it is done', async () => {
     const [fine, flaky] = usersOnOnePartition('ack', 2) as [string, string];
     const failures = { get: Number.POSITIVE_INFINITY };
@@ -402,9 +437,11 @@ describe('filter worker: segments', () => {
     workers.splice(workers.indexOf(first), 1);
     expect((await metricsA.segments.get()).values.find((v) => v.labels.result === 'given back')?.value).toBe(1);
     failures.put = 0;
-    // The next replica forgets what the first staged (a fresh store), as after a crash.
+    // The next replica forgets what the first staged (a fresh store) and the events it marked
+    // processed, as after a crash before any of it was stored.
     await profilesKv.purge(profileKey(PROJECT, a)).catch(() => undefined);
     await profilesKv.purge(profileKey(PROJECT, b)).catch(() => undefined);
+    await bus.jsm.streams.purge(topology.streams.processed.name);
     const metricsB = createFilterMetrics(createMetricsRegistry('filter'));
     const next = worker({ metrics: metricsB });
     await next.start();

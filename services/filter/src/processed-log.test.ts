@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LeanPublisher, connectBus, createTopology, declareStreams, type Bus } from '@inkstream/bus';
+import { ProcessedLog } from './processed-log.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('ProcessedLog against the shared NATS', () => {
+  const topology = createTopology({ namespace: `t_fproc_${randomBytes(4).toString('hex')}` });
+  let bus: Bus;
+  let publisher: LeanPublisher;
+
+  beforeAll(async () => {
+    bus = await connectBus({ url: NATS_URL, name: 'processed-log-test', logger: quiet });
+    await declareStreams(bus.jsm, topology);
+    publisher = new LeanPublisher(bus.nc, 5_000);
+  });
+  afterAll(async () => {
+    publisher?.close();
+    for await (const name of bus.jsm.streams.names()) if (name.includes(topology.namespace.toUpperCase())) await bus.jsm.streams.delete(name);
+    await bus?.close();
+  });
+
+  const log = (options: Partial<ConstructorParameters<typeof ProcessedLog>[0]> = {}) =>
+    new ProcessedLog({ bus, topology, publisher, windowMs: () => 600_000, ...options });
+
+  it('a mark is pending while its work is stored, done once its mark is written, and read back by another replica', async () => {
+    const one = log();
+    let store!: () => void;
+    const stored = new Promise<void>((resolve) => (store = resolve));
+    const done = one.record(3, ['markA', 'markB'], stored);
+    expect(one.check(3, 'markA', Date.now())).toBeInstanceOf(Promise);
+    expect(one.check(3, 'other', Date.now())).toBeUndefined();
+    expect(one.check(4, 'markA', Date.now())).toBeUndefined();
+    store();
+    await done;
+    expect(one.check(3, 'markA', Date.now())).toBe(true);
+    expect(one.check(3, 'markB', Date.now())).toBe(true);
+
+    const two = log();
+    expect(await two.load(3)).toBe(2);
+    expect(two.check(3, 'markA', Date.now())).toBe(true);
+    expect(await two.load(5)).toBe(0);
+  });
+
+  it('a failed write forgets its marks: the records are not processed', async () => {
+    const one = log();
+    const done = one.record(6, ['lost'], Promise.reject(new Error('profile write refused')));
+    await expect(done).rejects.toThrow('profile write refused');
+    expect(one.check(6, 'lost', Date.now())).toBeUndefined();
+    // Nothing was written for it either.
+    expect(await log().load(6)).toBe(0);
+  });
+
+  it('keeps marks for the window and at most maxPerPartition, oldest first', async () => {
+    const small = log({ maxPerPartition: 3 });
+    for (const mark of ['m1', 'm2', 'm3', 'm4', 'm5']) await small.record(7, [mark], Promise.resolve());
+    expect(small.size(7)).toBe(3);
+    expect(small.check(7, 'm1', Date.now())).toBeUndefined();
+    expect(small.check(7, 'm5', Date.now())).toBe(true);
+    // Past the window a mark no longer counts.
+    expect(small.check(7, 'm5', Date.now() + 601_000)).toBeUndefined();
+    // A replica with a window of 1 s reads back only what was written within it.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const late = log({ windowMs: () => 1_000 });
+    expect(await late.load(7)).toBe(0);
+    await late.record(7, ['m6'], Promise.resolve());
+    expect(await log({ windowMs: () => 1_000 }).load(7)).toBe(1);
+  });
+
+  it('drain writes what is staged; marks of many lanes in one flush are one message', async () => {
+    const one = log({ flushDelayMs: 50 });
+    const all = Array.from({ length: 10 }, (_, i) => one.record(9, [`lane${i}`], Promise.resolve()));
+    await one.drain(9);
+    await Promise.all(all);
+    const info = await bus.jsm.streams.info(topology.streams.processed.name, { subjects_filter: topology.subjects.processed(9) });
+    expect(info.state.subjects?.[topology.subjects.processed(9)]).toBe(1);
+    expect(await log().load(9)).toBe(10);
+  });
+});
