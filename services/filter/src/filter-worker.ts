@@ -91,6 +91,28 @@ interface SegmentWork {
   /** The profile writes its records wait for: the message is acked once all are stored. */
   stored: Array<Promise<void>>;
   outbox: MessageOutbox;
+  /** The lanes saved: the marks of their records and their profile write (processed-log.ts). */
+  saves: Array<{ marks: string[]; stored: Promise<void> }> | undefined;
+  /** Settles once the marks of `saves` are written (or failed): what duplicates of them wait for. */
+  processed: Deferred | undefined;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Read by the duplicates that wait for it, if any.
+  promise.catch(NOTHING);
+  return { promise, resolve, reject };
 }
 
 /**
@@ -356,9 +378,9 @@ export class FilterWorker {
     await work.runner.stop();
     // Its staged profiles are written now; each record is then acked, or naked if its write failed.
     await this.deps.profiles.release(Number(name));
+    await work.acks.drain();
     // The marks of what was processed are written before the partition is let go, for its next owner.
     await this.processed.drain(work.partition);
-    await work.acks.drain();
     this.processed.forget(work.partition);
     this.deps.logger.info({ partition: name }, 'partition released');
   }
@@ -406,7 +428,7 @@ export class FilterWorker {
       msg.term();
       return Promise.resolve();
     }
-    const segment: SegmentWork = { msg, giveBack: false, stored: [], outbox: undefined as unknown as MessageOutbox };
+    const segment: SegmentWork = { msg, giveBack: false, stored: [], outbox: undefined as unknown as MessageOutbox, saves: undefined, processed: undefined };
     return traceProcess(
       {
         subject: msg.subject,
@@ -544,20 +566,64 @@ export class FilterWorker {
   private finish(segment: SegmentWork, work: PartitionWork): void {
     const { metrics } = this.deps;
     if (segment.giveBack) {
-      // Writes of its other records go on; the redelivery skips the records they remember.
+      // Writes of its other records go on, then their marks: the redelivery skips those records.
       for (const stored of segment.stored) stored.catch(() => undefined);
+      this.writeProcessedEach(segment, work);
       segment.msg.nak(HELD_REDELIVERY_DELAY_MS);
       metrics.segments.inc({ result: 'given back' });
       return;
     }
-    const allStored = Promise.all(segment.stored).then(() => {
-      metrics.segments.inc({ result: 'acked' });
-    });
-    work.acks.add(segment.msg, allStored, () => {
+    const all = Promise.all(segment.stored);
+    const saves = segment.saves;
+    // Once every write covering the message is stored, the marks of its records, in one write.
+    const allDone =
+      saves === undefined
+        ? all.then(() => {
+            metrics.segments.inc({ result: 'acked' });
+          })
+        : all
+            .then(() => {
+              let marks = saves[0]!.marks;
+              if (saves.length > 1) {
+                marks = [];
+                for (const save of saves) for (const mark of save.marks) marks.push(mark);
+              }
+              return this.processed.write(work.partition, marks);
+            })
+            .then(() => {
+              segment.processed!.resolve();
+              metrics.segments.inc({ result: 'acked' });
+            });
+    work.acks.add(segment.msg, allDone, () => {
       // A write was refused (another replica wrote the profile) or given up with the partition:
-      // the message goes back, and the users whose write failed wait for it (awaitStored).
+      // the message goes back, and the users whose write failed wait for it (awaitStored). The
+      // marks of the records whose writes were stored are still written, so they are skipped.
+      if (saves !== undefined) this.writeProcessedEach(segment, work);
       segment.msg.nak(HELD_REDELIVERY_DELAY_MS);
       metrics.segments.inc({ result: 'given back' });
+    });
+  }
+
+  /**
+   * A message given back: the marks of each saved lane are written once its own profile write is
+   * stored (those whose write failed are forgotten, their records processed when they come back).
+   */
+  private writeProcessedEach(segment: SegmentWork, work: PartitionWork): void {
+    const saves = segment.saves;
+    if (saves === undefined) return;
+    const done = segment.processed!;
+    const each = saves.map((save) =>
+      save.stored.then(
+        () => this.processed.write(work.partition, save.marks),
+        (err: unknown) => {
+          this.processed.unstage(work.partition, save.marks, done.promise);
+          throw err;
+        },
+      ),
+    );
+    Promise.all(each).then(done.resolve, (err: unknown) => {
+      for (const save of saves) this.processed.unstage(work.partition, save.marks, done.promise);
+      done.reject(err);
     });
   }
 
@@ -813,9 +879,13 @@ export class FilterWorker {
   }
 
   private saved(r: LaneRoute, receipt: SaveReceipt): void {
-    // Staged: the records are processed (pending) and done once the write and their marks are stored.
-    const logged = this.processed.record(r.work.partition, r.marks, receipt.stored);
-    this.awaitStored(r.segment, r.work, r.lane, r.entries[0]!.position, logged);
+    // Staged: the records are processed (pending), done once the writes covering the message and
+    // then their marks are stored (finish).
+    const segment = r.segment;
+    (segment.saves ??= []).push({ marks: r.marks, stored: receipt.stored });
+    segment.processed ??= deferred();
+    this.processed.stage(r.work.partition, r.marks, segment.processed.promise);
+    this.awaitStored(segment, r.work, r.lane, r.entries[0]!.position, receipt.stored);
     if (r.reachedHeld) this.release(r.work, r.lane);
   }
 

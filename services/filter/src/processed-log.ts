@@ -100,33 +100,39 @@ export class ProcessedLog {
   }
 
   /**
-   * The records of `marks` were processed and their profile write was staged: they are pending
-   * until `stored` resolves and the marks are written, then done. Answers when they are done
-   * (rejects when the profile write or the marks' write failed: the marks are forgotten).
+   * The records of `marks` were processed and their profile writes staged: they are pending
+   * until `done` settles (the caller writes them with `write` once the writes are stored).
    */
-  record(partition: number, marks: readonly string[], stored: Promise<void>): Promise<void> {
+  stage(partition: number, marks: readonly string[], done: Promise<void>): void {
     const p = this.of(partition);
-    const logged = stored.then(() => this.append(partition, marks));
-    for (const mark of marks) p.pending.set(mark, logged);
-    logged.then(
-      () => {
-        const now = Math.floor(Date.now() / 1000);
-        for (const mark of marks) {
-          if (p.pending.get(mark) === logged) p.pending.delete(mark);
-          if (!p.done.has(mark)) p.done.set(mark, now);
-        }
-        this.trim(p, now);
-      },
-      () => {
-        for (const mark of marks) if (p.pending.get(mark) === logged) p.pending.delete(mark);
-      },
-    );
-    return logged;
+    for (const mark of marks) p.pending.set(mark, done);
+  }
+
+  /**
+   * Writes the marks of records whose work is stored to the partition's processed subject (with
+   * the partition's next flush); they are done once written. Rejects when the write failed.
+   */
+  async write(partition: number, marks: readonly string[]): Promise<void> {
+    if (marks.length === 0) return;
+    const p = this.of(partition);
+    await this.append(p, partition, marks);
+    const now = Math.floor(Date.now() / 1000);
+    for (const mark of marks) {
+      p.pending.delete(mark);
+      if (!p.done.has(mark)) p.done.set(mark, now);
+    }
+    this.trim(p, now);
+  }
+
+  /** Marks whose work failed (`done` rejected): no longer pending, so their records are processed when they come back. */
+  unstage(partition: number, marks: readonly string[], done: Promise<void>): void {
+    const p = this.partitions.get(partition);
+    if (!p) return;
+    for (const mark of marks) if (p.pending.get(mark) === done) p.pending.delete(mark);
   }
 
   /** Writes `marks` with the partition's next flush; resolves once they are stored. */
-  private append(partition: number, marks: readonly string[]): Promise<void> {
-    const p = this.of(partition);
+  private append(p: PartitionMarks, partition: number, marks: readonly string[]): Promise<void> {
     for (const mark of marks) p.buffer.push(mark);
     const written = new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }));
     if (p.buffer.length >= MAX_MARKS_PER_MESSAGE) this.flush(partition, p);
@@ -215,11 +221,24 @@ export class ProcessedLog {
     return loaded;
   }
 
-  /** Waits for the partition's marks to be written (those staged and those in flight). */
-  async drain(partition: number): Promise<void> {
+  /**
+   * Waits for the partition's marks to be written: those staged (at most `timeoutMs`: their
+   * writes are on their way once the partition's profile writes are settled) and those in flight.
+   */
+  async drain(partition: number, timeoutMs = 10_000): Promise<void> {
     const p = this.partitions.get(partition);
     if (!p) return;
-    await Promise.allSettled([...p.pending.values()]);
+    if (p.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(new Set(p.pending.values())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     if (p.buffer.length > 0) this.flush(partition, p);
     await Promise.allSettled([...p.writing]);
   }
