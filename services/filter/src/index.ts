@@ -75,6 +75,7 @@ try {
     metrics: filterMetrics,
     logger,
     maxInFlight: env.FILTER_MAX_IN_FLIGHT,
+    maxProcessedPerPartition: env.FILTER_PROCESSED_PER_PARTITION,
     maxProfileBytes: env.FILTER_PROFILE_MAX_BYTES,
     leases,
     replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,

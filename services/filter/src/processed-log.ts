@@ -31,7 +31,7 @@ import { DeliverPolicy, type Bus, type LeanPublisher, type Topology } from '@ink
 const FORMAT = 'inkstream-processed v1';
 /** Marks per message at most (17 bytes each: far below any server's max_payload). */
 const MAX_MARKS_PER_MESSAGE = 20_000;
-export const DEFAULT_MAX_MARKS_PER_PARTITION = 100_000;
+export const DEFAULT_MAX_MARKS_PER_PARTITION = 25_000;
 
 export interface ProcessedLogOptions {
   bus: Pick<Bus, 'js' | 'jsm'>;
