@@ -189,6 +189,13 @@ type Step = 'load' | 'publish' | 'save';
 const NOTHING = (): void => undefined;
 /** The processed keys a profile is saved with since they moved to the processed stream: none. */
 const NO_MARKS: Record<string, number> = Object.freeze(Object.create(null) as Record<string, number>);
+
+/** Whether a profile holds processed keys (written by a version that kept them there). */
+function hasMarks(seen: Record<string, number> | undefined): seen is Record<string, number> {
+  if (seen === undefined || seen === NO_MARKS) return false;
+  for (const _ in seen) return true;
+  return false;
+}
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
@@ -782,12 +789,14 @@ export class FilterWorker {
         r.reachedHeld = true;
         r.heldAt = undefined;
       }
-      const mark = processedMark(record.eventKey);
+      // The event of this user of this project (as Amplitude dedupes per project and device, and
+      // profiles did per user): the same insert_id of another user is another event.
+      const mark = processedMark(`${lane}\u0000${record.eventKey}`);
       // Processed before: in this lane, on this partition (done, or still being stored), or in a
-      // profile written by an older version (which kept the marks in the profile).
+      // profile written by an older version (which kept the marks, of the event key alone, in the profile).
       const inLane = marks.length > 0 && marks.includes(mark);
       const processed = inLane ? undefined : this.processed.check(work.partition, mark, r.now);
-      if (inLane || processed !== undefined || wasProcessed(before.seen, mark, r.now, this.dedupWindowMs)) {
+      if (inLane || processed !== undefined || (hasMarks(before.seen) && wasProcessed(before.seen, processedMark(record.eventKey), r.now, this.dedupWindowMs))) {
         metrics.recordsDuplicate.inc();
         // Its work may still be being stored: the message waits for it (and is given back should it fail).
         if (processed !== undefined && processed !== true) this.awaitStored(segment, work, lane, position, processed);

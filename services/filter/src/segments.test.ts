@@ -263,6 +263,23 @@ describe('filter worker: segments', () => {
     expect((await metrics.recordsDuplicate.get()).values[0]?.value).toBe(2);
   });
 
+  it('the same insert_id from two users, or two projects, on one partition is two events', async () => {
+    const [a, b] = usersOnOnePartition('same-insert', 2) as [string, string];
+    const other = 'p-other';
+    config.apply({ kind: 'project', id: other, name: 'o', apiKeyHash: 'h2', version: 1, deleted: false, updatedAt: '' });
+    config.apply({ ...sync(), id: 'sync-other', projectId: other });
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker({ metrics });
+    await w.start();
+    const shared = (user: string): AmplitudeEvent => ({ ...tick(user, 0), insert_id: 'shared-insert-id' });
+    await publishSegment([shared(a), shared(b)]);
+    await publishSegment([shared(a)], other);
+    await until(fullyAcked, 'every segment acked');
+    expect(await tracksOf(a)).toEqual([[0, 1], [0, 1]]);
+    expect(await tracksOf(b)).toEqual([[0, 1]]);
+    expect((await metrics.recordsDuplicate.get()).values[0]?.value ?? 0).toBe(0);
+  });
+
   it('a segment is acked only when every record in it is done', async () => {
     const [fine, flaky] = usersOnOnePartition('ack', 2) as [string, string];
     const failures = { get: Number.POSITIVE_INFINITY };
