@@ -15,7 +15,6 @@ import {
   type JsMsg,
   type KV,
   type Topology,
-  processedMaxAgeNs,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
 import { activeTraceCarrier, activeTraceId, tracePublishLinked, traceProcess, type TraceCarrier } from '@inkstream/telemetry';
@@ -316,7 +315,9 @@ export class FilterWorker {
       const window = (await bus.jsm.streams.info(topology.streams.ingest.name)).config.duplicate_window;
       if (window > 0) this.dedupWindowMs = window / 1_000_000;
     }
-    await this.keepProcessedForWindow();
+    // The processed stream keeps marks at least for the window (raised, never lowered).
+    const raised = await this.processed.keepForWindow();
+    if (raised !== undefined) this.deps.logger.info({ stream: this.deps.topology.streams.processed.name, maxAgeSeconds: raised / 1000 }, 'processed stream kept longer, for the ingest dedup window');
     for (let partition = 0; partition < PARTITIONS; partition++) {
       // max_ack_pending is what bounds the events in flight: JetStream hands out no more.
       await declareConsumer(bus.jsm, topology.streams.ingest.name, {
@@ -336,18 +337,6 @@ export class FilterWorker {
       logger: this.deps.logger,
     });
     await this.leaseManager.start();
-  }
-
-  /** The processed stream keeps marks at least the dedup window (raised, never lowered, when ingest's window is longer). */
-  private async keepProcessedForWindow(): Promise<void> {
-    const { bus, topology } = this.deps;
-    const name = topology.streams.processed.name;
-    const needed = processedMaxAgeNs(this.dedupWindowMs * 1_000_000);
-    const { config } = await bus.jsm.streams.info(name);
-    if (config.max_age > 0 && config.max_age < needed) {
-      await bus.jsm.streams.update(name, { ...config, max_age: needed });
-      this.deps.logger.info({ stream: name, maxAgeSeconds: needed / 1e9 }, 'processed stream kept longer, for the ingest dedup window');
-    }
   }
 
   private async startPartition(partition: number): Promise<void> {

@@ -78,4 +78,13 @@ describe('ProcessedLog against the shared NATS', () => {
     expect(info.state.subjects?.[topology.subjects.processed(9)]).toBe(1);
     expect(await log().load(9)).toBe(10);
   });
+
+  it('keeps the processed stream for a longer ingest window: raised, never lowered', async () => {
+    const name = topology.streams.processed.name;
+    const before = (await bus.jsm.streams.info(name)).config.max_age;
+    expect(await log({ windowMs: () => 60_000 }).keepForWindow()).toBeUndefined();
+    expect((await bus.jsm.streams.info(name)).config.max_age).toBe(before);
+    expect(await log({ windowMs: () => 3_600_000 }).keepForWindow()).toBe(4_200_000);
+    expect((await bus.jsm.streams.info(name)).config.max_age).toBe(4_200 * 1e9);
+  });
 });

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type Bus, type LeanPublisher, type Topology } from '@inkstream/bus';
+import { DeliverPolicy, processedMaxAgeNs, type Bus, type LeanPublisher, type Topology } from '@inkstream/bus';
 
 /**
  * The events the filter processed, per ingest partition: what lets it skip an event ingest
@@ -170,6 +170,21 @@ export class ProcessedLog {
       p.done.delete(mark);
       over--;
     }
+  }
+
+  /**
+   * Keeps the processed stream's marks for the window and ten minutes: raises its max_age when
+   * the ingest window is longer than it was declared for (never lowers it). Answers the new
+   * max_age in ms when it was raised.
+   */
+  async keepForWindow(): Promise<number | undefined> {
+    const { bus, topology } = this.options;
+    const name = topology.streams.processed.name;
+    const needed = processedMaxAgeNs(this.options.windowMs() * 1_000_000);
+    const { config } = await bus.jsm.streams.info(name);
+    if (config.max_age === 0 || config.max_age >= needed) return undefined;
+    await bus.jsm.streams.update(name, { max_age: needed });
+    return needed / 1_000_000;
   }
 
   /**
