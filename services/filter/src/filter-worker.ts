@@ -162,6 +162,8 @@ interface LaneRoute {
   current: ProfileEntry | undefined;
   /** JSON of `current` when routing gave it (or it did not change since). */
   currentJson: string | undefined;
+  /** A routed record changed the profile: it is saved (otherwise nothing is written). */
+  changed: boolean;
   /** Records routed and not counted yet, all of kind `countKind` (counted once per lane, or when the kind changes). */
   countKind: IngestedRecord['kind'];
   counted: number;
@@ -729,6 +731,7 @@ export class FilterWorker {
       initial: undefined,
       current: undefined,
       currentJson: undefined,
+      changed: false,
       countKind: first.record.kind,
       counted: 0,
     };
@@ -818,6 +821,7 @@ export class FilterWorker {
       // Unchanged, routing's profile serializes as `before` did without its processed keys.
       r.currentJson = routed.serialized ?? (routed.changed ? undefined : current === undefined ? beforeHead : r.currentJson);
       r.current = routed.profile;
+      if (routed.changed) r.changed = true;
       marks.push(mark);
       routedAny = true;
     }
@@ -845,9 +849,17 @@ export class FilterWorker {
     const unsent =
       progress.refused.length === 0 ? [] : progress.refused.filter((p) => p.payloadType === 'identify' && r.payloads.includes(p)).map((p) => p.syncId);
     const forgotten = forgetIdentifies(current, r.initial!, unsent);
-    // Saved for every lane that routed a record: its position moves on (lastSeq). The processed
-    // events are kept in the processed stream (processed-log.ts), not here: the profile says
-    // `"seen":{}` (written so by versions before it, read as "positions are record positions").
+    if (!r.changed && forgotten === current) {
+      // Nothing changed (most events repeat what the profile says): nothing to write. The message
+      // still waits for the user's writes before it (its records must not be acked before
+      // theirs); a crash before its marks are written routes the records again, to the same
+      // profile and the same payload ids.
+      this.saved(r, { stored: profiles.stored(r.ref) });
+      return undefined;
+    }
+    // Saved when a record changed it: its position moves on (lastSeq). The processed events are
+    // kept in the processed stream (processed-log.ts), not here: the profile says `"seen":{}`
+    // (written so since profiles count record positions; see positionedProfile).
     const seen = NO_MARKS;
     const seenJson = '{}';
     // Built field by field (as routing builds it), not spread: this runs for every lane.

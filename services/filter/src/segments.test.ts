@@ -280,6 +280,25 @@ describe('filter worker: segments', () => {
     expect((await metrics.recordsDuplicate.get()).values[0]?.value ?? 0).toBe(0);
   });
 
+  it('an event that changes nothing in the profile writes nothing to KV, and is still acked and skipped when retried', async () => {
+    const [a] = usersOnOnePartition('unchanged', 1) as [string];
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const w = worker({ metrics });
+    await w.start();
+    const plan = (n: number): AmplitudeEvent => ({ ...tick(a, n), user_properties: { $set: { plan: 'pro' } } });
+    await publishSegment([plan(0)]);
+    await until(fullyAcked, 'the first event acked');
+    const first = await profilesKv.get(profileKey(PROJECT, a));
+    expect(first?.json<ProfileEntry>().properties).toEqual({ plan: 'pro' });
+    await publishSegment([plan(1)]);
+    await publishSegment([plan(2), plan(1)]);
+    await until(fullyAcked, 'the later events acked');
+    expect((await jobsOf([a])).map((j) => (j.payload as TrackPayload).properties!.n)).toEqual([0, 1, 2]);
+    // Same plan: no write after the first.
+    expect((await profilesKv.get(profileKey(PROJECT, a)))?.revision).toBe(first!.revision);
+    expect((await metrics.recordsDuplicate.get()).values[0]?.value).toBe(1);
+  });
+
   it('a segment is acked only when every record in it is done', async () => {
     const [fine, flaky] = usersOnOnePartition('ack', 2) as [string, string];
     const failures = { get: Number.POSITIVE_INFINITY };
