@@ -26,8 +26,15 @@ const REJECTED_IDS = new Set([
   '-1',
 ]);
 
+/**
+ * Lengths of the refused ids. Lowercasing keeps a string's length, except for U+0130 (İ), which
+ * becomes `i` and a combining dot that no refused id holds: an id of another length is never
+ * refused, and is not lowercased (nearly every id).
+ */
+const REJECTED_ID_LENGTHS: ReadonlySet<number> = new Set([...REJECTED_IDS].map((id) => id.length));
+
 export function isRejectedId(id: string): boolean {
-  return REJECTED_IDS.has(id.toLowerCase());
+  return REJECTED_ID_LENGTHS.has(id.length) && REJECTED_IDS.has(id.toLowerCase());
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -49,8 +56,10 @@ const OPERATIONS: ReadonlySet<string> = new Set(USER_PROPERTY_OPERATIONS);
 /** An object of user-property operations must contain only operations, each with an object. */
 export function userPropertiesValid(value: Record<string, unknown>): boolean {
   const keys = Object.keys(value);
-  const operations = keys.filter((k) => OPERATIONS.has(k));
-  if (operations.length === 0) return true;
-  if (operations.length !== keys.length) return false;
-  return operations.every((op) => op === '$clearAll' || isPlainObject(value[op]));
+  let operations = 0;
+  for (const key of keys) if (OPERATIONS.has(key)) operations++;
+  if (operations === 0) return true;
+  if (operations !== keys.length) return false;
+  for (const op of keys) if (op !== '$clearAll' && !isPlainObject(value[op])) return false;
+  return true;
 }

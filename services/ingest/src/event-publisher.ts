@@ -50,12 +50,22 @@ interface SegmentEntry {
 /** Printable ASCII without `"` or `\`: JSON-quoted as it is, one byte per character. */
 const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/** One run of a partition's entries, `entries[first..end)`, as one segment of `bytes` bytes. */
+interface Run {
+  partition: number;
+  entries: SegmentEntry[];
+  first: number;
+  end: number;
+  bytes: number;
+}
+
 /**
  * Groups a request's records into segments (IngestedSegment, v2): one per partition the request
  * touches, records in request order, split into several consecutive runs when one would exceed
  * `maxBytes`. A record repeated in the request (same event key) is kept once: `duplicates`
  * counts the others. Throws EventTooLargeError, before anything is published, when one record
- * alone does not fit.
+ * alone does not fit. The segments are views of one buffer per request (one allocation, not one
+ * per segment).
  */
 export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number, maxMessageBytes: number): { segments: Segment[]; duplicates: number } {
   if (records.length === 0) return { segments: [], duplicates: 0 };
@@ -66,21 +76,24 @@ export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number,
   const seen = new Set<string>();
   let duplicates = 0;
   const byPartition = new Map<number, SegmentEntry[]>();
+  // The kind is one of two constants: its check is not repeated per record.
+  let plainKind: string | undefined;
   for (const record of records) {
     if (record.projectId !== projectId || record.receivedAt !== receivedAt) throw new Error('a segment holds records of one request only');
-    if (seen.has(record.eventKey)) {
+    const { eventKey } = record;
+    if (seen.has(eventKey)) {
       duplicates++;
       continue;
     }
-    seen.add(record.eventKey);
-    const { eventJson } = record;
+    seen.add(eventKey);
+    const { eventJson, kind, userKey } = record;
     let entry: SegmentEntry;
     if (eventJson) {
       // What JSON.stringify of the SegmentRecord writes, with the event's bytes in place. Keys of
       // printable ASCII without quote or backslash (nearly all) are quoted as they are, and then
       // the text's length is its byte length.
-      const { kind, eventKey, userKey } = record;
-      if (PLAIN_ASCII.test(kind) && PLAIN_ASCII.test(eventKey) && PLAIN_ASCII.test(userKey)) {
+      if (kind !== plainKind && PLAIN_ASCII.test(kind)) plainKind = kind;
+      if (kind === plainKind && PLAIN_ASCII.test(eventKey) && PLAIN_ASCII.test(userKey)) {
         const text = `{"kind":"${kind}","eventKey":"${eventKey}","userKey":"${userKey}","event":`;
         entry = { key: eventKey, text, ascii: true, eventJson, bytes: text.length + eventJson.length + 1 };
       } else {
@@ -88,50 +101,58 @@ export function segmentsOf(records: readonly AcceptedRecord[], maxBytes: number,
         entry = { key: eventKey, text, ascii: false, eventJson, bytes: Buffer.byteLength(text) + eventJson.length + 1 };
       }
     } else {
-      const segmentRecord: SegmentRecord = { kind: record.kind, eventKey: record.eventKey, userKey: record.userKey, event: record.event };
+      const segmentRecord: SegmentRecord = { kind, eventKey, userKey, event: record.event };
       const text = JSON.stringify(segmentRecord);
-      entry = { key: record.eventKey, text, ascii: false, eventJson: undefined, bytes: Buffer.byteLength(text) };
+      entry = { key: eventKey, text, ascii: false, eventJson: undefined, bytes: Buffer.byteLength(text) };
     }
     if (envelopeBytes + entry.bytes > maxBytes) throw new EventTooLargeError(envelopeBytes + entry.bytes, maxMessageBytes);
-    const partition = partitionOf(record.userKey);
+    const partition = partitionOf(userKey);
     const list = byPartition.get(partition);
     if (list) list.push(entry);
     else byPartition.set(partition, [entry]);
   }
-  const segments: Segment[] = [];
+  // Where each segment ends, then every segment written into one buffer.
+  const runs: Run[] = [];
+  let total = 0;
   for (const [partition, entries] of byPartition) {
     let first = 0;
     let bytes = envelopeBytes;
-    const flush = (end: number) => {
-      if (end === first) return;
-      const data = Buffer.allocUnsafe(bytes);
-      let at = data.write(head, 0);
-      const keys: string[] = [];
-      for (let k = first; k < end; k++) {
-        const e = entries[k]!;
-        if (k > first) data[at++] = 0x2c; // ,
-        at += e.ascii ? data.write(e.text, at, 'latin1') : data.write(e.text, at);
-        if (e.eventJson) {
-          data.set(e.eventJson, at);
-          at += e.eventJson.length;
-          data[at++] = 0x7d; // }
-        }
-        keys.push(e.key);
-      }
-      data[at++] = 0x5d; // ]
-      data[at++] = 0x7d; // }
-      if (at !== data.length) throw new Error(`segment of ${data.length} bytes written as ${at}`);
-      segments.push({ partition, keys, data });
-      first = end;
-      bytes = envelopeBytes;
-    };
     for (let k = 0; k < entries.length; k++) {
       const entry = entries[k]!;
       // +1 for the comma before every record but the first.
-      if (k > first && bytes + entry.bytes + 1 > maxBytes) flush(k);
+      if (k > first && bytes + entry.bytes + 1 > maxBytes) {
+        runs.push({ partition, entries, first, end: k, bytes });
+        total += bytes;
+        first = k;
+        bytes = envelopeBytes;
+      }
       bytes += entry.bytes + (k > first ? 1 : 0);
     }
-    flush(entries.length);
+    runs.push({ partition, entries, first, end: entries.length, bytes });
+    total += bytes;
+  }
+  const buffer = Buffer.allocUnsafe(total);
+  const segments: Segment[] = [];
+  let at = 0;
+  for (const { partition, entries, first, end, bytes } of runs) {
+    const start = at;
+    at += buffer.write(head, at);
+    const keys: string[] = [];
+    for (let k = first; k < end; k++) {
+      const e = entries[k]!;
+      if (k > first) buffer[at++] = 0x2c; // ,
+      at += e.ascii ? buffer.write(e.text, at, 'latin1') : buffer.write(e.text, at);
+      if (e.eventJson) {
+        buffer.set(e.eventJson, at);
+        at += e.eventJson.length;
+        buffer[at++] = 0x7d; // }
+      }
+      keys.push(e.key);
+    }
+    buffer[at++] = 0x5d; // ]
+    buffer[at++] = 0x7d; // }
+    if (at - start !== bytes) throw new Error(`segment of ${bytes} bytes written as ${at - start}`);
+    segments.push({ partition, keys, data: buffer.subarray(start, at) });
   }
   return { segments, duplicates };
 }

@@ -72,6 +72,28 @@ describe('segmentsOf', () => {
     expect(() => segmentsOf(recordsOf([event(user, 'huge', 6_000)]), maxBytes, maxBytes + SEGMENT_HEADROOM_BYTES)).toThrow(EventTooLargeError);
   });
 
+  it('writes a request’s segments side by side into one buffer, each exactly its own bytes', () => {
+    const [[a], [b]] = usersOn(2, 1) as [[string], [string]];
+    const events = Array.from({ length: 30 }, (_, i) => event(i % 3 === 0 ? b : a, `side-${i}`, 300));
+    const records = recordsOf(events);
+    const maxBytes = 4_000;
+    const { segments } = segmentsOf(records, maxBytes, maxBytes + SEGMENT_HEADROOM_BYTES);
+    expect(new Set(segments.map((s) => s.partition)).size).toBe(2);
+    expect(segments.length).toBeGreaterThan(2);
+    let end = segments[0]!.data.byteOffset;
+    for (const s of segments) {
+      expect(s.data.buffer).toBe(segments[0]!.data.buffer);
+      expect(s.data.byteOffset).toBe(end);
+      end += s.data.length;
+      expect(s.data.length).toBeLessThanOrEqual(maxBytes);
+      const message = JSON.parse(decoder.decode(s.data)) as IngestedSegment;
+      expect(Buffer.from(s.data).equals(Buffer.from(JSON.stringify(message)))).toBe(true);
+      expect(message.records.map((r) => r.eventKey)).toEqual(s.keys);
+    }
+    const back = segments.flatMap((s) => recordsOfIngestMessage(JSON.parse(decoder.decode(s.data))));
+    expect(back.sort((x, y) => x.eventKey.localeCompare(y.eventKey))).toEqual([...records].sort((x, y) => x.eventKey.localeCompare(y.eventKey)));
+  });
+
   it('carries an accepted event as the client’s own bytes when they read back the same, and serialises it otherwise', () => {
     const [[user]] = usersOn(1, 1) as [[string]];
     const verbatim = `{ "user_id" : ${JSON.stringify(user)}, "event_type":"V\\u00e9", "insert_id":"raw-1" }`;
