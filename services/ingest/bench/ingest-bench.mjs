@@ -14,6 +14,7 @@
 //   ROUNDS=3         rounds; REQUESTS=300 measured requests per run; WARMUP=100 requests before.
 //   LOG_LEVEL=warn   ingest's log level (the bench runs it at warn).
 //   PROFILE_DIR=dir  writes a CPU profile of each run's measured requests only (dir/<label>-<n>.cpuprofile).
+//   NODE_ARGS="--max-semi-space-size=64"  extra node options for ingest (experiments).
 //
 // Needs the built bench package (bench/dist/events.js) and the NATS of the tests (NATS_URL, default
 // nats://127.0.0.1:4222); the streams and bucket it creates are deleted at the end of each run.
@@ -38,6 +39,7 @@ const REQUESTS = Number(process.env.REQUESTS ?? 300);
 const WARMUP = Number(process.env.WARMUP ?? 100);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
 const PROFILE_DIR = process.env.PROFILE_DIR ? resolve(process.env.PROFILE_DIR) : undefined;
+const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
 const BATCH = 200;
 const USERS = 5_000;
 const CONNECTIONS = 8;
@@ -86,7 +88,7 @@ async function run(root, n) {
   const warmUp = bodies(apiKey, WARMUP);
   const measured = bodies(apiKey, REQUESTS);
   const port = await freePort();
-  const child = spawn(process.execPath, ['--enable-source-maps', '--import', '@inkstream/telemetry/register', ...(PROFILE_DIR ? ['--import', join(here, 'profile-on-signal.mjs')] : []), join(root, 'services/ingest/dist/index.js')], {
+  const child = spawn(process.execPath, [...NODE_ARGS, '--enable-source-maps', '--import', '@inkstream/telemetry/register', ...(PROFILE_DIR ? ['--import', join(here, 'profile-on-signal.mjs')] : []), join(root, 'services/ingest/dist/index.js')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
