@@ -72,6 +72,23 @@ function checkId(
 }
 
 
+/** A property object: absent, or an object nested no deeper than the limit (of operations only, or none, for user and group properties). */
+function propertyObjectValid(
+  value: unknown,
+  field: (typeof PROPERTY_OBJECTS)[number],
+  operations: boolean,
+  index: number,
+  p: EventProblems,
+  shallow: boolean,
+): boolean {
+  if (value === undefined || value === null) return true;
+  if (!isPlainObject(value) || (!shallow && depthExceeds(value, MAX_DEPTH)) || (operations && !userPropertiesValid(value))) {
+    p.add(p.invalid, field, index);
+    return false;
+  }
+  return true;
+}
+
 /**
  * Checks one event against spec/ingest.md and records every problem under the event's index.
  * Returns true when the event is acceptable. `shallow`: the caller knows that nothing in the
@@ -107,17 +124,12 @@ export function validateEvent(raw: unknown, index: number, minIdLength: number, 
     ok = false;
   }
 
-  for (const field of PROPERTY_OBJECTS) {
-    const value = raw[field];
-    if (value === undefined || value === null) continue;
-    if (!isPlainObject(value) || (!shallow && depthExceeds(value, MAX_DEPTH))) {
-      p.add(p.invalid, field, index);
-      ok = false;
-    } else if ((field === 'user_properties' || field === 'group_properties') && !userPropertiesValid(value)) {
-      p.add(p.invalid, field, index);
-      ok = false;
-    }
-  }
+  // Read by name, not in a loop over PROPERTY_OBJECTS: a load by a computed key is a generic
+  // lookup per field and event.
+  if (!propertyObjectValid(raw.event_properties, 'event_properties', false, index, p, shallow)) ok = false;
+  if (!propertyObjectValid(raw.user_properties, 'user_properties', true, index, p, shallow)) ok = false;
+  if (!propertyObjectValid(raw.groups, 'groups', false, index, p, shallow)) ok = false;
+  if (!propertyObjectValid(raw.group_properties, 'group_properties', true, index, p, shallow)) ok = false;
 
   // Every other field is carried along as sent, so it is bounded like the property objects:
   // storing and hashing an event walks it recursively, and a field nested 100,000 deep would
