@@ -25,7 +25,7 @@ import { durably, sleepUnlessAborted } from './durably.js';
 import type { HttpSender, SendResult } from '@inkstream/movable-ink';
 import { statusClass, type DeliveryMetrics, type FoldedCount } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
-import { decide, throttleBackoffOf, throttleDelayMs } from './retry-policy.js';
+import { decide, throttleBackoffOf, throttleDelayMs, type Decision } from './retry-policy.js';
 import type { DurableBackoff } from './backoff.js';
 import { SendGate, type GateState } from './send-gate.js';
 import { Semaphore } from './semaphore.js';
@@ -151,7 +151,7 @@ export class SyncDelivery {
     this.transmitter = new Transmitter(
       deps.sender,
       this.semaphore,
-      (report) => this.onTry(report),
+      (job, report) => this.onTry(job, report),
       (job) => this.attemptBase.get(job.messageId)?.base ?? 0,
       undefined,
       {
@@ -409,14 +409,20 @@ export class SyncDelivery {
    * Handles a payload until it is settled or given back. An unexpected error does not let the
    * user's lane move on with the payload neither settled nor given back: it is handled again.
    */
-  private async settle(work: MessageWork, item: DeliveryItem): Promise<void> {
+  private settle(work: MessageWork, item: DeliveryItem): Promise<void> {
+    // The common case costs one promise of its own, not an async frame around handle's.
+    return this.handle(work, item).then(undefined, (err: unknown) => this.settleAfterError(work, item, err));
+  }
+
+  private async settleAfterError(work: MessageWork, item: DeliveryItem, err: unknown): Promise<void> {
     for (;;) {
+      this.log.error({ messageId: item.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
+      if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(work);
       try {
         await this.handle(work, item);
         return;
-      } catch (err) {
-        this.log.error({ messageId: item.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
-        if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(work);
+      } catch (again) {
+        err = again;
       }
     }
   }
@@ -562,57 +568,11 @@ export class SyncDelivery {
     job: DeliveryItem,
     state: StoredAttempts | undefined,
     traceId: string | undefined,
-  ): Promise<{ transmission: Transmission; decision: ReturnType<typeof decide> }> {
-    const run = async (recording: boolean, annotate: boolean) => {
-      this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, carrier: work.headers ?? job });
-      let transmission: Transmission;
-      try {
-        transmission =
-          this.sync.delivery.batchSize > 1
-            ? await this.batcher.submit(job)
-            : (await this.transmitter.send([job], this.targetOf, { tries: state ? 1 : QUICK_TRIES, batched: false, recording }))[0]!;
-      } finally {
-        this.attemptBase.delete(job.messageId);
-      }
-      const { verdict, tries, result } = transmission;
-      const after = Date.now();
-      if (transmission.aborted) return { transmission, decision: { action: 'retry' as const, delayMs: 0, countsAttempt: false } };
-      // A 429 holds the payload as long as it holds the sync (the gate's pause).
-      const throttleMs = verdict.kind === 'throttled' ? Math.max(1, this.gate.snapshot.pausedUntil - after) : undefined;
-      const counted = (state?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
-      const firstAttemptAt = state?.firstAttemptAt ?? after - result.latencyMs;
-      const decision = decide(
-        verdict,
-        { attempts: counted, firstAttemptAt },
-        this.sync.delivery.retryWindowSeconds * 1000,
-        after,
-        Math.random,
-        this.deps.backoff,
-        Math.max(1, this.throttleStreak),
-      );
-      // The payload itself waits at least as long as the sync's pause.
-      const final =
-        decision.action === 'retry' && throttleMs !== undefined
-          ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
-          : decision;
-      if (recording && annotate) {
-        annotateActiveSpan(
-          { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
-          final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
-        );
-      }
-      if (final.action === 'discard') {
-        this.publishOutcome(job, 'discarded', counted, traceId, {
-          reason: final.reason,
-          ...(result.status !== undefined ? { status: result.status } : {}),
-        });
-      }
-      return { transmission, decision: final };
-    };
+  ): Promise<TransmittedOne> {
     // A batched payload's span is its batch's (sendBatch); its decision is on its own trace's outcome.
-    if (this.sync.delivery.batchSize > 1) return run(false, false);
+    if (this.sync.delivery.batchSize > 1) return this.transmitAndDecide(work, job, state, traceId, false, false);
     // A segment's payload: its first transmission in the segment's span (no span of its own).
-    if (work.multi && !state) return run(activeSpanRecording(), false);
+    if (work.multi && !state) return this.transmitAndDecide(work, job, state, traceId, activeSpanRecording(), false);
     // A v1 job (its context in the headers) or a single payload, or a retry: a span of its payload's trace.
     const { msg } = work;
     return traceCarriedProcess(
@@ -624,8 +584,65 @@ export class SyncDelivery {
         messageId: job.messageId,
         deliveryCount: msg.info.deliveryCount,
       },
-      (span) => run(span.isRecording(), true),
+      (span) => this.transmitAndDecide(work, job, state, traceId, span.isRecording(), true),
     );
+  }
+
+  /** transmitOne in the span it chose: the transmission, then what the policy decides. */
+  private async transmitAndDecide(
+    work: MessageWork,
+    job: DeliveryItem,
+    state: StoredAttempts | undefined,
+    traceId: string | undefined,
+    recording: boolean,
+    annotate: boolean,
+  ): Promise<TransmittedOne> {
+    this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, carrier: work.headers ?? job });
+    let transmission: Transmission;
+    try {
+      transmission =
+        this.sync.delivery.batchSize > 1
+          ? await this.batcher.submit(job)
+          : (await this.transmitter.send([job], this.targetOf, { tries: state ? 1 : QUICK_TRIES, batched: false, recording }))[0]!;
+    } finally {
+      this.attemptBase.delete(job.messageId);
+    }
+    const { verdict, tries, result } = transmission;
+    if (transmission.aborted) return { transmission, decision: GIVE_BACK };
+    // The common case: the policy acks every 2xx (nothing to compute unless the span is annotated).
+    if (verdict.kind === 'delivered' && !(recording && annotate)) return { transmission, decision: ACK };
+    const after = Date.now();
+    // A 429 holds the payload as long as it holds the sync (the gate's pause).
+    const throttleMs = verdict.kind === 'throttled' ? Math.max(1, this.gate.snapshot.pausedUntil - after) : undefined;
+    const counted = (state?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
+    const firstAttemptAt = state?.firstAttemptAt ?? after - result.latencyMs;
+    const decision = decide(
+      verdict,
+      { attempts: counted, firstAttemptAt },
+      this.sync.delivery.retryWindowSeconds * 1000,
+      after,
+      Math.random,
+      this.deps.backoff,
+      Math.max(1, this.throttleStreak),
+    );
+    // The payload itself waits at least as long as the sync's pause.
+    const final =
+      decision.action === 'retry' && throttleMs !== undefined
+        ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
+        : decision;
+    if (recording && annotate) {
+      annotateActiveSpan(
+        { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
+        final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
+      );
+    }
+    if (final.action === 'discard') {
+      this.publishOutcome(job, 'discarded', counted, traceId, {
+        reason: final.reason,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+      });
+    }
+    return { transmission, decision: final };
   }
 
   private readonly targetOf = (): Target => this.target();
@@ -703,7 +720,7 @@ export class SyncDelivery {
     return count;
   }
 
-  private onTry({ job, result, verdict, tryNumber }: TryReport): void {
+  private onTry(job: DeliveryItem, { result, verdict, tryNumber }: TryReport): void {
     const known = this.attemptBase.get(job.messageId);
     const attempt = (known?.base ?? 0) + tryNumber;
     const traceId = known?.traceId;
@@ -873,6 +890,16 @@ interface MessageWork {
   /** A payload was given back: the message is nak'ed whole once every payload is answered. */
   givingBack: boolean;
 }
+
+/** A transmission of one payload and what the policy decided. */
+interface TransmittedOne {
+  transmission: Transmission;
+  decision: Decision;
+}
+
+/** Decisions without data, shared (the policy's `ack` of every 2xx; a transmission the sync's stop cut short). */
+const ACK: Decision = { action: 'ack' };
+const GIVE_BACK: Decision = { action: 'retry', delayMs: 0, countsAttempt: false };
 
 /** How long a stopping sync tries to write done marks before it gives a message back anyway. */
 const GIVE_BACK_WRITE_MS = 3_000;
