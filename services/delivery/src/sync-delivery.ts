@@ -23,7 +23,7 @@ import { Batcher, resultOf } from './batcher.js';
 import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
 import { durably, sleepUnlessAborted } from './durably.js';
 import type { HttpSender, SendResult } from '@inkstream/movable-ink';
-import { statusClass, type DeliveryMetrics, type FoldedCount } from './metrics.js';
+import { statusClass, type DeliveryMetrics, type FoldedCount, type FoldedObservations } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
 import { decide, throttleBackoffOf, throttleDelayMs, type Decision } from './retry-policy.js';
 import type { DurableBackoff } from './backoff.js';
@@ -119,8 +119,10 @@ export class SyncDelivery {
   private statefulWrite: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly durable: string;
-  /** `{ sync }`, the latency histogram's labels, made once. */
+  /** `{ sync }`, the labels of this sync's metrics, made once. */
   private readonly syncLabels: { sync: string };
+  /** This sync's ingest-to-delivered latencies (folded into the histogram when scraped). */
+  private readonly latency: FoldedObservations;
   /** This sync's payload counts by result (folded into the payloads counter when scraped). */
   private readonly counts: Record<'delivered' | 'discarded' | 'retry_scheduled' | 'throttled' | 'dead_lettered' | 'skipped_duplicate', FoldedCount>;
   /** This sync's attempt counts by status class. */
@@ -139,6 +141,7 @@ export class SyncDelivery {
     this.summary = new DeliverySummary(this.log, deps.summaryIntervalMs ?? SUMMARY_INTERVAL_MS);
     this.durable = deps.topology.consumers.delivery(sync.id).durable_name;
     this.syncLabels = { sync: sync.id };
+    this.latency = deps.metrics.folded.latency(sync.id);
     const payloadCount = (result: string) => deps.metrics.folded.payload(sync.id, result);
     this.counts = {
       delivered: payloadCount('delivered'),
@@ -502,7 +505,7 @@ export class SyncDelivery {
             this.settled(work, item, state !== undefined);
             this.counts.delivered.n++;
             const latencyMs = Math.max(0, after - item.receivedAt);
-            this.deps.metrics.latency.observe(this.syncLabels, latencyMs / 1000);
+            this.latency.observe(latencyMs / 1000);
             this.summary.payload('delivered', latencyMs);
             return;
           }
