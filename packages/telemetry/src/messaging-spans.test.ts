@@ -8,6 +8,7 @@ import {
   activeTraceId,
   annotateActiveSpan,
   traceBatchProcess,
+  sharedCarriedContext,
   traceCarriedBatchProcess,
   traceCarriedProcess,
   tracePublish,
@@ -154,5 +155,20 @@ describe('messaging spans', () => {
     const traceId = await traceCarriedProcess({ subject, template, consumer: 'c', carrier: carried, messageId: 'm1' }, async () => activeTraceId());
     expect(traceId).toBe(producer.spanContext().traceId);
     expect(telemetry.spans().find((s) => s.kind === SpanKind.CONSUMER)!.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
+  });
+
+  it('finds the one context a batch\'s carriers share, skipping those without one, and none when there are several', async () => {
+    const headers = await published();
+    const other = await published();
+    const traceparent = headers!.get('traceparent');
+    const traceIdOf = (ctx: ReturnType<typeof sharedCarriedContext>) => (ctx ? trace.getSpanContext(ctx)?.traceId : undefined);
+    const cases: Array<[string, Parameters<typeof sharedCarriedContext>[0], string | undefined]> = [
+      ['nothing', [], undefined],
+      ['no context at all', [undefined, {}, { traceparent: 'not a traceparent' }], undefined],
+      ['one, repeated, in bodies and headers', [{ traceparent }, undefined, headers, { traceparent, tracestate: 'k=v' }], traceparent.slice(3, 35)],
+      ['one after an invalid one', [{ traceparent: `00-${'0'.repeat(32)}-${'1'.repeat(16)}-01` }, { traceparent }], traceparent.slice(3, 35)],
+      ['several', [{ traceparent }, other, { traceparent }], undefined],
+    ];
+    for (const [name, carriers, expected] of cases) expect(traceIdOf(sharedCarriedContext(carriers)), name).toBe(expected);
   });
 });

@@ -10,9 +10,10 @@ import {
   type Context,
   type Link,
   type Span,
+  type SpanContext,
 } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/transport-node';
-import { extractTraceContext, injectTraceContext } from './nats-headers.js';
+import { extractTraceContext, injectTraceContext, natsHeaderGetter } from './nats-headers.js';
 import type { TraceCarrier } from './trace-carrier.js';
 
 /**
@@ -147,28 +148,71 @@ export function traceCarriedBatchProcess<T>(
   const attributes = baseAttributes(info, 'process', 'process');
   attributes[ATTR.consumerGroup] = info.consumer;
   attributes[ATTR.batchCount] = info.carriers.length;
-  const links: Link[] = [];
-  let only: Context | undefined;
-  let several = false;
-  for (const carrier of info.carriers) {
-    const carried = extractCarriedContext(carrier);
-    const linked = trace.getSpanContext(carried);
-    if (!linked || !trace.isSpanContextValid(linked)) continue;
-    links.push({ context: linked });
-    if (only === undefined) only = carried;
-    else if (!several) {
-      const first = trace.getSpanContext(only)!;
-      several = first.traceId !== linked.traceId || first.spanId !== linked.spanId;
-    }
-  }
   // Payloads that all carry one context (a segment: one ingest request's events) are worked in a
   // child of it, so the request's trace goes on to delivery; otherwise a trace of its own, linked.
-  if (only !== undefined && !several) {
+  const only = sharedCarriedContext(info.carriers);
+  if (only !== undefined) {
     const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes }, only);
     return runIn(span, only, work);
   }
-  const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
+  const span = tracer.startSpan(`process ${info.template}`, { kind: SpanKind.CONSUMER, attributes, root: true });
+  // The links are read only from a span that is recorded: without an exporter (nothing recorded)
+  // a batch costs two parsed contexts at most, not one per payload.
+  if (span.isRecording()) span.addLinks(carriedLinks(info.carriers));
   return runIn(span, context.active(), work);
+}
+
+/** The traceparent of a carrier, when it has one (a carrier without one is parsed in full). */
+function traceparentOf(carrier: TraceCarrier | MsgHdrs): string | undefined {
+  if (typeof (carrier as MsgHdrs).get === 'function') {
+    const value = natsHeaderGetter.get(carrier as MsgHdrs, 'traceparent');
+    return typeof value === 'string' ? value : undefined;
+  }
+  return (carrier as TraceCarrier).traceparent;
+}
+
+/**
+ * The context every carrier with a valid one shares (same trace and span id), or undefined when
+ * there is none or there are several. Stops at the second context; a traceparent already seen is
+ * not parsed again.
+ */
+export function sharedCarriedContext(carriers: ReadonlyArray<TraceCarrier | MsgHdrs | undefined>): Context | undefined {
+  let only: Context | undefined;
+  let first: SpanContext | undefined;
+  let seen: string | undefined;
+  for (const carrier of carriers) {
+    if (!carrier) continue;
+    const traceparent = traceparentOf(carrier);
+    if (traceparent !== undefined && traceparent === seen) continue;
+    const carried = extractCarriedContext(carrier);
+    const linked = trace.getSpanContext(carried);
+    if (!linked || !trace.isSpanContextValid(linked)) continue;
+    if (first === undefined) {
+      only = carried;
+      first = linked;
+      seen = traceparent;
+    } else if (first.traceId !== linked.traceId || first.spanId !== linked.spanId) return undefined;
+  }
+  return only;
+}
+
+/** A link to each carrier's valid context, one per carrier (a traceparent seen is parsed once). */
+function carriedLinks(carriers: ReadonlyArray<TraceCarrier | MsgHdrs | undefined>): Link[] {
+  const links: Link[] = [];
+  const parsed = new Map<string, SpanContext | undefined>();
+  for (const carrier of carriers) {
+    if (!carrier) continue;
+    const traceparent = traceparentOf(carrier);
+    let linked: SpanContext | undefined;
+    if (traceparent !== undefined && parsed.has(traceparent)) linked = parsed.get(traceparent);
+    else {
+      const sc = trace.getSpanContext(extractCarriedContext(carrier));
+      linked = sc && trace.isSpanContextValid(sc) ? sc : undefined;
+      if (traceparent !== undefined) parsed.set(traceparent, linked);
+    }
+    if (linked) links.push({ context: linked });
+  }
+  return links;
 }
 
 /** The context in a carrier (a payload's traceparent/tracestate, or message headers). */

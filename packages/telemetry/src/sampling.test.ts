@@ -3,9 +3,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type Sampler } from '@opentelemetry/sdk-trace';
 import type { MsgHdrs } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { activeTraceFields } from './log-correlation.js';
-import { activeTraceId, tracePublish, traceProcess } from './messaging-spans.js';
+import { activeTraceId, traceCarriedBatchProcess, tracePublish, traceProcess } from './messaging-spans.js';
 import { injectTraceContext } from './nats-headers.js';
 import { samplerFor } from './sdk.js';
 
@@ -94,5 +94,34 @@ describe('sampling', () => {
     const seen = await traceProcess({ subject, template, consumer: 'filter-03', headers }, async () => activeTraceId());
     expect(seen).toBe('a'.repeat(32));
     expect(installed.exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it('propagate-only: a batch of payloads in traces of their own parses two contexts at most, links none, and still runs in the one context all share', async () => {
+    install('propagate-only');
+    const extract = vi.spyOn(W3CTraceContextPropagator.prototype, 'extract');
+    try {
+      const carrier = (i: number) => ({ traceparent: `00-${i.toString(16).padStart(32, 'a')}-${'b'.repeat(16)}-00` });
+      const several = Array.from({ length: 100 }, (_, i) => carrier(i + 1));
+      const seen = await traceCarriedBatchProcess({ subject, template, consumer: 'delivery-1', carriers: several }, async (span) => {
+        expect(span.isRecording()).toBe(false);
+        return activeTraceId();
+      });
+      // A trace of its own (not one of the payloads'), its ids real.
+      expect(seen).toMatch(/^[0-9a-f]{32}$/);
+      expect(several.map((c) => c.traceparent.slice(3, 35))).not.toContain(seen);
+      expect(extract.mock.calls.length).toBeLessThanOrEqual(2);
+
+      // One request's events (one context, the same traceparent repeated): parsed once, worked in it.
+      extract.mockClear();
+      const one = carrier(7);
+      const shared = await traceCarriedBatchProcess(
+        { subject, template, consumer: 'delivery-1', carriers: [undefined, {}, ...Array.from({ length: 50 }, () => ({ ...one, tracestate: 'k=v' }))] },
+        async () => activeTraceId(),
+      );
+      expect(shared).toBe(one.traceparent.slice(3, 35));
+      expect(extract.mock.calls.length).toBe(1);
+    } finally {
+      extract.mockRestore();
+    }
   });
 });

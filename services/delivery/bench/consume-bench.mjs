@@ -6,11 +6,19 @@
 //   npm run build --workspace @inkstream/delivery
 //   node services/delivery/bench/consume-bench.mjs   # env: PAYLOADS=20000 SEGMENT=50 USERS=1000 ROUNDS=2 FORMATS=v1,v2 BATCH_SIZES=1,100
 //
+// As the service runs (W3C propagation, spans not recorded without an exporter): add
+// `--import @inkstream/telemetry/register`. CPU_PROF=<dir> writes a CPU profile of each measured
+// phase only (not the fill) to <dir>/delivery-<batchSize>-<format>-<round>.cpuprofile.
+// TRACED=1 gives every payload of a v2 segment a traceparent of its own, as the filter does (one
+// trace per event), so the per-payload trace context is part of what is measured.
+//
 // Needs the NATS of the tests (NATS_URL, default nats://127.0.0.1:4222); everything it creates is
 // in a namespace of its own and deleted at the end.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { ConfigView, connectBus, createTopology, declareStreams, encodeJson, openBucket } from '@inkstream/bus';
 import { DEFAULT_DELIVERY_SETTINGS, encodeDeliverySegment } from '@inkstream/contracts';
 import { HttpSender } from '@inkstream/movable-ink';
@@ -42,6 +50,7 @@ async function main() {
   const ROUNDS = Number(process.env.ROUNDS ?? 2);
   const FORMATS = (process.env.FORMATS ?? 'v1,v2').split(',');
   const BATCH_SIZES = (process.env.BATCH_SIZES ?? '1,100').split(',').map(Number);
+  const TRACED = process.env.TRACED === '1';
   const endpointProcess = fork(new URL(import.meta.url).pathname, ['endpoint'], { stdio: 'inherit' });
   const { port } = await new Promise((resolve) => endpointProcess.once('message', resolve));
   const logger = createLogger('delivery-bench', 'warn');
@@ -58,7 +67,7 @@ async function main() {
       for (const batchSize of BATCH_SIZES) {
         for (const format of FORMATS) {
           const syncId = `bench-${++n}`;
-          await fill(bus, topology, syncId, format, PAYLOADS, SEGMENT, USERS);
+          await fill(bus, topology, syncId, format, PAYLOADS, SEGMENT, USERS, TRACED);
           const config = new ConfigView(logger);
           config.apply({ kind: 'project', id: 'p1', name: 'p', apiKeyHash: 'h', version: 1, deleted: false, updatedAt: '' });
           const sender = new HttpSender({ allowPrivateEndpoints: true, connectionsPerOrigin: 64 });
@@ -82,6 +91,12 @@ async function main() {
             leaseTtlMs: 10_000,
           });
           await service.start();
+          const profiler = process.env.CPU_PROF ? new Session() : undefined;
+          if (profiler) {
+            profiler.connect();
+            await profiler.post('Profiler.enable');
+            await profiler.post('Profiler.start');
+          }
           const cpu0 = process.cpuUsage();
           const t0 = performance.now();
           config.apply({
@@ -105,11 +120,16 @@ async function main() {
           await drained(bus, topology, syncId);
           const ms = performance.now() - t0;
           const cpu = process.cpuUsage(cpu0);
+          if (profiler) {
+            const { profile } = await profiler.post('Profiler.stop');
+            writeFileSync(`${process.env.CPU_PROF}/delivery-${batchSize}-${format}-${round}.cpuprofile`, JSON.stringify(profile));
+            profiler.disconnect();
+          }
           await service.stop();
           await outcomes.stop();
           await sender.close();
           const cpuUs = cpu.user + cpu.system;
-          rows.push({ round, batchSize, format, payloads: PAYLOADS, perSegment: format === 'v2' ? SEGMENT : 1, cpuUsPerPayload: +(cpuUs / PAYLOADS).toFixed(1), payloadsPerSecond: Math.round(PAYLOADS / (ms / 1000)), wallMs: Math.round(ms) });
+          rows.push({ round, batchSize, format, payloads: PAYLOADS, perSegment: format === 'v2' ? SEGMENT : 1, cpuUsPerPayload: +(cpuUs / PAYLOADS).toFixed(1), userUs: +(cpu.user / PAYLOADS).toFixed(1), systemUs: +(cpu.system / PAYLOADS).toFixed(1), payloadsPerSecond: Math.round(PAYLOADS / (ms / 1000)), wallMs: Math.round(ms) });
           console.log(JSON.stringify(rows.at(-1)));
         }
       }
@@ -123,7 +143,7 @@ async function main() {
 }
 
 /** PAYLOADS payloads of USERS users, as v1 jobs or as segments of SEGMENT payloads, published before the measure. */
-async function fill(bus, topology, syncId, format, payloads, perSegment, users) {
+async function fill(bus, topology, syncId, format, payloads, perSegment, users, traced) {
   const subject = topology.subjects.delivery(syncId, 0);
   let pending = [];
   let inFlight = [];
@@ -142,7 +162,9 @@ async function fill(bus, topology, syncId, format, payloads, perSegment, users) 
       await publish(encodeJson({ v: 1, syncId, projectId: 'p1', payloadType: 'track', messageId, userKey, receivedAt: Date.now(), payload }), messageId);
       continue;
     }
-    pending.push({ head: { messageId, userKey, payloadType: 'track', receivedAt: Date.now() }, json: JSON.stringify(payload) });
+    const head = { messageId, userKey, payloadType: 'track', receivedAt: Date.now() };
+    if (traced) head.traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`;
+    pending.push({ head, json: JSON.stringify(payload) });
     if (pending.length >= perSegment || i === payloads - 1) {
       const head = { v: 2, syncId, projectId: 'p1', payloads: pending.map((p) => p.head) };
       await publish(encodeDeliverySegment(head, pending.map((p) => p.json)), `seg-${messageId}`);

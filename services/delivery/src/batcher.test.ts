@@ -74,4 +74,26 @@ describe('Batcher', () => {
       expect(Buffer.byteLength(withNext)).toBeGreaterThanOrEqual(max);
     }
   });
+
+  it('seats the payloads of one request on one promise of its results, by position', async () => {
+    const { requests, batcher } = harness(2, 1_000_000);
+    const seats = [0, 1, 2].map((i) => batcher.join(job(i)));
+    expect(seats.map((s) => s.index)).toEqual([0, 1, 0]);
+    expect(seats[0]!.batch).toBe(seats[1]!.batch);
+    expect(seats[2]!.batch).not.toBe(seats[0]!.batch);
+    const results = await Promise.all(seats.map(async (s) => (await s.batch)[s.index]!.job.messageId));
+    expect(results).toEqual(['m0', 'm1', 'm2']);
+    expect(requests.map((r) => r.length)).toEqual([2, 1]);
+  });
+
+  it('fails every payload of a request that failed', async () => {
+    const batcher = new Batcher(
+      () => ({ batchSize: 2, maxRequestBytes: 1_000_000, lingerMs: 20 }),
+      async () => {
+        throw new Error('send failed');
+      },
+    );
+    const settled = await Promise.allSettled([batcher.submit(job(0)), batcher.submit(job(1))]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+  });
 });

@@ -9,19 +9,30 @@ export interface BatchLimits {
   lingerMs: number;
 }
 
-type Pending = { job: DeliveryItem; resolve: (t: Transmission) => void; reject: (e: unknown) => void };
+/**
+ * A payload's place in a request: `(await batch)[index]` is its result, undefined when the
+ * request came back without one (its caller must not wait for it forever: see `submit`).
+ */
+export interface BatchSeat {
+  batch: Promise<ReadonlyArray<Transmission | undefined>>;
+  index: number;
+}
 
 /**
  * Collects payloads of one sync into `{"events":[…]}` requests of up to `batchSize` payloads
  * and strictly under `maxRequestBytes`, flushed when full or `lingerMs` after the first one.
  *
  * Linear: each payload's JSON is taken as it came (`payloadJson`: the request body's part and
- * its size), and results are matched to payloads by position.
+ * its size), and results are matched to payloads by position. A request's payloads share one
+ * promise of their results (not one promise each): a payload costs the batcher a seat.
  */
 export class Batcher {
-  private pending: Pending[] = [];
+  private jobs: DeliveryItem[] = [];
   private bytes = ENVELOPE_BYTES;
   private timer: NodeJS.Timeout | undefined;
+  /** The results of the request being filled, settled when it is answered. */
+  private results: Promise<ReadonlyArray<Transmission | undefined>> | undefined;
+  private settle: { resolve: (results: ReadonlyArray<Transmission | undefined>) => void; reject: (err: unknown) => void } | undefined;
 
   constructor(
     private readonly limits: () => BatchLimits,
@@ -29,50 +40,59 @@ export class Batcher {
     private readonly flushBatch: (jobs: DeliveryItem[]) => Promise<Transmission[]>,
   ) {}
 
-  submit(job: DeliveryItem): Promise<Transmission> {
+  /** A payload's result (rejected when its request came back without one). */
+  async submit(job: DeliveryItem): Promise<Transmission> {
+    const seat = this.join(job);
+    return resultOf(await seat.batch, seat.index, job);
+  }
+
+  /** Adds a payload to the request being filled (sent first when it would not fit). */
+  join(job: DeliveryItem): BatchSeat {
     const bytes = Buffer.byteLength(job.payloadJson);
-    return new Promise<Transmission>((resolve, reject) => {
-      const { batchSize, maxRequestBytes, lingerMs } = this.limits();
-      if (this.pending.length > 0 && this.bytes + 1 + bytes >= maxRequestBytes) this.flush();
-      this.pending.push({ job, resolve, reject });
-      this.bytes += (this.pending.length > 1 ? 1 : 0) + bytes;
-      if (this.pending.length >= batchSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), lingerMs);
-    });
+    const { batchSize, maxRequestBytes, lingerMs } = this.limits();
+    if (this.jobs.length > 0 && this.bytes + 1 + bytes >= maxRequestBytes) this.flush();
+    if (this.results === undefined) {
+      this.results = new Promise((resolve, reject) => {
+        this.settle = { resolve, reject };
+      });
+    }
+    const seat: BatchSeat = { batch: this.results, index: this.jobs.length };
+    this.jobs.push(job);
+    this.bytes += (this.jobs.length > 1 ? 1 : 0) + bytes;
+    if (this.jobs.length >= batchSize) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), lingerMs);
+    return seat;
   }
 
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
+    const jobs = this.jobs;
+    const settle = this.settle;
+    if (jobs.length === 0 || !settle) return;
+    this.jobs = [];
     this.bytes = ENVELOPE_BYTES;
-    const jobs = new Array<DeliveryItem>(batch.length);
-    for (let i = 0; i < batch.length; i++) jobs[i] = batch[i]!.job;
+    this.results = this.settle = undefined;
     this.flushBatch(jobs).then(
-      (results) => settleInOrder(batch, results),
-      (err) => {
-        for (const p of batch) p.reject(err);
-      },
+      (results) => settle.resolve(inOrder(jobs, results)),
+      (err) => settle.reject(err),
     );
   }
 }
 
-/** Resolves each payload with its result: by position, or (results reordered) by job. */
-function settleInOrder(batch: Pending[], results: Transmission[]): void {
-  let inOrder = results.length === batch.length;
-  for (let i = 0; inOrder && i < batch.length; i++) inOrder = results[i]!.job === batch[i]!.job;
-  if (inOrder) {
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
-    return;
-  }
+/** A payload's result, or an error: a payload without a result must not wait forever (its handler treats this as unexpected). */
+export function resultOf(results: ReadonlyArray<Transmission | undefined>, index: number, job: DeliveryItem): Transmission {
+  const t = results[index];
+  if (!t) throw new Error(`no result for payload ${job.messageId} in its batch`);
+  return t;
+}
+
+/** The results by the position of their payloads: as they came, or (reordered) matched by job. */
+function inOrder(jobs: DeliveryItem[], results: Transmission[]): ReadonlyArray<Transmission | undefined> {
+  let ordered = results.length === jobs.length;
+  for (let i = 0; ordered && i < jobs.length; i++) ordered = results[i]!.job === jobs[i];
+  if (ordered) return results;
   const byJob = new Map<DeliveryItem, Transmission>();
   for (const t of results) byJob.set(t.job, t);
-  for (const p of batch) {
-    const t = byJob.get(p.job);
-    // A payload without a result must not wait forever: its handler treats this as unexpected.
-    if (t) p.resolve(t);
-    else p.reject(new Error(`no result for payload ${p.job.messageId} in its batch`));
-  }
+  return jobs.map((job) => byJob.get(job));
 }

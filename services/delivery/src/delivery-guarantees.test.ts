@@ -123,7 +123,7 @@ describe('delivery guarantees under endpoint faults', () => {
     await enqueue(sync, 3, 5);
     await waitFor(() => new Set(h.deliveredIds(sync.id)).size === 14, 'all but the rejected one delivered', 60_000, 200);
     await waitFor(() => h.queueEmpty(sync.id), 'the queue to be empty', 30_000);
-    expect(h.faults).toEqual({ attemptWrites: 0, deadLetterWrites: 0 });
+    expect(h.faults).toMatchObject({ attemptWrites: 0, deadLetterWrites: 0 });
     expect(h.standIn.orderViolations(orderOf, (user, seq) => user === 'user-1' && seq === 0)).toEqual([]);
     const letters = await h.deadLetters(sync.id);
     expect(letters.map((l) => [l.job.messageId, l.reason])).toEqual([[`${sync.id}-u1-0`, 'rejected']]);

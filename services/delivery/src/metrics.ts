@@ -46,9 +46,111 @@ export class FoldedCounts {
   }
 }
 
+/** Observations of one label set, kept as prom-client keeps them until they are added to it. */
+export class FoldedObservations {
+  /** Observations per bucket, by the position of its upper bound (not cumulative); past the last, only `count`. */
+  readonly buckets: number[];
+  sum = 0;
+  count = 0;
+  /** Where prom-client keeps this label set (its `hashMap` key), once found. */
+  key: string | undefined;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.buckets = bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    if (i < bounds.length) this.buckets[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/** What prom-client's Histogram keeps per label set (a count per upper bound, not cumulative). */
+interface HistogramEntry {
+  labels: Record<string, string>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * Observations of a hot path without prom-client's per-call cost (label validation and hashing
+ * on every `observe`): kept per label set, and added to the histogram whenever it is collected
+ * (every scrape), so what `/metrics` shows is exact. prom-client has no public call that adds
+ * counts, so they go into its own per-label-set entry (created with `zero` when missing); the
+ * test compares the text with that of a histogram observed value by value.
+ */
+export class FoldedHistogram {
+  private readonly observations = new Map<string, FoldedObservations>();
+
+  constructor(private readonly bounds: readonly number[]) {}
+
+  /** The observations of one label set (the same object for the same labels). */
+  of(labels: Record<string, string>): FoldedObservations {
+    const key = JSON.stringify(labels);
+    let folded = this.observations.get(key);
+    if (!folded) {
+      folded = new FoldedObservations(labels, this.bounds);
+      this.observations.set(key, folded);
+    }
+    return folded;
+  }
+
+  /** Adds what was observed since the last time to `histogram` (made with the same buckets). */
+  flushInto(histogram: Histogram<string>): void {
+    const entries = (histogram as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
+    for (const folded of this.observations.values()) {
+      if (folded.count === 0) continue;
+      const entry = entryOf(histogram, entries, folded) ?? entryOf(histogram, entries, folded, true);
+      if (!entry) continue;
+      for (let i = 0; i < this.bounds.length; i++) entry.bucketValues[this.bounds[i]!]! += folded.buckets[i]!;
+      entry.sum += folded.sum;
+      entry.count += folded.count;
+      folded.buckets.fill(0);
+      folded.sum = folded.count = 0;
+    }
+  }
+}
+
+/** The histogram's entry of a label set: the one found before, or (`create`) found again or made. */
+function entryOf(
+  histogram: Histogram<string>,
+  entries: Record<string, HistogramEntry>,
+  folded: FoldedObservations,
+  create = false,
+): HistogramEntry | undefined {
+  const known = folded.key !== undefined ? entries[folded.key] : undefined;
+  if (known && sameLabels(known.labels, folded.labels)) return known;
+  if (!create) return undefined;
+  const find = () => Object.entries(entries).find(([, e]) => sameLabels(e.labels, folded.labels));
+  let found = find();
+  if (!found) {
+    histogram.zero(folded.labels);
+    found = find();
+  }
+  folded.key = found?.[0];
+  return found?.[1];
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** Buckets of the ingest-to-delivered latency, in seconds. */
+const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600];
+
 export function createDeliveryMetrics(registry: Registry) {
   const foldedAttempts = new FoldedCounts();
   const foldedPayloads = new FoldedCounts();
+  const foldedLatency = new FoldedHistogram(LATENCY_BUCKETS);
   const attempts = new Counter({
     name: 'inkstream_delivery_attempts_total',
     help: 'HTTP attempts by sync and status class (2xx, 4xx, 5xx, 429, error)',
@@ -74,13 +176,18 @@ export function createDeliveryMetrics(registry: Registry) {
     folded: {
       attempt: (sync: string, statusClass: string) => foldedAttempts.of({ sync, status_class: statusClass }),
       payload: (sync: string, result: string) => foldedPayloads.of({ sync, result }),
+      /** A sync's ingest-to-delivered latencies (seconds), folded into `latency` when collected. */
+      latency: (sync: string) => foldedLatency.of({ sync }),
     },
     latency: new Histogram({
       name: 'inkstream_delivery_ingest_to_delivered_seconds',
       help: 'From ingest acceptance to the 2xx of Movable Ink',
       labelNames: ['sync'] as const,
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
+      collect() {
+        foldedLatency.flushInto(this);
+      },
     }),
     unreadable: new Counter({
       name: 'inkstream_delivery_messages_unreadable_total',

@@ -19,13 +19,13 @@ import { AimdConcurrency } from './aimd.js';
 import { isDone, type AttemptStore, type StoredAttempts } from './attempt-store.js';
 import { RecentIds } from './recent-ids.js';
 import { QUICK_TRIES } from './backoff.js';
-import { Batcher } from './batcher.js';
+import { Batcher, resultOf } from './batcher.js';
 import { DeliverySummary, SUMMARY_INTERVAL_MS } from './delivery-summary.js';
 import { durably, sleepUnlessAborted } from './durably.js';
 import type { HttpSender, SendResult } from '@inkstream/movable-ink';
-import { statusClass, type DeliveryMetrics, type FoldedCount } from './metrics.js';
+import { statusClass, type DeliveryMetrics, type FoldedCount, type FoldedObservations } from './metrics.js';
 import type { OutcomePublisher } from './outcome-publisher.js';
-import { decide, throttleBackoffOf, throttleDelayMs } from './retry-policy.js';
+import { decide, throttleBackoffOf, throttleDelayMs, type Decision } from './retry-policy.js';
 import type { DurableBackoff } from './backoff.js';
 import { SendGate, type GateState } from './send-gate.js';
 import { Semaphore } from './semaphore.js';
@@ -119,8 +119,10 @@ export class SyncDelivery {
   private statefulWrite: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly durable: string;
-  /** `{ sync }`, the latency histogram's labels, made once. */
+  /** `{ sync }`, the labels of this sync's metrics, made once. */
   private readonly syncLabels: { sync: string };
+  /** This sync's ingest-to-delivered latencies (folded into the histogram when scraped). */
+  private readonly latency: FoldedObservations;
   /** This sync's payload counts by result (folded into the payloads counter when scraped). */
   private readonly counts: Record<'delivered' | 'discarded' | 'retry_scheduled' | 'throttled' | 'dead_lettered' | 'skipped_duplicate', FoldedCount>;
   /** This sync's attempt counts by status class. */
@@ -139,6 +141,7 @@ export class SyncDelivery {
     this.summary = new DeliverySummary(this.log, deps.summaryIntervalMs ?? SUMMARY_INTERVAL_MS);
     this.durable = deps.topology.consumers.delivery(sync.id).durable_name;
     this.syncLabels = { sync: sync.id };
+    this.latency = deps.metrics.folded.latency(sync.id);
     const payloadCount = (result: string) => deps.metrics.folded.payload(sync.id, result);
     this.counts = {
       delivered: payloadCount('delivered'),
@@ -151,7 +154,7 @@ export class SyncDelivery {
     this.transmitter = new Transmitter(
       deps.sender,
       this.semaphore,
-      (report) => this.onTry(report),
+      (job, report) => this.onTry(job, report),
       (job) => this.attemptBase.get(job.messageId)?.base ?? 0,
       undefined,
       {
@@ -409,14 +412,20 @@ export class SyncDelivery {
    * Handles a payload until it is settled or given back. An unexpected error does not let the
    * user's lane move on with the payload neither settled nor given back: it is handled again.
    */
-  private async settle(work: MessageWork, item: DeliveryItem): Promise<void> {
+  private settle(work: MessageWork, item: DeliveryItem): Promise<void> {
+    // handle catches for it: no promise or frame of its own around the payload's.
+    return this.handle(work, item, true);
+  }
+
+  private async settleAfterError(work: MessageWork, item: DeliveryItem, err: unknown): Promise<void> {
     for (;;) {
+      this.log.error({ messageId: item.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
+      if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(work);
       try {
         await this.handle(work, item);
         return;
-      } catch (err) {
-        this.log.error({ messageId: item.messageId, err: String(err) }, 'delivering a payload failed unexpectedly; trying again');
-        if (!(await sleepUnlessAborted(1_000, this.stopping.signal))) return this.giveBack(work);
+      } catch (again) {
+        err = again;
       }
     }
   }
@@ -436,102 +445,163 @@ export class SyncDelivery {
   /**
    * One payload, from its first try to settled: tries, waits for its retries (holding its user's
    * later payloads behind it), and is settled only when delivered, discarded or dead-lettered.
+   * The rare steps (reading retry state, storing it) are methods of their own, so the common
+   * case's frame stays small: it is allocated for every payload.
    */
-  private async handle(work: MessageWork, item: DeliveryItem): Promise<void> {
-    // Another payload of the message was given back: the message goes back whole, this one unsent.
-    if (work.givingBack) return;
-    const signal = this.stopping.signal;
-    const { metrics, attempts } = this.deps;
-    const traceId = item.traceparent !== undefined ? traceIdOfTraceparent(item.traceparent) : traceIdOf(work.msg.headers);
-    // Only a payload whose message came back can have retry state or a done mark: the happy path reads nothing.
-    let state: StoredAttempts | undefined;
-    if (work.cameBack) {
-      const read = await durably(() => attempts.get(item.messageId), signal, this.log, 'reading retry state');
-      if (!read.ok) return this.giveBack(work);
-      if (isDone(read.value)) {
-        work.settled.push(item.messageId);
-        work.marked.add(item.messageId);
-        this.counts.skipped_duplicate.n++;
-        return;
-      }
-      state = read.value;
-      if (state) work.stateful = true;
-    }
-    if (work.givingBack) return;
+  private async handle(work: MessageWork, item: DeliveryItem, settleOnError = false): Promise<void> {
     try {
-      this.target();
-    } catch (err) {
-      // Not a property of the payload: hold it (and its user) until the key is right.
-      this.log.error({ err: String(err) }, 'cannot decrypt the sync authorization (is SECRET_KEY the config service one?)');
-      await sleepUnlessAborted(60_000, signal);
-      return this.giveBack(work);
-    }
-    for (;;) {
-      const windowMs = this.sync.delivery.retryWindowSeconds * 1000;
-      if (state && Date.now() - state.firstAttemptAt >= windowMs) {
-        await this.deadLetter(work, item, 'expired', state, traceId);
-        return;
+      // Another payload of the message was given back: the message goes back whole, this one unsent.
+      if (work.givingBack) return;
+      const traceId = item.traceparent !== undefined ? traceIdOfTraceparent(item.traceparent) : traceIdOf(work.msg.headers);
+      // Only a payload whose message came back can have retry state or a done mark: the happy path reads nothing.
+      let state: StoredAttempts | undefined;
+      if (work.cameBack) {
+        const read = await this.readState(work, item);
+        if (read === SETTLED) return;
+        state = read;
       }
-      if (state?.nextAttemptAt !== undefined && state.nextAttemptAt > Date.now()) {
-        if (!(await sleepUnlessAborted(state.nextAttemptAt - Date.now(), signal))) return this.giveBack(work);
-        continue;
+      if (work.givingBack) return;
+      if (!this.targetReady()) {
+        // Not a property of the payload: hold it (and its user) until the key is right.
+        await sleepUnlessAborted(60_000, this.stopping.signal);
+        return this.giveBack(work);
       }
-      const { transmission, decision } = await this.transmitOne(work, item, state, traceId);
-      if (transmission.aborted) return this.giveBack(work);
-      const { verdict, result, tries } = transmission;
-      const after = Date.now();
-
-      switch (decision.action) {
-        case 'ack':
-          this.recent.add(item.messageId);
-          this.settled(work, item, state !== undefined);
-          this.counts.delivered.n++;
-          metrics.latency.observe(this.syncLabels, Math.max(0, after - item.receivedAt) / 1000);
-          this.summary.payload('delivered', Math.max(0, after - item.receivedAt));
-          return;
-        case 'discard':
-          // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
-          this.settled(work, item, state !== undefined);
-          this.counts.discarded.n++;
-          this.summary.payload('discarded');
-          return;
-        case 'dead-letter': {
-          const attemptsSoFar = (state?.attempts ?? 0) + tries;
-          await this.deadLetter(work, item, decision.reason, this.stateAfter(state, attemptsSoFar, after, result, after), traceId);
+      for (;;) {
+        if (state && Date.now() - state.firstAttemptAt >= this.sync.delivery.retryWindowSeconds * 1000) {
+          await this.deadLetter(work, item, 'expired', state, traceId);
           return;
         }
-        case 'retry': {
-          const counted = (state?.attempts ?? 0) + (decision.countsAttempt ? tries : 0);
-          const next = this.stateAfter(state, counted, after, result, after + decision.delayMs);
-          // The retry state is stored before the payload waits: a crash from here on resumes it.
-          // Its message is known to have state (looked up when it comes back), and its payloads
-          // settled so far get done marks (so do those settled from now on, as they settle).
-          if (work.multi && !work.keepingMarks) {
-            work.keepingMarks = true;
-            for (const id of work.settled) if (!work.marked.has(id)) this.markDone(work, id);
-          }
-          const stored = await durably(
-            async () => {
-              await Promise.all([
-                attempts.put(item.messageId, next),
-                work.stateful ? undefined : this.raiseStatefulUpTo(work.msg.seq),
-                ...work.markWrites,
-              ]);
-            },
-            signal,
-            this.log,
-            'storing retry state',
-          );
-          if (!stored.ok) return this.giveBack(work);
-          work.stateful = true;
-          state = next;
-          const scheduled = verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled';
-          this.counts[scheduled].n++;
-          this.summary.payload(scheduled);
+        if (state?.nextAttemptAt !== undefined && state.nextAttemptAt > Date.now()) {
+          if (!(await sleepUnlessAborted(state.nextAttemptAt - Date.now(), this.stopping.signal))) return this.giveBack(work);
           continue;
         }
+        let transmitted: TransmittedOne;
+        const batched = this.sync.delivery.batchSize > 1;
+        if (batched || (work.multi && !state)) {
+          // In the span that is active: a batched payload's span is its batch's (sendBatch), a
+          // segment's payload makes its first transmission in the segment's span. Awaited here,
+          // not in a function of its own: such a payload costs one async frame.
+          this.attemptBase.set(item.messageId, { base: state?.attempts ?? 0, traceId, carrier: work.headers ?? item });
+          let transmission: Transmission;
+          try {
+            if (batched) {
+              const seat = this.batcher.join(item);
+              transmission = resultOf(await seat.batch, seat.index, item);
+            } else {
+              const options = { tries: QUICK_TRIES, batched: false, recording: activeSpanRecording() };
+              transmission = (await this.transmitter.send([item], this.targetOf, options))[0]!;
+            }
+          } finally {
+            this.attemptBase.delete(item.messageId);
+          }
+          transmitted = this.decided(item, state, traceId, transmission, false);
+        } else transmitted = await this.transmitOne(work, item, state, traceId);
+        const { transmission, decision } = transmitted;
+        if (transmission.aborted) return this.giveBack(work);
+        const after = Date.now();
+        switch (decision.action) {
+          case 'ack': {
+            this.recent.add(item.messageId);
+            this.settled(work, item, state !== undefined);
+            this.counts.delivered.n++;
+            const latencyMs = Math.max(0, after - item.receivedAt);
+            this.latency.observe(latencyMs / 1000);
+            this.summary.payload('delivered', latencyMs);
+            return;
+          }
+          case 'discard':
+            // spec: a single payload refused with 413 is discarded (counted, not dead-lettered).
+            this.settled(work, item, state !== undefined);
+            this.counts.discarded.n++;
+            this.summary.payload('discarded');
+            return;
+          case 'dead-letter': {
+            const attemptsSoFar = (state?.attempts ?? 0) + transmission.tries;
+            await this.deadLetter(work, item, decision.reason, this.stateAfter(state, attemptsSoFar, after, transmission.result, after), traceId);
+            return;
+          }
+          case 'retry': {
+            const next = await this.storeRetry(work, item, state, transmission, decision, after);
+            if (!next) return this.giveBack(work);
+            state = next;
+            continue;
+          }
+        }
       }
+    } catch (err) {
+      if (!settleOnError) throw err;
+      return this.settleAfterError(work, item, err);
     }
+  }
+
+  /**
+   * The retry state or done mark of a payload whose message came back: SETTLED when it needs
+   * nothing more (done before, or given back because the sync is stopping).
+   */
+  private async readState(work: MessageWork, item: DeliveryItem): Promise<StoredAttempts | undefined | typeof SETTLED> {
+    const read = await durably(() => this.deps.attempts.get(item.messageId), this.stopping.signal, this.log, 'reading retry state');
+    if (!read.ok) {
+      this.giveBack(work);
+      return SETTLED;
+    }
+    if (isDone(read.value)) {
+      work.settled.push(item.messageId);
+      work.marked.add(item.messageId);
+      this.counts.skipped_duplicate.n++;
+      return SETTLED;
+    }
+    if (read.value) work.stateful = true;
+    return read.value;
+  }
+
+  /** False (logged) when the sync's authorization cannot be opened. */
+  private targetReady(): boolean {
+    try {
+      this.target();
+      return true;
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'cannot decrypt the sync authorization (is SECRET_KEY the config service one?)');
+      return false;
+    }
+  }
+
+  /**
+   * Stores a payload's retry state before it waits (a crash from then on resumes it); undefined
+   * when the sync stopped first. Its message is known to have state (looked up when it comes
+   * back), and its payloads settled so far get done marks (so do those settled from now on).
+   */
+  private async storeRetry(
+    work: MessageWork,
+    item: DeliveryItem,
+    state: StoredAttempts | undefined,
+    transmission: Transmission,
+    decision: Extract<Decision, { action: 'retry' }>,
+    after: number,
+  ): Promise<StoredAttempts | undefined> {
+    const counted = (state?.attempts ?? 0) + (decision.countsAttempt ? transmission.tries : 0);
+    const next = this.stateAfter(state, counted, after, transmission.result, after + decision.delayMs);
+    if (work.multi && !work.keepingMarks) {
+      work.keepingMarks = true;
+      for (const id of work.settled) if (!work.marked.has(id)) this.markDone(work, id);
+    }
+    const stored = await durably(
+      async () => {
+        await Promise.all([
+          this.deps.attempts.put(item.messageId, next),
+          work.stateful ? undefined : this.raiseStatefulUpTo(work.msg.seq),
+          ...work.markWrites,
+        ]);
+      },
+      this.stopping.signal,
+      this.log,
+      'storing retry state',
+    );
+    if (!stored.ok) return undefined;
+    work.stateful = true;
+    const scheduled = transmission.verdict.kind === 'throttled' ? 'throttled' : 'retry_scheduled';
+    this.counts[scheduled].n++;
+    this.summary.payload(scheduled);
+    return next;
   }
 
   private stateAfter(
@@ -552,68 +622,17 @@ export class SyncDelivery {
   }
 
   /**
-   * One transmission of a payload (its quick tries, or one durable retry), with what the policy
-   * decides. Its span: a v1 message's own (in the payload's trace); a segment's payload on its
-   * first transmission runs in the segment's span (linked to each payload's trace), a later one
-   * in a span of its own trace; batching syncs: the batch's span.
+   * One transmission of a payload in a span of its own trace (its quick tries, or one durable
+   * retry), with what the policy decides: a v1 message's payload, or a segment's on a retry. (A
+   * segment's payload on its first transmission runs in the segment's span, a batching sync's in
+   * the batch's: handle.)
    */
   private transmitOne(
     work: MessageWork,
     job: DeliveryItem,
     state: StoredAttempts | undefined,
     traceId: string | undefined,
-  ): Promise<{ transmission: Transmission; decision: ReturnType<typeof decide> }> {
-    const run = async (recording: boolean, annotate: boolean) => {
-      this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, carrier: work.headers ?? job });
-      let transmission: Transmission;
-      try {
-        transmission =
-          this.sync.delivery.batchSize > 1
-            ? await this.batcher.submit(job)
-            : (await this.transmitter.send([job], this.targetOf, { tries: state ? 1 : QUICK_TRIES, batched: false, recording }))[0]!;
-      } finally {
-        this.attemptBase.delete(job.messageId);
-      }
-      const { verdict, tries, result } = transmission;
-      const after = Date.now();
-      if (transmission.aborted) return { transmission, decision: { action: 'retry' as const, delayMs: 0, countsAttempt: false } };
-      // A 429 holds the payload as long as it holds the sync (the gate's pause).
-      const throttleMs = verdict.kind === 'throttled' ? Math.max(1, this.gate.snapshot.pausedUntil - after) : undefined;
-      const counted = (state?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
-      const firstAttemptAt = state?.firstAttemptAt ?? after - result.latencyMs;
-      const decision = decide(
-        verdict,
-        { attempts: counted, firstAttemptAt },
-        this.sync.delivery.retryWindowSeconds * 1000,
-        after,
-        Math.random,
-        this.deps.backoff,
-        Math.max(1, this.throttleStreak),
-      );
-      // The payload itself waits at least as long as the sync's pause.
-      const final =
-        decision.action === 'retry' && throttleMs !== undefined
-          ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
-          : decision;
-      if (recording && annotate) {
-        annotateActiveSpan(
-          { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
-          final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
-        );
-      }
-      if (final.action === 'discard') {
-        this.publishOutcome(job, 'discarded', counted, traceId, {
-          reason: final.reason,
-          ...(result.status !== undefined ? { status: result.status } : {}),
-        });
-      }
-      return { transmission, decision: final };
-    };
-    // A batched payload's span is its batch's (sendBatch); its decision is on its own trace's outcome.
-    if (this.sync.delivery.batchSize > 1) return run(false, false);
-    // A segment's payload: its first transmission in the segment's span (no span of its own).
-    if (work.multi && !state) return run(activeSpanRecording(), false);
-    // A v1 job (its context in the headers) or a single payload, or a retry: a span of its payload's trace.
+  ): Promise<TransmittedOne> {
     const { msg } = work;
     return traceCarriedProcess(
       {
@@ -624,8 +643,64 @@ export class SyncDelivery {
         messageId: job.messageId,
         deliveryCount: msg.info.deliveryCount,
       },
-      (span) => run(span.isRecording(), true),
+      async (span) => {
+        const recording = span.isRecording();
+        this.attemptBase.set(job.messageId, { base: state?.attempts ?? 0, traceId, carrier: work.headers ?? job });
+        let transmission: Transmission;
+        try {
+          transmission = (await this.transmitter.send([job], this.targetOf, { tries: state ? 1 : QUICK_TRIES, batched: false, recording }))[0]!;
+        } finally {
+          this.attemptBase.delete(job.messageId);
+        }
+        return this.decided(job, state, traceId, transmission, recording);
+      },
     );
+  }
+
+  /** What the policy decides after a transmission (annotated on the active span when `annotate`). */
+  private decided(
+    job: DeliveryItem,
+    state: StoredAttempts | undefined,
+    traceId: string | undefined,
+    transmission: Transmission,
+    annotate: boolean,
+  ): TransmittedOne {
+    const { verdict, tries, result } = transmission;
+    if (transmission.aborted) return { transmission, decision: GIVE_BACK };
+    // The common case: the policy acks every 2xx (nothing to compute unless the span is annotated).
+    if (verdict.kind === 'delivered' && !annotate) return { transmission, decision: ACK };
+    const after = Date.now();
+    // A 429 holds the payload as long as it holds the sync (the gate's pause).
+    const throttleMs = verdict.kind === 'throttled' ? Math.max(1, this.gate.snapshot.pausedUntil - after) : undefined;
+    const counted = (state?.attempts ?? 0) + (verdict.kind === 'throttled' ? 0 : tries);
+    const firstAttemptAt = state?.firstAttemptAt ?? after - result.latencyMs;
+    const decision = decide(
+      verdict,
+      { attempts: counted, firstAttemptAt },
+      this.sync.delivery.retryWindowSeconds * 1000,
+      after,
+      Math.random,
+      this.deps.backoff,
+      Math.max(1, this.throttleStreak),
+    );
+    // The payload itself waits at least as long as the sync's pause.
+    const final =
+      decision.action === 'retry' && throttleMs !== undefined
+        ? { ...decision, delayMs: Math.max(1, Math.min(throttleMs, this.sync.delivery.retryWindowSeconds * 1000 - (after - firstAttemptAt))) }
+        : decision;
+    if (annotate) {
+      annotateActiveSpan(
+        { [ATTR_DECISION]: final.action, [ATTR_ATTEMPTS]: counted, ...(final.action === 'retry' ? { [ATTR_RETRY_DELAY]: final.delayMs } : {}) },
+        final.action === 'dead-letter' ? `dead-lettered: ${final.reason}` : undefined,
+      );
+    }
+    if (final.action === 'discard') {
+      this.publishOutcome(job, 'discarded', counted, traceId, {
+        reason: final.reason,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+      });
+    }
+    return { transmission, decision: final };
   }
 
   private readonly targetOf = (): Target => this.target();
@@ -703,7 +778,7 @@ export class SyncDelivery {
     return count;
   }
 
-  private onTry({ job, result, verdict, tryNumber }: TryReport): void {
+  private onTry(job: DeliveryItem, { result, verdict, tryNumber }: TryReport): void {
     const known = this.attemptBase.get(job.messageId);
     const attempt = (known?.base ?? 0) + tryNumber;
     const traceId = known?.traceId;
@@ -873,6 +948,19 @@ interface MessageWork {
   /** A payload was given back: the message is nak'ed whole once every payload is answered. */
   givingBack: boolean;
 }
+
+/** readState: the payload needs nothing more (done before, or given back). */
+const SETTLED = Symbol('settled');
+
+/** A transmission of one payload and what the policy decided. */
+interface TransmittedOne {
+  transmission: Transmission;
+  decision: Decision;
+}
+
+/** Decisions without data, shared (the policy's `ack` of every 2xx; a transmission the sync's stop cut short). */
+const ACK: Decision = { action: 'ack' };
+const GIVE_BACK: Decision = { action: 'retry', delayMs: 0, countsAttempt: false };
 
 /** How long a stopping sync tries to write done marks before it gives a message back anyway. */
 const GIVE_BACK_WRITE_MS = 3_000;

@@ -17,8 +17,8 @@ export interface Target {
   requestTimeoutMs: number;
 }
 
+/** One HTTP try, reported for each payload it carried (the same object for all of them). */
 export interface TryReport {
-  job: DeliveryItem;
   result: SendResult;
   verdict: ResponseClass;
   /** 1-based try number within this transmission. */
@@ -79,7 +79,7 @@ export class Transmitter {
   constructor(
     private readonly sender: HttpSender,
     private readonly semaphore: Semaphore,
-    private readonly onTry: (report: TryReport) => void,
+    private readonly onTry: (job: DeliveryItem, report: TryReport) => void,
     /** Attempts a payload already had in earlier deliveries of its message. */
     private readonly earlierAttempts: (job: DeliveryItem) => number = () => 0,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -139,7 +139,8 @@ export class Transmitter {
       this.gate.answered(verdict, probe, sentAt, result);
       tries++;
       last = { result, verdict, sentAt };
-      for (const job of jobs) this.onTry({ job, result, verdict, tryNumber: tries, sentAt });
+      const report: TryReport = { result, verdict, tryNumber: tries, sentAt };
+      for (const job of jobs) this.onTry(job, report);
       if (verdict.kind === 'too-large' && jobs.length > 1) {
         const middle = Math.ceil(jobs.length / 2);
         const [left, right] = await Promise.all([

@@ -78,8 +78,11 @@ export class DeliveryHarness {
   private attemptsKv!: KV;
   private counter = 0;
   private version = 1;
-  /** Faults to inject: how many of the next writes of each kind fail (a KV or stream outage). */
-  readonly faults = { attemptWrites: 0, deadLetterWrites: 0 };
+  /**
+   * Faults to inject: how many of the next writes of each kind fail (a KV or stream outage), and
+   * how many of the next outcomes throw (an unexpected error in the middle of a payload's handling).
+   */
+  readonly faults = { attemptWrites: 0, deadLetterWrites: 0, outcomeThrows: 0 };
 
   constructor(
     private readonly backoff: DurableBackoff,
@@ -311,9 +314,17 @@ class FlakyOutcomePublisher extends OutcomePublisher {
     bus: Bus,
     topology: ReturnType<typeof createTopology>,
     logger: ReturnType<typeof createLogger>,
-    private readonly faults: { deadLetterWrites: number },
+    private readonly faults: { deadLetterWrites: number; outcomeThrows: number },
   ) {
     super(bus, topology, logger);
+  }
+
+  override outcome(outcome: DeliveryOutcome): void {
+    if (this.faults.outcomeThrows > 0) {
+      this.faults.outcomeThrows--;
+      throw new Error('injected: unexpected error');
+    }
+    super.outcome(outcome);
   }
 
   override async deadLetter(letter: DeadLetter): Promise<void> {
