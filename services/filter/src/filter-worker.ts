@@ -55,7 +55,7 @@ export interface FilterWorkerDeps {
   leases: KV;
   replicaId: string;
   /**
-   * How long a processed event key is remembered per user (processed-keys.ts). Default: the
+   * How long a processed event is remembered (processed-log.ts). Default: the
    * ingest stream's duplicate window (INGEST_DEDUP_WINDOW_SECONDS), read from the stream at start.
    */
   dedupWindowMs?: number;
@@ -410,7 +410,7 @@ export class FilterWorker {
    * routed, the message's payloads are published as delivery segments, then each lane saves its
    * user's profile. The message is acked when its publishes and the profile writes covering it
    * are stored, or naked whole when a record had to be given back: the redelivered records
-   * already processed are skipped (processed-keys.ts).
+   * already processed are skipped (processed-log.ts).
    */
   private onMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
     let records: IngestedRecord[];
