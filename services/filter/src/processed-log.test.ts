@@ -87,4 +87,13 @@ describe('ProcessedLog against the shared NATS', () => {
     expect(await log({ windowMs: () => 3_600_000 }).keepForWindow()).toBe(4_200_000);
     expect((await bus.jsm.streams.info(name)).config.max_age).toBe(4_200 * 1e9);
   });
+
+  it('forgetting a partition still writes its buffered marks and answers their writers', async () => {
+    const one = log({ flushDelayMs: 60_000 });
+    const written = one.write(11, ['late']);
+    one.forget(11);
+    await written;
+    expect(one.size(11)).toBe(0);
+    expect(await log().load(11)).toBe(1);
+  });
 });

@@ -261,7 +261,8 @@ export class ProcessedLog {
   /** Forgets a partition given up (its next owner reads its marks from the stream). */
   forget(partition: number): void {
     const p = this.partitions.get(partition);
-    if (p?.timer) clearTimeout(p.timer);
+    // Marks still buffered are written all the same (their waiters are answered).
+    if (p) this.flush(partition, p);
     this.partitions.delete(partition);
   }
 }
