@@ -29,6 +29,7 @@ import {
   type RoutedPayload,
   type RoutedRecord,
 } from '@inkstream/sync-routing';
+import { deferred, type Deferred } from './deferred.js';
 import { classifyPublishFailure, maxDeliveryBytes, maxJobBytes } from './bus-limits.js';
 import { OutboxProgress, publishOutbox, type OutgoingSegment } from './delivery-outbox.js';
 import type { FilterMetrics } from './metrics.js';
@@ -94,24 +95,6 @@ interface SegmentWork {
   saves: Array<{ marks: string[]; stored: Promise<void> }> | undefined;
   /** Settles once the marks of `saves` are written (or failed): what duplicates of them wait for. */
   processed: Deferred | undefined;
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Read by the duplicates that wait for it, if any.
-  promise.catch(NOTHING);
-  return { promise, resolve, reject };
 }
 
 /**
@@ -771,6 +754,8 @@ export class FilterWorker {
     const beforeHead = before === loaded ? r.ref.head : undefined;
     let waitedStored = false;
     let routedAny = false;
+    // A profile of an older version may hold processed keys of its own (read once per lane).
+    const oldMarks = hasMarks(before.seen);
     for (const { record, position } of r.entries) {
       if (r.heldAt !== undefined && position > r.heldAt) {
         segment.giveBack = true;
@@ -788,7 +773,7 @@ export class FilterWorker {
       // profile written by an older version (which kept the marks, of the event key alone, in the profile).
       const inLane = marks.length > 0 && marks.includes(mark);
       const processed = inLane ? undefined : this.processed.check(work.partition, mark, r.now);
-      if (inLane || processed !== undefined || (hasMarks(before.seen) && wasProcessed(before.seen, processedMark(record.eventKey), r.now, this.dedupWindowMs))) {
+      if (inLane || processed !== undefined || (oldMarks && wasProcessed(before.seen, processedMark(record.eventKey), r.now, this.dedupWindowMs))) {
         metrics.recordsDuplicate.inc();
         // Its work may still be being stored: the message waits for it (and is given back should it fail).
         if (processed !== undefined && processed !== true) this.awaitStored(segment, work, lane, position, processed);

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { partitionOf, type KV } from '@inkstream/bus';
 import { emptyProfile, profileKey, type ProfileEntry } from '@inkstream/sync-routing';
+import { deferred, type Deferred } from './deferred.js';
 import { ProfileCache, type ProfileCacheLimits } from './profile-cache.js';
 import { kvProfileReader, type ProfileReader } from './profile-reader.js';
 import { kvProfileWriter, type ProfileWriter } from './profile-writer.js';
@@ -93,24 +94,6 @@ export class PartitionReleasingError extends Error {
     super(`partition ${partition} is being released`);
     this.name = 'PartitionReleasingError';
   }
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // The caller handles it; a write nobody waits for must not become an unhandled rejection.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
 
 /** A profile value to write and everyone waiting for it (or for a value it replaced). */
