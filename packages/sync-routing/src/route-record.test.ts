@@ -4,7 +4,7 @@ import { messageIdFor } from '@inkstream/movable-ink';
 import { compileFilters } from './compile-filters.js';
 import { emptyProfile, identifyFingerprint } from './profile.js';
 import { routeRecord, type CompiledSync } from './route-record.js';
-import { segmentPrefix, segmentText } from './segment-lines.js';
+import { itemHeadJson, segmentPrefix, segmentText, writeSegment } from './segment-lines.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -44,7 +44,7 @@ describe('routeRecord', () => {
       { type: 'track', event: 'Viewed', user_id: 'user-12345', timestamp: NOW - 10, message_id: messageIdFor('sync-1', 'track', 'e1'), properties: { price: 3 } },
     ]);
     expect(r.payloads[0]).toMatchObject({ syncId: 'sync-1', userKey: 'user-12345', payloadType: 'track' });
-    expect(JSON.parse(r.payloads[0]!.headJson)).toMatchObject({ receivedAt: NOW - 5 });
+    expect(JSON.parse(itemHeadJson(r.payloads[0]!))).toMatchObject({ receivedAt: NOW - 5 });
   });
 
   it("gives each payload's segment pieces, exactly what serializing its head and payload gives", () => {
@@ -54,17 +54,24 @@ describe('routeRecord', () => {
     expect(r.payloads.map((j) => j.payloadType)).toEqual(['identify', 'track']);
     for (const p of r.payloads) {
       expect(p.payloadJson).toBe(JSON.stringify(p.payload));
-      expect(p.headJson).toBe(JSON.stringify({ messageId: p.messageId, userKey: p.userKey, payloadType: p.payloadType, receivedAt: NOW - 5 }));
-      expect(p.bytes).toBe(Buffer.byteLength(p.headJson) + Buffer.byteLength(p.payloadJson));
+      const headJson = itemHeadJson(p);
+      expect(headJson).toBe(JSON.stringify({ messageId: p.messageId, userKey: p.userKey, payloadType: p.payloadType, receivedAt: NOW - 5 }));
+      expect(p.bytes).toBe(Buffer.byteLength(headJson) + Buffer.byteLength(p.payloadJson));
     }
     // The pieces make the segment the contract's writer makes, and its reader reads it back.
-    const text = segmentText(segmentPrefix('sync-1', 'p1'), r.payloads.map((p) => p.headJson), r.payloads.map((p) => p.payloadJson));
-    const heads = r.payloads.map((p) => JSON.parse(p.headJson) as never);
+    const text = segmentText(segmentPrefix('sync-1', 'p1'), r.payloads.map((p) => itemHeadJson(p)), r.payloads.map((p) => p.payloadJson));
+    expect(writeSegment(segmentPrefix('sync-1', 'p1'), r.payloads).toString()).toBe(text);
+    const heads = r.payloads.map((p) => JSON.parse(itemHeadJson(p)) as never);
     expect(text).toBe(encodeDeliverySegment({ v: 2, syncId: 'sync-1', projectId: 'p1', payloads: heads }, r.payloads.map((p) => p.payloadJson)));
     expect(itemsOfDeliveryMessage(text).map((i) => JSON.parse(i.payloadJson))).toEqual(r.payloads.map((p) => p.payload));
     const older = { ...record(withEmail), receivedAt: undefined } as unknown as IngestedRecord;
     const o = routeRecord(older, 7, emptyProfile(), [s], NOW);
-    expect(o.payloads.map((p) => p.headJson)).toEqual(o.payloads.map((p) => JSON.stringify({ messageId: p.messageId, userKey: p.userKey, payloadType: p.payloadType })));
+    expect(o.payloads.map((p) => itemHeadJson(p))).toEqual(o.payloads.map((p) => JSON.stringify({ messageId: p.messageId, userKey: p.userKey, payloadType: p.payloadType })));
+    expect(o.payloads.map((p) => p.bytes)).toEqual(o.payloads.map((p) => Buffer.byteLength(itemHeadJson(p)) + Buffer.byteLength(p.payloadJson)));
+    // Routed for the filter: no payload objects, the same JSON.
+    const lean = routeRecord(record(withEmail), 7, emptyProfile(), [s], NOW, { payloadObjects: false });
+    expect(lean.payloads.map((p) => p.payload)).toEqual([undefined, undefined]);
+    expect(lean.payloads.map((p) => [p.payloadJson, p.bytes])).toEqual(r.payloads.map((p) => [p.payloadJson, p.bytes]));
   });
 
   it('skips events that no row selects, and syncs with sendEvents off', () => {
@@ -215,7 +222,7 @@ describe('routeRecord', () => {
     it('measures the payload as a segment of its own exactly as it is published (without trace context)', () => {
       const r = routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW);
       const p = r.payloads[0]!;
-      const bytes = Buffer.byteLength(segmentText(segmentPrefix('sync-1', 'p1'), [p.headJson], [p.payloadJson]));
+      const bytes = Buffer.byteLength(segmentText(segmentPrefix('sync-1', 'p1'), [itemHeadJson(p)], [p.payloadJson]));
       expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxDeliveryBytes: bytes }).payloads).toHaveLength(1);
       expect(routeRecord(record(viewed), 1, emptyProfile(), [sync()], NOW, { maxDeliveryBytes: bytes - 1 }).payloads).toHaveLength(0);
     });
@@ -258,7 +265,7 @@ describe('routeRecord', () => {
 
   it('routes to every active sync of the project independently', () => {
     const r = routeRecord(record(viewed), 1, emptyProfile(), [sync(), sync({ id: 'sync-2', eventProperties: [] })], NOW);
-    expect(r.payloads.map((j) => [j.syncId, j.payload.message_id])).toEqual([
+    expect(r.payloads.map((j) => [j.syncId, j.payload!.message_id])).toEqual([
       ['sync-1', messageIdFor('sync-1', 'track', 'e1')],
       ['sync-2', messageIdFor('sync-2', 'track', 'e1')],
     ]);

@@ -17,7 +17,7 @@ import type { EventSelector } from './compile-filters.js';
 import { compactIdentified, identifyFingerprint, type ProfileEntry } from './profile.js';
 import { boundProfile, DEFAULT_MAX_PROFILE_BYTES } from './profile-size.js';
 import { sameJson } from './same-json.js';
-import { payloadHeadJson, segmentPrefix, singlePayloadSegmentBytes } from './segment-lines.js';
+import { headBytes, segmentPrefix, singlePayloadSegmentBytes, type SegmentItem } from './segment-lines.js';
 import { applyUserProperties, type Properties } from './user-properties.js';
 
 export interface CompiledSync {
@@ -45,6 +45,12 @@ export interface RouteLimits {
    * Default: no bound.
    */
   maxDeliveryBytes?: number;
+  /**
+   * Whether each RoutedPayload keeps its payload object (`payload`, for previews). Default true.
+   * The filter sends only `payloadJson` and passes false, so the objects are garbage as soon as
+   * they are serialized instead of living until the message is done.
+   */
+  payloadObjects?: boolean;
 }
 
 /** Room kept in a profile for one sync's identify fingerprint (sync id and hash, as JSON). */
@@ -107,28 +113,30 @@ export interface RoutedRecord {
   droppedTraits: string[];
   /**
    * The payloads for the delivery stream, in the order they must reach Movable Ink (a user's
-   * identify before its track), each with the pieces of a v2 delivery segment: its head's JSON
-   * (without trace context) and its own JSON, serialized once (the JSON measured for the size
-   * rules), so the filter builds segments by concatenation.
+   * identify before its track), each with what a v2 delivery segment holds of it: its head's
+   * fields and its own JSON, serialized once (the JSON measured for the size rules), so the
+   * filter writes segments without serializing anything again (writeSegment).
    */
   payloads: RoutedPayload[];
   discards: Discard[];
 }
 
-/** One payload for one sync, ready to go into a delivery segment (segment-lines.ts). */
-export interface RoutedPayload {
+/** One payload for one sync, ready to go into a delivery segment (segment-lines.ts writeSegment). */
+export interface RoutedPayload extends SegmentItem {
   syncId: string;
   payloadType: MovableInkPayload['type'];
   /** The payload's id (stable across retries of its event): also `payload.message_id`. */
   messageId: string;
   userKey: string;
-  /** The payload itself (for previews; the filter sends `payloadJson`). */
-  payload: MovableInkPayload;
-  /** `JSON.stringify` of its SegmentPayloadHead without trace context (payloadHeadJson). */
-  headJson: string;
+  /** `JSON.stringify(userKey)`, for its head. */
+  userKeyJson: string;
+  /** When ingest received its event, for its head. */
+  receivedAt: number;
+  /** The payload itself, for previews (absent when routed with `payloadObjects: false`; the filter sends `payloadJson`). */
+  payload?: MovableInkPayload;
   /** `JSON.stringify(payload)`: the line it has in a segment, what the request body carries. */
   payloadJson: string;
-  /** UTF-8 bytes of headJson plus payloadJson. */
+  /** UTF-8 bytes of its head without trace context (`payloadHeadJson`) plus those of payloadJson. */
   bytes: number;
 }
 
@@ -175,6 +183,10 @@ export function routeRecord(
 
   const payloads: RoutedPayload[] = [];
   const discards: Discard[] = [];
+  const keepObjects = limits.payloadObjects !== false;
+  // The payloads' heads share the user key: its JSON and bytes are made once, when first needed.
+  let userKeyJson: string | undefined;
+  let userKeyJsonBytes = 0;
   /** Queues a payload, or records why it is discarded; true when queued. */
   const emit = (sync: SyncSnapshot, payload: MovableInkPayload): boolean => {
     const payloadJson = JSON.stringify(payload);
@@ -184,21 +196,20 @@ export function routeRecord(
       discards.push({ syncId: sync.id, payloadType: payload.type, messageId: payload.message_id, reason });
       return false;
     }
-    const headJson = payloadHeadJson({
-      messageId: payload.message_id,
-      userKey: record.userKey,
-      payloadType: payload.type,
-      receivedAt: record.receivedAt,
-    });
+    if (userKeyJson === undefined) {
+      userKeyJson = JSON.stringify(record.userKey);
+      userKeyJsonBytes = Buffer.byteLength(userKeyJson);
+    }
     const routed: RoutedPayload = {
       syncId: sync.id,
       payloadType: payload.type,
       messageId: payload.message_id,
       userKey: record.userKey,
-      payload,
-      headJson,
+      userKeyJson,
+      receivedAt: record.receivedAt,
+      payload: keepObjects ? payload : undefined,
       payloadJson,
-      bytes: Buffer.byteLength(headJson) + bytes,
+      bytes: headBytes(payload.message_id, payload.type, userKeyJsonBytes, record.receivedAt) + bytes,
     };
     if (limits.maxDeliveryBytes !== undefined) {
       const alone = singlePayloadSegmentBytes(segmentPrefixBytes(sync, record.projectId), routed.bytes, 0);

@@ -20,6 +20,8 @@ const { openLeanProfileWriter } = await import(`${DIST}/profile-writer.js`);
 const { openLeanProfileReader } = await import(`${DIST}/profile-reader.js`).catch(() => ({}));
 
 const [N = 20000, U = 500, S = 2, R = 100] = process.argv.slice(2).map(Number);
+// SHAPE=bench: the events of `npm run bench` (bench/src/events.ts: ~500 bytes, plan changes in two events of three).
+const SHAPE = process.env.SHAPE ?? 'simple';
 const logger = createLogger('bench', 'silent');
 const topology = createTopology({ namespace: `bench_filter_${randomBytes(4).toString('hex')}` });
 const bus = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'bench-filter', logger });
@@ -32,7 +34,7 @@ try {
   for (let s = 0; s < S; s++) {
     config.apply({
       kind: 'sync', id: `sync-${s}`, projectId: 'p1', name: 's', enabled: true, endpointUrl: 'https://example.com', authorizationSealed: 'v1.x',
-      sendEvents: true, eventFilters: [{ eventType: '*' }], eventProperties: ['n', 'page'], sendUsers: s === 0, userProperties: ['plan'],
+      sendEvents: true, eventFilters: [{ eventType: '*' }], eventProperties: SHAPE === 'bench' ? ['product_id', 'price', 'categories'] : ['n', 'page'], sendUsers: s === 0, userProperties: ['plan'],
       delivery: DEFAULT_DELIVERY_SETTINGS, version: 1, deleted: false, updatedAt: '',
     });
   }
@@ -43,7 +45,12 @@ try {
     const byPartition = new Map();
     for (let i = start; i < Math.min(N, start + R); i++) {
       const user = `user-${i % U}`;
-      const event = { event_type: 'Page Viewed', user_id: user, time: now, insert_id: `e-${i}`, event_properties: { n: i, page: '/home' }, user_properties: { $set: { plan: 'pro' } } };
+      const event = SHAPE === 'bench'
+        ? { user_id: user, device_id: `bench-device-${i % U}-7f3a9c2e`, event_type: i % 5 === 0 ? 'Order Completed' : 'Product Viewed', time: now, insert_id: `e-${i}`,
+            platform: 'Web', os_name: 'Chrome', country: 'United States',
+            event_properties: { product_id: `sku-${i % 997}`, price: 10 + (i % 90) + 0.99, categories: ['shoes', 'sale'], name: 'Lightweight running shoe with breathable mesh', url: `https://shop.example.com/p/sku-${i % 997}` },
+            user_properties: { $set: { plan: i % 3 === 0 ? 'pro' : 'free', email: `user${i % U}@example.com` } } }
+        : { event_type: 'Page Viewed', user_id: user, time: now, insert_id: `e-${i}`, event_properties: { n: i, page: '/home' }, user_properties: { $set: { plan: 'pro' } } };
       const p = partitionOf(user);
       if (!byPartition.has(p)) byPartition.set(p, []);
       byPartition.get(p).push({ kind: 'event', eventKey: `e-${i}`, userKey: user, event });
@@ -58,13 +65,19 @@ try {
       writer: await openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)),
       ...(openLeanProfileReader ? { reader: await openLeanProfileReader(profilesKv, bus.nc) } : {}),
       maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
-    metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: 256, leases: leasesKv, replicaId: 'bench',
+    metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: Number(process.env.MAX_IN_FLIGHT ?? 256), leases: leasesKv, replicaId: 'bench',
   });
-  const session = process.env.PROF ? new Session() : undefined;
-  if (session) {
-    session.connect();
+  const session = process.env.PROF || process.env.HEAP_PROF ? new Session() : undefined;
+  if (session) session.connect();
+  if (process.env.PROF) {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
+  }
+  // HEAP_PROF=<file>: a sampling heap profile of everything allocated in the measured phase (also
+  // what was collected since), for `node heapprof`-style summaries or DevTools (.heapprofile).
+  if (process.env.HEAP_PROF) {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: !process.env.HEAP_LIVE, includeObjectsCollectedByMinorGC: !process.env.HEAP_LIVE });
   }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -79,16 +92,28 @@ try {
   while (!(await acked())) await new Promise((r) => setTimeout(r, 100));
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  if (session) writeFileSync(process.env.PROF, JSON.stringify((await session.post('Profiler.stop')).profile));
+  if (process.env.PROF) writeFileSync(process.env.PROF, JSON.stringify((await session.post('Profiler.stop')).profile));
+  if (process.env.HEAP_PROF) writeFileSync(process.env.HEAP_PROF, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
   await worker.stop();
   const delivery = await bus.jsm.streams.info(topology.streams.delivery.name);
-  // Payloads: each event gives one track per sync, plus one identify (sync-0) per user.
-  const payloads = N * S + Math.min(U, N);
+  // Payloads: each event gives one track per sync, plus one identify (sync-0) per user (SHAPE=bench:
+  // per event whose plan differs from the user's previous one).
+  let identifies = Math.min(U, N);
+  if (SHAPE === 'bench') {
+    const last = new Map();
+    identifies = 0;
+    for (let i = 0; i < N; i++) {
+      const plan = i % 3 === 0 ? 'pro' : 'free';
+      if (last.get(i % U) !== plan) identifies++;
+      last.set(i % U, plan);
+    }
+  }
+  const payloads = N * S + identifies;
   const cpuMs = (cpu.user + cpu.system) / 1000;
   console.log(JSON.stringify({
-    events: N, users: U, syncs: S, recordsPerRequest: R, ingestMessages: msgs, payloads,
+    shape: SHAPE, events: N, users: U, syncs: S, recordsPerRequest: R, ingestMessages: msgs, payloads,
     deliveryMessages: delivery.state.messages, deliveryBytes: delivery.state.bytes,
-    wallMs: Math.round(wall), cpuMs: Math.round(cpuMs), cpuUsPerPayload: +((cpuMs * 1000) / payloads).toFixed(1),
+    wallMs: Math.round(wall), cpuMs: Math.round(cpuMs), cpuUsPerPayload: +((cpuMs * 1000) / payloads).toFixed(1), cpuUsPerEvent: +((cpuMs * 1000) / N).toFixed(1),
     payloadsPerSecWall: Math.round(payloads / (wall / 1000)),
   }));
 } finally {

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { itemsOfDeliveryMessage } from '@inkstream/contracts';
-import { payloadHeadJson, segmentPrefix, type RoutedPayload } from '@inkstream/sync-routing';
+import { headBytes, segmentPrefix, type RoutedPayload } from '@inkstream/sync-routing';
 import { chunkPayloads, groupPayloads, OutboxProgress, publishOutbox, segmentMessageId, type OutgoingSegment } from './delivery-outbox.js';
 
 function payload(syncId: string, userKey: string, n: number, fill = 0): RoutedPayload {
   const messageId = `${syncId}-${userKey}-${n}`;
   const p = { type: 'track' as const, event: 'Tick', user_id: userKey, timestamp: 1, message_id: messageId, properties: { n, fill: 'x'.repeat(fill) } };
-  const headJson = payloadHeadJson({ messageId, userKey, payloadType: 'track', receivedAt: 5 });
+  const userKeyJson = JSON.stringify(userKey);
   const payloadJson = JSON.stringify(p);
-  return { syncId, payloadType: 'track', messageId, userKey, payload: p, headJson, payloadJson, bytes: Buffer.byteLength(headJson) + Buffer.byteLength(payloadJson) };
+  const bytes = headBytes(messageId, 'track', Buffer.byteLength(userKeyJson), 5) + Buffer.byteLength(payloadJson);
+  return { syncId, payloadType: 'track', messageId, userKey, userKeyJson, receivedAt: 5, payload: p, payloadJson, bytes };
 }
 
 const decode = (s: OutgoingSegment) => itemsOfDeliveryMessage(new TextDecoder().decode(s.data));

@@ -1,4 +1,4 @@
-import { headTraceSuffix, segmentPrefix, segmentTextOf, sha256, type RoutedPayload } from '@inkstream/sync-routing';
+import { headTraceSuffix, segmentPrefix, sha256, writeSegment, type RoutedPayload } from '@inkstream/sync-routing';
 import type { TraceCarrier } from '@inkstream/telemetry';
 
 /**
@@ -128,11 +128,11 @@ export async function publishOutbox(payloads: readonly RoutedPayload[], options:
     const send = async (chunk: RoutedPayload[]): Promise<void> => {
       const msgId = segmentMessageId(group.syncId, chunk);
       if (progress.stored.has(msgId)) return;
-      const data = Buffer.from(segmentTextOf(prefix, chunk, traceSuffix));
+      const data = writeSegment(prefix, chunk, traceSuffix);
       const withTrace = (trace: TraceCarrier | undefined): Uint8Array => {
         const suffix = headTraceSuffix(trace);
         if (suffix === traceSuffix || Buffer.byteLength(suffix) !== traceSuffixBytes) return data;
-        return Buffer.from(segmentTextOf(prefix, chunk, suffix));
+        return writeSegment(prefix, chunk, suffix);
       };
       try {
         await options.send({ syncId: group.syncId, partition: group.partition, msgId, payloads: chunk, data, withTrace });

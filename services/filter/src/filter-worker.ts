@@ -950,6 +950,8 @@ export class FilterWorker {
         limits: {
           ...(this.deps.maxProfileBytes !== undefined ? { maxProfileBytes: this.deps.maxProfileBytes } : {}),
           maxDeliveryBytes: maxDeliveryBytes(maxPayload),
+          // Segments carry payloadJson: the payload objects die young instead of waiting for the message.
+          payloadObjects: false,
         },
       };
     }
@@ -965,17 +967,10 @@ export class FilterWorker {
 
   /** The payloads of one stored segment (all of one sync), counted once per payload type. */
   private countQueued(syncId: string, payloads: readonly RoutedPayload[]): void {
-    let type = payloads[0]?.payloadType;
-    let n = 0;
-    for (const p of payloads) {
-      if (p.payloadType !== type) {
-        this.countQueuedOf(syncId, type!, n);
-        type = p.payloadType;
-        n = 0;
-      }
-      n++;
-    }
-    if (type !== undefined) this.countQueuedOf(syncId, type, n);
+    let identifies = 0;
+    for (const p of payloads) if (p.payloadType === 'identify') identifies++;
+    if (identifies > 0) this.countQueuedOf(syncId, 'identify', identifies);
+    if (payloads.length > identifies) this.countQueuedOf(syncId, 'track', payloads.length - identifies);
   }
 
   private countQueuedOf(syncId: string, type: RoutedPayload['payloadType'], n: number): void {

@@ -46,7 +46,8 @@ export async function previewSync(
   return {
     selected: explanation.selected,
     ...(explanation.reason !== undefined ? { reason: explanation.reason } : {}),
-    payloads: routed.payloads.map((job) => job.payload),
+    // Routed with their payload objects (routeRecord's default).
+    payloads: routed.payloads.map((job) => job.payload!),
     discarded: routed.discards.map((d) => ({ payloadType: d.payloadType, messageId: d.messageId, reason: d.reason })),
     notes,
   };
