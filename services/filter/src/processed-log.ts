@@ -19,7 +19,8 @@ import { MarkTable } from './mark-table.js';
  * The replica that takes a partition over reads the marks of the dedup window back from the
  * stream before it consumes the partition (`load`), so the memory of processed events survives
  * crashes and hand-overs. Marks are kept for the ingest dedup window (by the time they were
- * written), at most `maxPerPartition` per partition, the oldest forgotten first: a partition
+ * written), at most `maxPerPartition` per partition (in a MarkTable: about 24 bytes a mark; a
+ * window read back is trimmed as it is read), the oldest forgotten first: a partition
  * that processes more events than that within the window can see a regrouped retry of an older
  * event processed again (its payloads keep their message ids).
  *
