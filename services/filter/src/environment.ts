@@ -24,10 +24,10 @@ export const FilterEnvironment = Type.Object({
     description: 'Bytes of user profiles (their JSON) staged and not yet written to KV; over it processing waits for the writes',
   }),
   FILTER_PROCESSED_PER_PARTITION: Type.Integer({
-    default: 25_000,
+    default: 125_000,
     minimum: 100,
     maximum: 10_000_000,
-    description: 'Processed events remembered per partition for the ingest dedup window (about 130 bytes of memory each); over it the oldest are forgotten',
+    description: 'Processed events remembered per partition for the ingest dedup window (about 24 bytes of memory each); over it the oldest are forgotten',
   }),
   FILTER_PROFILE_MAX_BYTES: Type.Integer({
     default: DEFAULT_MAX_PROFILE_BYTES,

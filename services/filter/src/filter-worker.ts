@@ -62,7 +62,7 @@ export interface FilterWorkerDeps {
   dedupWindowMs?: number;
   /** A delivery segment publish not acknowledged within this is retried. Default 5 s. */
   publishTimeoutMs?: number;
-  /** Processed events remembered per partition (processed-log.ts, FILTER_PROCESSED_PER_PARTITION). Default 25,000. */
+  /** Processed events remembered per partition (processed-log.ts, FILTER_PROCESSED_PER_PARTITION). Default 125,000. */
   maxProcessedPerPartition?: number;
 }
 

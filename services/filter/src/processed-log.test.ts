@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeanPublisher, connectBus, createTopology, declareStreams, type Bus } from '@inkstream/bus';
+import { processedMark } from './processed-keys.js';
 import { ProcessedLog } from './processed-log.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -86,6 +87,34 @@ describe('ProcessedLog against the shared NATS', () => {
     expect((await bus.jsm.streams.info(name)).config.max_age).toBe(before);
     expect(await log({ windowMs: () => 3_600_000 }).keepForWindow()).toBe(4_200_000);
     expect((await bus.jsm.streams.info(name)).config.max_age).toBe(4_200 * 1e9);
+  });
+
+  it('reads the marks as versions before the mark table wrote them, and writes them the same way (older replicas read them)', async () => {
+    const [a, b, c] = ['i:a', 'i:b', 'i:c'].map((key) => processedMark(`u1\u0000${key}`)) as [string, string, string];
+    const subject = topology.subjects.processed(13);
+    // Two messages as the previous version published them, a mark in both (read once).
+    await publisher.publish(subject, new TextEncoder().encode(`inkstream-processed v1\n${a}\n${b}`));
+    await publisher.publish(subject, new TextEncoder().encode(`inkstream-processed v1\n${b}\n${c}`));
+    const one = log();
+    expect(await one.load(13)).toBe(3);
+    for (const mark of [a, b, c]) expect(one.check(13, mark, Date.now())).toBe(true);
+    expect(one.check(13, processedMark('u1\u0000i:d'), Date.now())).toBeUndefined();
+    // What this version writes is the same text.
+    const d = processedMark('u1\u0000i:d');
+    await one.write(13, [d, a]);
+    const last = await bus.jsm.streams.getMessage(topology.streams.processed.name, { last_by_subj: subject });
+    expect(new TextDecoder().decode(last!.data)).toBe(`inkstream-processed v1\n${d}\n${a}`);
+    expect(one.size(13)).toBe(4);
+  });
+
+  it('reading back more marks than the bound keeps the newest', async () => {
+    const marks = Array.from({ length: 10 }, (_, i) => processedMark(`u2\u0000i:${i}`));
+    const subject = topology.subjects.processed(14);
+    for (let i = 0; i < 10; i += 5) await publisher.publish(subject, new TextEncoder().encode(['inkstream-processed v1', ...marks.slice(i, i + 5)].join('\n')));
+    const small = log({ maxPerPartition: 3 });
+    expect(await small.load(14)).toBe(10);
+    expect(small.size(14)).toBe(3);
+    marks.forEach((mark, i) => expect(small.check(14, mark, Date.now())).toBe(i >= 7 ? true : undefined));
   });
 
   it('forgetting a partition still writes its buffered marks and answers their writers', async () => {

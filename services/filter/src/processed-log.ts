@@ -1,4 +1,5 @@
 import { DeliverPolicy, processedMaxAgeNs, type Bus, type LeanPublisher, type Topology } from '@inkstream/bus';
+import { MarkTable } from './mark-table.js';
 
 /**
  * The events the filter processed, per ingest partition: what lets it skip an event ingest
@@ -18,7 +19,8 @@ import { DeliverPolicy, processedMaxAgeNs, type Bus, type LeanPublisher, type To
  * The replica that takes a partition over reads the marks of the dedup window back from the
  * stream before it consumes the partition (`load`), so the memory of processed events survives
  * crashes and hand-overs. Marks are kept for the ingest dedup window (by the time they were
- * written), at most `maxPerPartition` per partition, the oldest forgotten first: a partition
+ * written), at most `maxPerPartition` per partition (in a MarkTable: about 24 bytes a mark; a
+ * window read back is trimmed as it is read), the oldest forgotten first: a partition
  * that processes more events than that within the window can see a regrouped retry of an older
  * event processed again (its payloads keep their message ids).
  *
@@ -31,7 +33,8 @@ import { DeliverPolicy, processedMaxAgeNs, type Bus, type LeanPublisher, type To
 const FORMAT = 'inkstream-processed v1';
 /** Marks per message at most (17 bytes each: far below any server's max_payload). */
 const MAX_MARKS_PER_MESSAGE = 20_000;
-export const DEFAULT_MAX_MARKS_PER_PARTITION = 25_000;
+/** About 24 bytes a mark (mark-table.ts): ~3 MB per partition. */
+export const DEFAULT_MAX_MARKS_PER_PARTITION = 125_000;
 
 export interface ProcessedLogOptions {
   bus: Pick<Bus, 'js' | 'jsm'>;
@@ -53,7 +56,7 @@ interface Waiter {
 /** The marks of one partition. */
 class PartitionMarks {
   /** Done: mark → when it was written (epoch seconds), oldest first. */
-  readonly done = new Map<string, number>();
+  readonly done = new MarkTable();
   /** Pending: mark → settles once it is done (rejects when its write failed). */
   readonly pending = new Map<string, Promise<void>>();
   /** Marks for the next write, and who waits for it. */
@@ -94,9 +97,9 @@ export class ProcessedLog {
   check(partition: number, mark: string, nowMs: number): true | Promise<void> | undefined {
     const p = this.partitions.get(partition);
     if (p === undefined) return undefined;
-    const at = p.done.get(mark);
-    if (at !== undefined && nowMs - at * 1000 <= this.options.windowMs()) return true;
-    return p.pending.get(mark);
+    const at = p.done.writtenAt(mark);
+    if (at >= 0 && nowMs - at * 1000 <= this.options.windowMs()) return true;
+    return p.pending.size === 0 ? undefined : p.pending.get(mark);
   }
 
   /**
@@ -119,7 +122,7 @@ export class ProcessedLog {
     const now = Math.floor(Date.now() / 1000);
     for (const mark of marks) {
       p.pending.delete(mark);
-      if (!p.done.has(mark)) p.done.set(mark, now);
+      p.done.add(mark, now);
     }
     this.trim(p, now);
   }
@@ -163,13 +166,7 @@ export class ProcessedLog {
 
   /** Forgets the oldest marks: those past the window, then any over the bound. */
   private trim(p: PartitionMarks, nowSec: number): void {
-    const oldest = nowSec - this.options.windowMs() / 1000;
-    let over = p.done.size - this.maxPerPartition;
-    for (const [mark, at] of p.done) {
-      if (at >= oldest && over <= 0) break;
-      p.done.delete(mark);
-      over--;
-    }
+    p.done.trim(nowSec - this.options.windowMs() / 1000, this.maxPerPartition);
   }
 
   /**
@@ -197,6 +194,7 @@ export class ProcessedLog {
     const stream = topology.streams.processed.name;
     const subject = topology.subjects.processed(partition);
     const startMs = Date.now() - this.options.windowMs();
+    const nowSec = Math.floor(Date.now() / 1000);
     const consumer = await bus.js.consumers.get(stream, {
       filter_subjects: subject,
       deliver_policy: DeliverPolicy.StartTime,
@@ -220,10 +218,10 @@ export class ProcessedLog {
           const at = Math.floor(msg.info.timestampNanos / 1e9);
           for (let i = 1; i < lines.length; i++) {
             const mark = lines[i]!;
-            if (mark === '' || p.done.has(mark)) continue;
-            p.done.set(mark, at);
-            loaded++;
+            if (mark !== '' && p.done.add(mark, at)) loaded++;
           }
+          // Trimmed as it reads: a window of more marks than the bound never sits in memory whole.
+          this.trim(p, nowSec);
         }
         if (left <= 0 || msg.info.pending === 0) {
           left = 0;
