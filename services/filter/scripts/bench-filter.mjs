@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { ConfigView, LeanPublisher, connectBus, createTopology, declareStreams, encodeJson, partitionOf } from '@inkstream/bus';
 import { DEFAULT_DELIVERY_SETTINGS } from '@inkstream/contracts';
 import { createLogger, createMetricsRegistry } from '@inkstream/service-kit';
@@ -77,8 +78,14 @@ try {
   // what was collected since), for `node heapprof`-style summaries or DevTools (.heapprofile).
   if (process.env.HEAP_PROF) {
     await session.post('HeapProfiler.enable');
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: !process.env.HEAP_LIVE, includeObjectsCollectedByMinorGC: !process.env.HEAP_LIVE });
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: !process.env.HEAP_LIVE, includeObjectsCollectedByMinorGC: !process.env.HEAP_LIVE && !process.env.HEAP_PROMOTED });
   }
+  // GC pauses of the measured phase (scavenges and mark-compacts), ms.
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await worker.start();
@@ -92,6 +99,7 @@ try {
   while (!(await acked())) await new Promise((r) => setTimeout(r, 100));
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  gcObserver.disconnect();
   if (process.env.PROF) writeFileSync(process.env.PROF, JSON.stringify((await session.post('Profiler.stop')).profile));
   if (process.env.HEAP_PROF) writeFileSync(process.env.HEAP_PROF, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
   await worker.stop();
@@ -113,7 +121,7 @@ try {
   console.log(JSON.stringify({
     shape: SHAPE, events: N, users: U, syncs: S, recordsPerRequest: R, ingestMessages: msgs, payloads,
     deliveryMessages: delivery.state.messages, deliveryBytes: delivery.state.bytes,
-    wallMs: Math.round(wall), cpuMs: Math.round(cpuMs), cpuUsPerPayload: +((cpuMs * 1000) / payloads).toFixed(1), cpuUsPerEvent: +((cpuMs * 1000) / N).toFixed(1),
+    startedAtMs: Math.round(t0), wallMs: Math.round(wall), cpuMs: Math.round(cpuMs), gcMs: Math.round(gcMs), cpuUsPerPayload: +((cpuMs * 1000) / payloads).toFixed(1), cpuUsPerEvent: +((cpuMs * 1000) / N).toFixed(1),
     payloadsPerSecWall: Math.round(payloads / (wall / 1000)),
   }));
 } finally {
