@@ -2,7 +2,16 @@ import { context, propagation, trace, type Context, type SpanKind } from '@opent
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { AlwaysOffSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TracerProvider,
+  type ReadableSpan,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
 import { fastifyInstrumentation, undiciInstrumentation } from './instrumentations.js';
 import { setRunningTelemetry } from './running.js';
 
@@ -50,18 +59,30 @@ class CountingContextManager extends AsyncLocalStorageContextManager {
 }
 
 /**
+ * One tracer provider for the process, whose sampler each start sets: a tracer got from the API
+ * holds on to the first provider it meets (the messaging spans' tracer is made once), so a second
+ * provider would not see their spans.
+ */
+const exporter = new InMemorySpanExporter();
+let sampler: Sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+let shared: TracerProvider | undefined;
+const sharedProvider = () =>
+  (shared ??= new TracerProvider({
+    sampler: { shouldSample: (...args) => sampler.shouldSample(...args), toString: () => sampler.toString() },
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  }));
+
+/**
  * In-process tracing for tests: spans kept in memory, W3C trace context, and the instrumentations
  * that need no loader hook (fastify and undici, both through diagnostics channels). Call `stop`
  * after the tests so the globals are released.
  */
 export function startTestTelemetry(options: TestTelemetryOptions = {}): TestTelemetry {
   const propagateOnly = options.sampling === 'propagate-only';
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-    // The sampler of a service without an exporter (sdk.ts samplerFor).
-    ...(propagateOnly ? { sampler: new AlwaysOffSampler() } : {}),
-  });
+  // Record: the SDK's default (parentbased_always_on); propagate-only: a service's without an exporter (sdk.ts samplerFor).
+  sampler = propagateOnly ? new AlwaysOffSampler() : new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  exporter.reset();
+  const provider = sharedProvider();
   const contextManager = new CountingContextManager();
   context.setGlobalContextManager(contextManager.enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -69,7 +90,7 @@ export function startTestTelemetry(options: TestTelemetryOptions = {}): TestTele
   if (propagateOnly) {
     setRunningTelemetry({
       settings: { disabled: false, serviceName: undefined, exportTraces: false, sampling: 'propagate-only' },
-      shutdown: () => provider.shutdown(),
+      shutdown: () => provider.forceFlush(),
     });
   }
   const unregister = registerInstrumentations({
@@ -89,7 +110,7 @@ export function startTestTelemetry(options: TestTelemetryOptions = {}): TestTele
     async stop() {
       unregister();
       if (propagateOnly) setRunningTelemetry(undefined);
-      await provider.shutdown();
+      await provider.forceFlush();
       trace.disable();
       propagation.disable();
       context.disable();
