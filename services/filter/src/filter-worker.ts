@@ -506,7 +506,7 @@ export class FilterWorker {
       outbox.settle({ ok: true });
       return;
     }
-    this.untilDone(msg, work, 'publish', () => this.publishSegments(all, outbox)).then(
+    this.untilDone(msg, work, 'publish', () => this.publishSegments(all, outbox), outbox.context).then(
       () => {
         // Refused for their size even alone: discarded, once (the publish is done).
         for (const p of outbox.progress.refused) {
@@ -645,7 +645,7 @@ export class FilterWorker {
   private async loadLane(r: LaneRoute): Promise<void> {
     try {
       const { profiles } = this.deps;
-      const before = await this.untilDone(r.msg, r.work, 'load', () => profiles.load(r.ref));
+      const before = await this.untilDone(r.msg, r.work, 'load', () => profiles.load(r.ref), r.segment.outbox.context);
       if (!this.routeLane(r, before)) return;
       const progress = await r.segment.outbox.published;
       const saving = this.saveLane(r, progress);
@@ -788,7 +788,7 @@ export class FilterWorker {
       }
       // Routing ignores the processed keys: the profile as of the last record is given as it is.
       const current = r.current;
-      const routed = this.route(msg, record, position, current ?? before);
+      const routed = this.route(msg, record, position, current ?? before, segment.outbox.context);
       if (!routed) continue;
       if (record.kind !== r.countKind) {
         this.countRecords(r.countKind, r.counted);
@@ -873,7 +873,7 @@ export class FilterWorker {
       this.saved(r, receipt);
       return undefined;
     }
-    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved)).then((staged) => this.saved(r, staged));
+    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved), r.segment.outbox.context).then((staged) => this.saved(r, staged));
   }
 
   private saved(r: LaneRoute, receipt: SaveReceipt): void {
@@ -935,11 +935,11 @@ export class FilterWorker {
    * same, the record would throw again on every delivery, so it is dropped and counted (the rest
    * of its segment goes on) rather than holding its user (and then its partition) forever.
    */
-  private route(msg: JsMsg, record: IngestedRecord, position: number, before: ProfileEntry): RoutedRecord | undefined {
+  private route(msg: JsMsg, record: IngestedRecord, position: number, before: ProfileEntry, ctx: Context): RoutedRecord | undefined {
     try {
       return routeRecord(record, position, before, this.activeSyncs(record.projectId), Date.now(), this.routeLimits());
     } catch (err) {
-      this.deps.logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: dropped');
+      this.deps.logger.error({ ...explicitTraceFields(ctx), seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: dropped');
       this.deps.metrics.recordsDropped.inc({ reason: 'routing failed' });
       return undefined;
     }
@@ -1021,7 +1021,7 @@ export class FilterWorker {
    * the partition is being given up it stops trying: the message is naked and comes back, in
    * order, to whichever replica works the partition next.
    */
-  private async untilDone<T>(msg: JsMsg, work: PartitionWork, step: Step, run: () => Promise<T>): Promise<T> {
+  private async untilDone<T>(msg: JsMsg, work: PartitionWork, step: Step, run: () => Promise<T>, ctx: Context): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0 && work.stopping) throw new PartitionStopping();
       try {
@@ -1030,7 +1030,7 @@ export class FilterWorker {
         if (work.stopping) throw new PartitionStopping();
         if (step === 'publish') this.deps.metrics.publishRetries.inc();
         this.deps.metrics.stepRetries.inc({ step });
-        this.deps.logger.warn({ seq: msg.seq, step, attempt, err: String(err) }, 'filter step failed, retrying');
+        this.deps.logger.warn({ ...explicitTraceFields(ctx), seq: msg.seq, step, attempt, err: String(err) }, 'filter step failed, retrying');
         // No msg.working() here: the consumer runner keeps every message in hand alive at the same
         // moments, so after a crash they expire, and come back, in stream order. Refreshing only
         // this one would let the user's later records come back before it.
