@@ -114,8 +114,9 @@ export async function tracePublish<T>(
 
 /**
  * Handles one consumed message in a CONSUMER span parented on the context it was published in
- * (a message without one starts a trace). `work` runs with the span active, so its publishes,
- * HTTP requests and log lines belong to the message's trace.
+ * (a message without one starts a trace). `work` is handed the span's context (and runs with it
+ * active when the active context follows async work), so its publishes, HTTP requests and log
+ * lines belong to the message's trace.
  */
 export function traceProcess<T>(info: ProcessInfo, work: SpanWork<T>): Promise<T> {
   const attributes = baseAttributes(info, 'process', 'process');

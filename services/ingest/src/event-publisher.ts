@@ -185,6 +185,7 @@ export class EventPublisher {
    * Not async itself: the records (and the parsed events they hold) are let go once the segments
    * are built, instead of being kept alive while the acknowledgements are awaited — a request's
    * parsed body would otherwise survive scavenges and be promoted for nothing.
+   * `traceContext` is the request's (requestTraceContext): the segments carry it on.
    */
   publish(records: readonly AcceptedRecord[], traceContext: Context = context.active()): Promise<PublishResult> {
     if (records.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
