@@ -86,13 +86,17 @@ describe('delivery views: metrics, errors, status, dead letters and redrive', ()
 
   it('dead-letters a refused payload and redrives it to a delivery with the same message_id', async () => {
     mode = 'reject-one';
-    await sendUntilAccepted(stack.url('ingest', '/2/httpapi'), apiKey, [{ user_id: 'views-user-x', event_type: 'Unmapped', insert_id: 'views-unmapped' }]);
+    // A client with a trace of its own: the services run without an exporter (nothing recorded,
+    // no context entered), yet the event's trace id goes from the request to the dead letter.
+    const clientTraceId = '8af92f3577b34da6a3ce929d0e0e4731';
+    const traceparent = `00-${clientTraceId}-04f067aa0ba902bb-01`;
+    await sendUntilAccepted(stack.url('ingest', '/2/httpapi'), apiKey, [{ user_id: 'views-user-x', event_type: 'Unmapped', insert_id: 'views-unmapped' }], 200, { traceparent });
     const letters = await waitFor(async () => {
       const page = (await stack.admin<{ items: DeadLetterItem[] }>('GET', `/v1/syncs/${syncId}/dead-letters?limit=10`)).body;
       return page.items.length > 0 ? page.items : undefined;
     }, 'a dead letter', 60_000, 300);
     expect(letters[0]).toMatchObject({ reason: 'rejected', lastStatus: 422 });
-    expect(letters[0]!.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(letters[0]!.traceId).toBe(clientTraceId);
     await waitFor(async () => (await metrics()).eventsNotDelivered >= 1, 'the rejection in the metrics', 60_000, 300);
 
     mode = 'ok';

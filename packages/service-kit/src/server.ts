@@ -10,6 +10,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import { contextFollowsAsyncWork, requestTraceContext, traceFieldsOf } from '@inkstream/telemetry';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -46,6 +47,9 @@ export type Server = FastifyInstance<
 
 // Routes of the kit are operational, not part of a service's API documentation.
 const hidden = { hide: true } as FastifySchema;
+/** The kit's operational routes: scraped and probed all day, never logged nor traced. */
+const OPERATIONAL: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+const operational = (url: string | undefined) => OPERATIONAL.has((url ?? '').split('?')[0]!);
 
 /**
  * The fastify server every service starts from: request ids (kept from `x-request-id` or
@@ -64,6 +68,14 @@ export function createServer(options: CreateServerOptions): Server {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // A request's log lines carry its trace ids. When the active context follows async work the
+    // logger's mixin adds them; otherwise (nothing recorded: no context is entered, see the
+    // telemetry's context-mode.ts) the request's logger is given them.
+    childLoggerFactory: (parent, bindings, childOptions, raw) =>
+      parent.child(
+        contextFollowsAsyncWork() || operational(raw.url) ? bindings : { ...bindings, ...traceFieldsOf(requestTraceContext(raw)) },
+        childOptions,
+      ),
     ...options.fastify,
   }).withTypeProvider<TypeBoxProvider>();
 

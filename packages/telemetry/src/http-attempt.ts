@@ -1,4 +1,5 @@
 import { context, createContextKey, type Context } from '@opentelemetry/api';
+import { contextFollowsAsyncWork } from './context-mode.js';
 
 /** Attribute of the HTTP client span: which attempt of the payload this request is (1 = first). */
 export const ATTR_ATTEMPT = 'inkstream.attempt';
@@ -11,6 +12,8 @@ const ATTEMPT = createContextKey('inkstream.http.attempt');
  * when the request is created and records it on the HTTP client span.
  */
 export function withHttpAttempt<T>(attempt: number, send: () => T): T {
+  // Nothing reads it when nothing is recorded (undici is not instrumented then): no store entered.
+  if (!contextFollowsAsyncWork()) return send();
   return context.with(context.active().setValue(ATTEMPT, attempt), send);
 }
 

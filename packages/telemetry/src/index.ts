@@ -6,5 +6,7 @@ export * from './http-attempt.js';
 export * from './nats-headers.js';
 export * from './messaging-spans.js';
 export * from './log-correlation.js';
-export type { Span } from '@opentelemetry/api';
+export type { Context, Span } from '@opentelemetry/api';
 export * from './trace-carrier.js';
+export * from './context-mode.js';
+export * from './request-context.js';

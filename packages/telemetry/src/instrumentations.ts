@@ -67,18 +67,18 @@ export function pgInstrumentation(): Instrumentation {
 
 /**
  * The instrumentations of a service. When nothing is recorded anyway (`propagate-only`: no
- * exporter, no OTEL_TRACES_SAMPLER), undici is not instrumented at all: no client span to
- * record, and with nobody subscribed to its diagnostics channels a request costs nothing extra.
- * Nor is fastify: its route handler span and the route name it puts on the server span would not
- * be recorded, and its hooks cost every request (about 3 % of ingest's CPU under the bench).
- * (Incoming HTTP stays instrumented: its server span carries a client's `traceparent` on, and
- * holds the request's context for its logs and publishes.)
+ * exporter, no OTEL_TRACES_SAMPLER), none:
+ * - undici: no client span to record, and with nobody subscribed to its diagnostics channels a
+ *   request costs nothing extra;
+ * - fastify: its route handler span and the route name it puts on the server span would not be
+ *   recorded, and its hooks cost every request (about 3 % of ingest's CPU under the bench);
+ * - http: its server span is made in a context it enters (for the ignored routes too), and
+ *   entering one turns on async_hooks' promise hooks for the whole process (context-mode.ts).
+ *   The request's trace context (the client's `traceparent` carried on, real ids for the logs
+ *   and publishes) comes from `requestTraceContext(request)` instead;
+ * - pg: it only traces queries under a parent span, which nothing makes active then.
  */
 export function defaultInstrumentations(sampling?: TelemetrySettings['sampling']): Instrumentation[] {
-  return [
-    httpInstrumentation(),
-    ...(sampling === 'propagate-only' ? [] : [fastifyInstrumentation()]),
-    ...(sampling === 'propagate-only' ? [] : [undiciInstrumentation()]),
-    pgInstrumentation(),
-  ];
+  if (sampling === 'propagate-only') return [];
+  return [httpInstrumentation(), fastifyInstrumentation(), undiciInstrumentation(), pgInstrumentation()];
 }

@@ -15,6 +15,7 @@ import {
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { extractTraceContext, injectTraceContext, natsHeaderGetter } from './nats-headers.js';
 import type { TraceCarrier } from './trace-carrier.js';
+import { contextFollowsAsyncWork } from './context-mode.js';
 
 /**
  * Spans around JetStream, after the OpenTelemetry messaging conventions: a PRODUCER span per
@@ -40,6 +41,13 @@ export const ATTR = {
   /** JetStream's delivery count of the message (1 = first delivery). */
   deliveryCount: 'inkstream.delivery_count',
 } as const;
+
+/**
+ * Work done in a span: `ctx` is the span's context, for what the work passes on (publishes,
+ * trace ids of records, log lines). It is also the active context when the active context
+ * follows async work (context-mode.ts); otherwise use `ctx`, the active one is the caller's.
+ */
+export type SpanWork<T> = (span: Span, ctx: Context) => Promise<T>;
 
 export interface NatsDestination {
   /** The subject published to or consumed from. */
@@ -106,10 +114,11 @@ export async function tracePublish<T>(
 
 /**
  * Handles one consumed message in a CONSUMER span parented on the context it was published in
- * (a message without one starts a trace). `work` runs with the span active, so its publishes,
- * HTTP requests and log lines belong to the message's trace.
+ * (a message without one starts a trace). `work` is handed the span's context (and runs with it
+ * active when the active context follows async work), so its publishes, HTTP requests and log
+ * lines belong to the message's trace.
  */
-export function traceProcess<T>(info: ProcessInfo, work: (span: Span) => Promise<T>): Promise<T> {
+export function traceProcess<T>(info: ProcessInfo, work: SpanWork<T>): Promise<T> {
   const attributes = baseAttributes(info, 'process', 'process');
   attributes[ATTR.consumerGroup] = info.consumer;
   if (info.messageId !== undefined) attributes[ATTR.messageId] = info.messageId;
@@ -124,7 +133,7 @@ export function traceProcess<T>(info: ProcessInfo, work: (span: Span) => Promise
  * to each message's context (a span has one parent, so the messages' traces are reached
  * through the links).
  */
-export function traceBatchProcess<T>(info: BatchProcessInfo, work: (span: Span) => Promise<T>): Promise<T> {
+export function traceBatchProcess<T>(info: BatchProcessInfo, work: SpanWork<T>): Promise<T> {
   const attributes = baseAttributes(info, 'process', 'process');
   attributes[ATTR.consumerGroup] = info.consumer;
   attributes[ATTR.batchCount] = info.headers.length;
@@ -143,7 +152,7 @@ export function traceBatchProcess<T>(info: BatchProcessInfo, work: (span: Span) 
  */
 export function traceCarriedBatchProcess<T>(
   info: Omit<BatchProcessInfo, 'headers'> & { carriers: ReadonlyArray<TraceCarrier | MsgHdrs | undefined> },
-  work: (span: Span) => Promise<T>,
+  work: SpanWork<T>,
 ): Promise<T> {
   const attributes = baseAttributes(info, 'process', 'process');
   attributes[ATTR.consumerGroup] = info.consumer;
@@ -226,7 +235,7 @@ export function extractCarriedContext(carrier: TraceCarrier | MsgHdrs | undefine
 /** traceProcess for a message whose trace context is carried in its body (a segment's payload). */
 export function traceCarriedProcess<T>(
   info: Omit<ProcessInfo, 'headers'> & { carrier: TraceCarrier | MsgHdrs | undefined },
-  work: (span: Span) => Promise<T>,
+  work: SpanWork<T>,
 ): Promise<T> {
   const attributes = baseAttributes(info, 'process', 'process');
   attributes[ATTR.consumerGroup] = info.consumer;
@@ -237,9 +246,11 @@ export function traceCarriedProcess<T>(
   return runIn(span, parent, work);
 }
 
-async function runIn<T>(span: Span, parent: Context, work: (span: Span) => Promise<T>): Promise<T> {
+async function runIn<T>(span: Span, parent: Context, work: SpanWork<T>): Promise<T> {
+  const ctx = trace.setSpan(parent, span);
   try {
-    return await context.with(trace.setSpan(parent, span), () => work(span));
+    // No store entered when nothing is recorded: the work is handed its context (context-mode.ts).
+    return await (contextFollowsAsyncWork() ? context.with(ctx, () => work(span, ctx)) : work(span, ctx));
   } catch (err) {
     failed(span, err);
     throw err;
@@ -268,6 +279,11 @@ export function activeSpanRecording(): boolean {
 
 /** The trace id of the active span, for records that point at their trace (outcomes, dead letters). */
 export function activeTraceId(): string | undefined {
-  const sc = trace.getActiveSpan()?.spanContext();
+  return traceIdOf(context.active());
+}
+
+/** The trace id of the span in `ctx` (a span's work is handed it: `SpanWork`). */
+export function traceIdOf(ctx: Context): string | undefined {
+  const sc = trace.getSpan(ctx)?.spanContext();
   return sc && trace.isSpanContextValid(sc) ? sc.traceId : undefined;
 }

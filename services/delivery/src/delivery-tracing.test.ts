@@ -6,6 +6,7 @@ import { tracePublish } from '@inkstream/telemetry';
 import { SpanKind, startTestTelemetry, type ReadableSpan, type TestTelemetry } from '@inkstream/telemetry/testing';
 import { waitFor } from '@inkstream/testing';
 import { deliveryJob, trackPayload, useDeliveryHarness } from './testing/delivery-harness.js';
+import { captureLogs } from './testing/logs.js';
 
 /**
  * The delivery end of a trace: payloads published with their producer's context (as the filter
@@ -153,5 +154,53 @@ describe('delivery tracing', () => {
       return o.length >= 4 ? o : undefined;
     }, 'the retried payload’s outcomes');
     expect(outcomes.every((o) => o.traceId === retried.producer.spanContext().traceId)).toBe(true);
+  });
+});
+
+/**
+ * Without an exporter nothing is recorded and no context is entered (the telemetry's
+ * context-mode.ts): the payloads' trace ids still reach the outcomes, dead letters and log lines.
+ */
+describe('delivery tracing without an exporter', () => {
+  let telemetry: TestTelemetry;
+  beforeAll(() => {
+    telemetry = startTestTelemetry({ sampling: 'propagate-only' });
+  });
+  afterAll(() => telemetry.stop());
+  const logs = captureLogs('debug');
+  const h = useDeliveryHarness({ baseMs: 100, capMs: 200 }, { logger: logs.log });
+
+  it('keeps each payload’s trace id in its outcomes, dead letter and attempt lines, a segment’s and a retried one’s, without entering a context', async () => {
+    const sync = h.newSync();
+    const subject = h.topology.subjects.delivery(sync.id, 0);
+    // The second payload fails its quick tries and its durable retry: 422, a dead letter.
+    h.standIn.respondWith((r) => ((r.json as { properties: { seq: number } }).properties.seq === 1 ? { status: 422, body: '{"message":"unmapped"}' } : { status: 200 }));
+    const payloads = [] as Array<{ messageId: string; userKey: string; payloadType: 'track'; receivedAt: number; traceparent: string; json: string }>;
+    for (let i = 0; i < 3; i++) {
+      const messageId = `${sync.id}-p${i}`;
+      // As the filter without an exporter writes them: a span not recorded, "not sampled".
+      const traceparent = await tracePublish({ subject, template: h.topology.subjectTemplates.delivery, messageId }, async (headers) => headers!.get('traceparent'));
+      expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      payloads.push({ messageId, userKey: `user-${i}`, payloadType: 'track', receivedAt: Date.now(), traceparent, json: JSON.stringify(trackPayload(`user-${i}`, messageId, { seq: i }, 1)) });
+    }
+    const head = { v: 2 as const, syncId: sync.id, projectId: 'p1', payloads: payloads.map(({ json: _j, ...head }) => head) };
+    await h.bus.js.publish(subject, encodeDeliverySegment(head, payloads.map((p) => p.json)));
+    const traceIdOf = (p: { traceparent: string }) => p.traceparent.slice(3, 35);
+
+    const [letter] = await waitFor(async () => {
+      const d = await h.deadLetters(sync.id);
+      return d.length > 0 ? d : undefined;
+    }, 'the dead letter', 30_000);
+    expect(letter!.traceId).toBe(traceIdOf(payloads[1]!));
+    const outcomes = await waitFor(async () => {
+      const o = await h.outcomes(sync.id);
+      return o.filter((x) => x.result === 'delivered').length >= 2 ? o : undefined;
+    }, 'the delivered outcomes');
+    for (const o of outcomes) expect(o.traceId).toBe(traceIdOf(payloads.find((p) => p.messageId === o.messageId)!));
+    const attempts = logs.lines.filter((l) => l.msg === 'attempt');
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    for (const l of attempts) expect(l.trace_id).toBe(traceIdOf(payloads.find((p) => p.messageId === l.messageId)!));
+    expect(telemetry.spans()).toEqual([]);
+    expect(telemetry.contextsEntered()).toBe(0);
   });
 });

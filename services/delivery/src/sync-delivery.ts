@@ -14,7 +14,7 @@ import {
 import { requestHeaders, type ResponseClass } from '@inkstream/movable-ink';
 import type { SecretBox } from '@inkstream/secret-box';
 import type { Logger } from '@inkstream/service-kit';
-import { activeSpanRecording, annotateActiveSpan, traceCarriedBatchProcess, traceCarriedProcess, type TraceCarrier } from '@inkstream/telemetry';
+import { activeSpanRecording, annotateActiveSpan, contextFollowsAsyncWork, traceCarriedBatchProcess, traceCarriedProcess, type TraceCarrier } from '@inkstream/telemetry';
 import { AimdConcurrency } from './aimd.js';
 import { isDone, type AttemptStore, type StoredAttempts } from './attempt-store.js';
 import { RecentIds } from './recent-ids.js';
@@ -796,6 +796,9 @@ export class SyncDelivery {
           outcome: verdict.kind,
           ms: result.latencyMs,
           ...(delivered ? {} : { error: result.responseExcerpt.slice(0, 200) }),
+          // The logger's mixin adds the trace ids when the active context follows the work; when the
+          // work is handed its context instead (nothing recorded), the payload's trace id is here.
+          ...(traceId !== undefined && !contextFollowsAsyncWork() ? { trace_id: traceId } : {}),
         },
         'attempt',
       );

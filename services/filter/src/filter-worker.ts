@@ -17,7 +17,7 @@ import {
   type Topology,
 } from '@inkstream/bus';
 import type { Logger } from '@inkstream/service-kit';
-import { activeTraceCarrier, activeTraceId, tracePublishLinked, traceProcess, type TraceCarrier } from '@inkstream/telemetry';
+import { activeTraceCarrier, explicitTraceFields, traceIdOf, tracePublishLinked, traceProcess, type Context, type TraceCarrier } from '@inkstream/telemetry';
 import {
   compileFilters,
   forgetIdentifies,
@@ -107,6 +107,8 @@ interface MessageOutbox {
   receivedAt: number;
   /** The message's trace context (its processing span), carried by every payload head. */
   trace: TraceCarrier | undefined;
+  /** That context, for the publishes, discard outcomes and log lines of the message's lanes. */
+  context: Context;
   /** Payloads per lane, index for index with the lanes. */
   lanes: RoutedPayload[][];
   /** Lanes that have not handed over their payloads yet. */
@@ -418,7 +420,7 @@ export class FilterWorker {
         headers: msg.headers,
         deliveryCount: msg.info.deliveryCount,
       },
-      () => {
+      (_span, ctx) => {
         // Each user's records in order, users in order of their first record.
         const byLane = new Map<string, Array<{ record: IngestedRecord; position: number }>>();
         for (let index = 0; index < records.length; index++) {
@@ -429,7 +431,7 @@ export class FilterWorker {
           if (entries) entries.push(entry);
           else byLane.set(lane, [entry]);
         }
-        segment.outbox = this.newOutbox(records[0]!, byLane.size);
+        segment.outbox = this.newOutbox(records[0]!, byLane.size, ctx);
         // Lanes whose user has no lane running start now; the others once the user's previous
         // lanes are done (all of this message's waiting lanes at once, after all those).
         const all: LaneRoute[] = [];
@@ -472,8 +474,8 @@ export class FilterWorker {
     );
   }
 
-  private newOutbox(first: IngestedRecord, lanes: number): MessageOutbox {
-    let trace = activeTraceCarrier();
+  private newOutbox(first: IngestedRecord, lanes: number, ctx: Context): MessageOutbox {
+    let trace = activeTraceCarrier(ctx);
     if (trace?.tracestate !== undefined && trace.tracestate.length > MAX_HEAD_TRACESTATE_CHARS) trace = { traceparent: trace.traceparent! };
     let settle!: MessageOutbox['settle'];
     const progress = new OutboxProgress();
@@ -482,7 +484,7 @@ export class FilterWorker {
     });
     // A message whose lanes all fail before routing leaves this unread.
     published.catch(() => undefined);
-    return { projectId: first.projectId, receivedAt: first.receivedAt, trace, lanes: new Array<RoutedPayload[]>(lanes), remaining: lanes, progress, published, settle };
+    return { projectId: first.projectId, receivedAt: first.receivedAt, trace, context: ctx, lanes: new Array<RoutedPayload[]>(lanes), remaining: lanes, progress, published, settle };
   }
 
   /**
@@ -504,12 +506,12 @@ export class FilterWorker {
       outbox.settle({ ok: true });
       return;
     }
-    this.untilDone(msg, work, 'publish', () => this.publishSegments(all, outbox)).then(
+    this.untilDone(msg, work, 'publish', () => this.publishSegments(all, outbox), outbox.context).then(
       () => {
         // Refused for their size even alone: discarded, once (the publish is done).
         for (const p of outbox.progress.refused) {
-          this.deps.logger.warn({ sync: p.syncId, messageId: p.messageId, bytes: p.bytes }, 'delivery payload refused for its size: discarded');
-          this.discard({ syncId: p.syncId, payloadType: p.payloadType, messageId: p.messageId, reason: 'too large for NATS' }, outbox.receivedAt);
+          this.deps.logger.warn({ ...explicitTraceFields(outbox.context), sync: p.syncId, messageId: p.messageId, bytes: p.bytes }, 'delivery payload refused for its size: discarded');
+          this.discard({ syncId: p.syncId, payloadType: p.payloadType, messageId: p.messageId, reason: 'too large for NATS' }, outbox.receivedAt, outbox.context);
         }
         outbox.settle({ ok: true });
       },
@@ -535,6 +537,7 @@ export class FilterWorker {
             { subject, template: topology.subjectTemplates.delivery, messageId: seg.msgId, bodySize: seg.data.length, itemCount: seg.payloads.length },
             [outbox.trace],
             (headers) => this.publisher.publish(subject, seg.withTrace(sampledHeadTrace(headers, outbox.trace)), { msgID: seg.msgId, ...(headers ? { headers } : {}) }),
+            outbox.context,
           );
           metrics.deliverySegments.inc();
           this.countQueued(seg.syncId, seg.payloads);
@@ -642,7 +645,7 @@ export class FilterWorker {
   private async loadLane(r: LaneRoute): Promise<void> {
     try {
       const { profiles } = this.deps;
-      const before = await this.untilDone(r.msg, r.work, 'load', () => profiles.load(r.ref));
+      const before = await this.untilDone(r.msg, r.work, 'load', () => profiles.load(r.ref), r.segment.outbox.context);
       if (!this.routeLane(r, before)) return;
       const progress = await r.segment.outbox.published;
       const saving = this.saveLane(r, progress);
@@ -785,7 +788,7 @@ export class FilterWorker {
       }
       // Routing ignores the processed keys: the profile as of the last record is given as it is.
       const current = r.current;
-      const routed = this.route(msg, record, position, current ?? before);
+      const routed = this.route(msg, record, position, current ?? before, segment.outbox.context);
       if (!routed) continue;
       if (record.kind !== r.countKind) {
         this.countRecords(r.countKind, r.counted);
@@ -796,11 +799,11 @@ export class FilterWorker {
       if (routed.droppedTraits.length > 0) {
         metrics.traitsDropped.inc(routed.droppedTraits.length);
         logger.warn(
-          { seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
+          { ...explicitTraceFields(segment.outbox.context), seq: msg.seq, project: record.projectId, traits: routed.droppedTraits, maxProfileBytes: this.deps.maxProfileBytes },
           'profile over its byte bound: largest user properties dropped',
         );
       }
-      for (const d of routed.discards) this.discard(d, record.receivedAt);
+      for (const d of routed.discards) this.discard(d, record.receivedAt, segment.outbox.context);
       for (const p of routed.payloads) payloads.push(p);
       r.initial ??= before;
       // Unchanged, routing's profile serializes as `before` did without its processed keys.
@@ -870,7 +873,7 @@ export class FilterWorker {
       this.saved(r, receipt);
       return undefined;
     }
-    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved)).then((staged) => this.saved(r, staged));
+    return this.untilDone(r.msg, r.work, 'save', () => profiles.save(r.ref, profile, serialized, saved), r.segment.outbox.context).then((staged) => this.saved(r, staged));
   }
 
   private saved(r: LaneRoute, receipt: SaveReceipt): void {
@@ -893,7 +896,7 @@ export class FilterWorker {
     r.segment.giveBack = true;
     if (!(err instanceof PartitionStopping)) {
       this.deps.logger.error(
-        { seq: r.msg.seq, project: r.entries[0]!.record.projectId, err: String(err) },
+        { ...explicitTraceFields(r.segment.outbox.context), seq: r.msg.seq, project: r.entries[0]!.record.projectId, err: String(err) },
         'record failed: given back, the user waits for its redelivery',
       );
     }
@@ -932,11 +935,11 @@ export class FilterWorker {
    * same, the record would throw again on every delivery, so it is dropped and counted (the rest
    * of its segment goes on) rather than holding its user (and then its partition) forever.
    */
-  private route(msg: JsMsg, record: IngestedRecord, position: number, before: ProfileEntry): RoutedRecord | undefined {
+  private route(msg: JsMsg, record: IngestedRecord, position: number, before: ProfileEntry, ctx: Context): RoutedRecord | undefined {
     try {
       return routeRecord(record, position, before, this.activeSyncs(record.projectId), Date.now(), this.routeLimits());
     } catch (err) {
-      this.deps.logger.error({ seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: dropped');
+      this.deps.logger.error({ ...explicitTraceFields(ctx), seq: msg.seq, project: record.projectId, err: String(err) }, 'record could not be routed: dropped');
       this.deps.metrics.recordsDropped.inc({ reason: 'routing failed' });
       return undefined;
     }
@@ -983,13 +986,13 @@ export class FilterWorker {
     counter.inc(n);
   }
 
-  private discard(d: Discard, receivedAt: number): void {
+  private discard(d: Discard, receivedAt: number, ctx: Context): void {
     this.deps.metrics.payloads.inc({ sync: d.syncId, type: d.payloadType, outcome: 'discarded', reason: d.reason });
-    this.publishDiscard(d, receivedAt);
+    this.publishDiscard(d, receivedAt, ctx);
   }
 
-  /** A discarded payload is counted in the sync's metrics through an outcome record. */
-  private publishDiscard(discard: Discard, receivedAt: number): void {
+  /** A discarded payload is counted in the sync's metrics through an outcome record (in the trace of `ctx`). */
+  private publishDiscard(discard: Discard, receivedAt: number, ctx: Context): void {
     const { bus, topology, logger } = this.deps;
     const outcome: DeliveryOutcome = {
       v: 1,
@@ -1002,7 +1005,7 @@ export class FilterWorker {
       receivedAt,
       reason: discard.reason,
     };
-    const traceId = activeTraceId();
+    const traceId = traceIdOf(ctx);
     if (traceId) outcome.traceId = traceId;
     // Folded into the sync's outcome aggregate, sent about every second (and at shutdown).
     sharedOutcomeSender(bus, topology, logger).outcome(outcome);
@@ -1013,7 +1016,7 @@ export class FilterWorker {
    * the partition is being given up it stops trying: the message is naked and comes back, in
    * order, to whichever replica works the partition next.
    */
-  private async untilDone<T>(msg: JsMsg, work: PartitionWork, step: Step, run: () => Promise<T>): Promise<T> {
+  private async untilDone<T>(msg: JsMsg, work: PartitionWork, step: Step, run: () => Promise<T>, ctx: Context): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0 && work.stopping) throw new PartitionStopping();
       try {
@@ -1022,7 +1025,7 @@ export class FilterWorker {
         if (work.stopping) throw new PartitionStopping();
         if (step === 'publish') this.deps.metrics.publishRetries.inc();
         this.deps.metrics.stepRetries.inc({ step });
-        this.deps.logger.warn({ seq: msg.seq, step, attempt, err: String(err) }, 'filter step failed, retrying');
+        this.deps.logger.warn({ ...explicitTraceFields(ctx), seq: msg.seq, step, attempt, err: String(err) }, 'filter step failed, retrying');
         // No msg.working() here: the consumer runner keeps every message in hand alive at the same
         // moments, so after a crash they expire, and come back, in stream order. Refreshing only
         // this one would let the user's later records come back before it.

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '@inkstream/bus';
-import { REDACTED_PATHS, type Server } from '@inkstream/service-kit';
+import { REDACTED_PATHS, createLogger, type Server } from '@inkstream/service-kit';
 import { SpanKind, startTestTelemetry } from '@inkstream/telemetry/testing';
 import { startIngestHarness, type IngestHarness } from './test-support/ingest-harness.js';
 
@@ -142,6 +142,49 @@ describe('ingest app against real JetStream', () => {
         expect(m.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
         expect(m.headers.tracestate).toBe('vendor=abc');
       }
+    } finally {
+      await telemetry.stop();
+    }
+  });
+
+  it('without an exporter: carries the client’s trace on each segment and in the request’s log line, without entering a context', async () => {
+    const telemetry = startTestTelemetry({ sampling: 'propagate-only' });
+    try {
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = createLogger('ingest-test', 'info', new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+          done();
+        },
+      }));
+      const untraced = h.buildApp({ logger });
+      await untraced.ready();
+      const traceId = '6df92f3577b34da6a3ce929d0e0e4738';
+      const clientSpan = '02f067aa0ba902b9';
+      const body = { api_key: h.apiKey, events: [1, 2].map((i) => ({ user_id: `user-${i}2345`, event_type: 'Propagated', insert_id: `propagated-${i}` })) };
+      const res = await untraced.inject({
+        method: 'POST',
+        url: '/2/httpapi',
+        headers: { ...json, traceparent: `00-${traceId}-${clientSpan}-01`, tracestate: 'vendor=abc' },
+        payload: JSON.stringify(body),
+      });
+      expect(res.statusCode).toBe(200);
+      expect((await untraced.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      // One span per request (not recorded), its context on every segment: marked "not sampled".
+      const stored = (await h.storedMessages()).filter((m) => m.record.event.insert_id?.startsWith('propagated-'));
+      expect(stored).toHaveLength(2);
+      const parents = new Set(stored.map((m) => m.headers.traceparent));
+      expect(parents.size).toBe(1);
+      const [parent] = [...parents];
+      expect(parent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+      expect(parent).not.toContain(clientSpan);
+      for (const m of stored) expect(m.headers.tracestate).toBe('vendor=abc');
+      // The request's log line carries that span's ids.
+      const line = lines.find((l) => l.msg === 'request' && l.url === '/2/httpapi');
+      expect(line).toMatchObject({ trace_id: traceId, span_id: parent!.slice(36, 52), status: 200 });
+      // No context was entered (on Node 20 that turns on async_hooks' promise hooks for good).
+      expect(telemetry.contextsEntered()).toBe(0);
+      expect(telemetry.spans()).toEqual([]);
     } finally {
       await telemetry.stop();
     }

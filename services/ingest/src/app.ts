@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import type { ConfigView } from '@inkstream/bus';
 import { createServer, type Logger, type ReadinessCheck, type Registry, type Server } from '@inkstream/service-kit';
+import { requestTraceContext } from '@inkstream/telemetry';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { acceptEventsBody, type Accepted, type Refused } from './accept-events.js';
@@ -198,7 +199,7 @@ export function buildIngestApp(deps: IngestAppDeps): Server {
       ingestMetrics.refused.inc({ reason: backlog.reason });
       return send(reply, endpoint, amplitudeErrors.throttled(count, pushBack.backlogRetryAfterSeconds));
     }
-    return answerWhenStored(request, reply, endpoint, publisher.publish(result.records), count, onStored);
+    return answerWhenStored(request, reply, endpoint, publisher.publish(result.records, requestTraceContext(request.raw)), count, onStored);
   }
 
   async function answerWhenStored(

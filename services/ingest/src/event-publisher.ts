@@ -1,6 +1,6 @@
 import type { IngestedRecord, SegmentRecord } from '@inkstream/contracts';
 import { LeanPublisher, partitionOf, type MsgHdrs, type NatsConnection, type Topology } from '@inkstream/bus';
-import { context, trace } from '@opentelemetry/api';
+import { context, trace, type Context } from '@opentelemetry/api';
 import { injectTraceContext, tracePublish } from '@inkstream/telemetry';
 import { segmentMessageId } from './event-key.js';
 
@@ -185,8 +185,9 @@ export class EventPublisher {
    * Not async itself: the records (and the parsed events they hold) are let go once the segments
    * are built, instead of being kept alive while the acknowledgements are awaited — a request's
    * parsed body would otherwise survive scavenges and be promoted for nothing.
+   * `traceContext` is the request's (requestTraceContext): the segments carry it on.
    */
-  publish(records: readonly AcceptedRecord[]): Promise<PublishResult> {
+  publish(records: readonly AcceptedRecord[], traceContext: Context = context.active()): Promise<PublishResult> {
     if (records.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
     let built: ReturnType<typeof segmentsOf>;
     try {
@@ -195,15 +196,14 @@ export class EventPublisher {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return this.publishSegments(records[0]!.projectId, built.segments, built.duplicates);
+    return this.publishSegments(records[0]!.projectId, built.segments, built.duplicates, traceContext);
   }
 
-  private async publishSegments(projectId: string, segments: readonly Segment[], repeated: number): Promise<PublishResult> {
+  private async publishSegments(projectId: string, segments: readonly Segment[], repeated: number, active: Context): Promise<PublishResult> {
     // A request whose span is not recorded (no exporter, or a client's unsampled traceparent)
     // would not record its PRODUCER spans either (the sampler follows the parent, or decides by
     // trace id as it did for the parent): each segment then carries the request's own context,
     // the same trace id, without the cost of a span per segment.
-    const active = context.active();
     const requestSpan = trace.getSpan(active);
     const unrecorded = requestSpan !== undefined && !requestSpan.isRecording();
     const acks = await Promise.all(
