@@ -5,7 +5,7 @@ import { FilterEnvironment } from './environment.js';
 describe('filter environment', () => {
   it('has the documented defaults', () => {
     expect(parseEnvironment(FilterEnvironment, {})).toMatchObject({
-      FILTER_MAX_IN_FLIGHT: 512,
+      FILTER_MAX_IN_FLIGHT: 64,
       FILTER_PROFILE_CACHE_SIZE: 100_000,
       FILTER_PROFILE_CACHE_BYTES: 32 * 1024 * 1024,
       FILTER_PROFILE_MAX_BYTES: 512 * 1024,
