@@ -136,7 +136,7 @@ export interface RoutedPayload extends SegmentItem {
   payload?: MovableInkPayload;
   /** `JSON.stringify(payload)`: the line it has in a segment, what the request body carries. */
   payloadJson: string;
-  /** UTF-8 bytes of its head without trace context (`payloadHeadJson`) plus those of payloadJson. */
+  /** UTF-8 bytes of its head without trace context (`itemHeadJson`) plus those of payloadJson. */
   bytes: number;
 }
 

@@ -1,18 +1,10 @@
-import type { SegmentPayloadHead } from '@inkstream/contracts';
-
 /**
- * The pieces of a v2 delivery segment (`@inkstream/contracts` delivery-segment.ts) as strings, so
- * the filter builds a segment by concatenation: each payload's head and JSON are serialized once,
- * when it is routed. `segmentText(…)` is exactly `encodeDeliverySegment(head, payloadJsons)`.
+ * A v2 delivery segment (`@inkstream/contracts` delivery-segment.ts) written from pieces counted
+ * once: each payload's JSON is serialized when it is routed, its head from its fields as the
+ * segment is written (writeSegment), byte for byte what `encodeDeliverySegment` writes.
  */
 
 const str = JSON.stringify;
-
-/** `JSON.stringify(head)` of a payload head without trace context, field for field. */
-export function payloadHeadJson(head: SegmentPayloadHead): string {
-  if (typeof head.userKey !== 'string' || typeof head.receivedAt !== 'number' || !Number.isFinite(head.receivedAt)) return str(head);
-  return `{"messageId":${str(head.messageId)},"userKey":${str(head.userKey)},"payloadType":${str(head.payloadType)},"receivedAt":${head.receivedAt}}`;
-}
 
 /** W3C trace context a payload head carries. */
 export interface HeadTrace {
@@ -29,11 +21,6 @@ export function headTraceSuffix(trace: HeadTrace | undefined): string {
   return out;
 }
 
-/** A head's JSON (from payloadHeadJson) with the trace suffix (from headTraceSuffix). */
-export function headWithTrace(headJson: string, traceSuffix: string): string {
-  return traceSuffix === '' ? headJson : `${headJson.slice(0, -1)}${traceSuffix}}`;
-}
-
 /** The segment's text up to its first payload head: `{"v":2,"syncId":…,"projectId":…,"payloads":[`. */
 export function segmentPrefix(syncId: string, projectId: string): string {
   return `{"v":2,"syncId":${str(syncId)},"projectId":${str(projectId)},"payloads":[`;
@@ -41,17 +28,6 @@ export function segmentPrefix(syncId: string, projectId: string): string {
 
 /** Bytes a segment adds to its prefix and heads: `]}` after the heads, a newline per payload, a comma per head but the first. */
 export const SEGMENT_FRAME_BYTES = 2;
-
-/**
- * The segment's text: the prefix, the heads (with the trace suffix), then one line per payload.
- * Equal to `encodeDeliverySegment(head, payloadJsons)` for the head those pieces describe.
- */
-export function segmentText(prefix: string, headJsons: readonly string[], payloadJsons: readonly string[], traceSuffix = ''): string {
-  if (headJsons.length === 0 || headJsons.length !== payloadJsons.length) throw new Error('a segment holds one head per payload, at least one');
-  let heads = '';
-  for (let i = 0; i < headJsons.length; i++) heads += (i === 0 ? '' : ',') + headWithTrace(headJsons[i]!, traceSuffix);
-  return `${prefix}${heads}]}\n${payloadJsons.join('\n')}`;
-}
 
 /** Bytes of a segment of one payload, given the UTF-8 bytes of its prefix, head, trace suffix and payload JSON. */
 export function singlePayloadSegmentBytes(prefixBytes: number, headBytes: number, payloadBytes: number, traceSuffixBytes = 0): number {
@@ -90,13 +66,13 @@ const HEAD_FRAME_BYTES = '{"messageId":"","userKey":,"payloadType":""}'.length;
 /**
  * UTF-8 bytes of a payload head without trace context, from its fields (JSON-safe ASCII
  * `messageId` and `payloadType`, see SegmentItem) and the bytes of `JSON.stringify(userKey)`:
- * equal to `Buffer.byteLength(payloadHeadJson(head))`, without building the text.
+ * equal to `Buffer.byteLength(JSON.stringify(head))`, without building the text.
  */
 export function headBytes(messageId: string, payloadType: string, userKeyJsonBytes: number, receivedAt: number | undefined): number {
   return HEAD_FRAME_BYTES + messageId.length + payloadType.length + userKeyJsonBytes + receivedAtPart(receivedAt).length;
 }
 
-/** A SegmentItem's head JSON with the trace suffix: what `headWithTrace(payloadHeadJson(head), traceSuffix)` gives. */
+/** A SegmentItem's head as `JSON.stringify` writes it, with the trace suffix before its closing brace. */
 export function itemHeadJson(item: SegmentItem, traceSuffix = ''): string {
   return `{"messageId":"${item.messageId}","userKey":${item.userKeyJson},"payloadType":"${item.payloadType}"${receivedAtPart(item.receivedAt)}${traceSuffix}}`;
 }
@@ -105,7 +81,7 @@ const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 
 /**
- * The segment's bytes (`segmentText(prefix, heads, payloadJsons, traceSuffix)` in UTF-8), written
+ * The segment's bytes (`encodeDeliverySegment` of its heads, with the trace suffix, and payloads), written
  * straight into one buffer of the size the items' `bytes` give: no segment text is built, and a
  * payload's head text exists only while it is written. Throws when the items' byte counts are
  * not what they hold (a bug, never data).
