@@ -107,7 +107,8 @@ export interface OutboxOptions {
  */
 export class OutboxProgress {
   readonly stored = new Set<string>();
-  readonly queued: RoutedPayload[] = [];
+  /** Payloads stored (a count: the payloads are not kept once published). */
+  queued = 0;
   readonly refused: RoutedPayload[] = [];
   segments = 0;
 }
@@ -152,7 +153,7 @@ export async function publishOutbox(payloads: readonly RoutedPayload[], options:
       }
       progress.stored.add(msgId);
       progress.segments++;
-      for (const p of chunk) progress.queued.push(p);
+      progress.queued += chunk.length;
     };
     for (const chunk of chunkPayloads(group.payloads, prefixBytes, traceSuffixBytes, options.maxBytes)) await send(chunk);
   };

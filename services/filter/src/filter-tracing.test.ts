@@ -60,6 +60,17 @@ async function stopFilter(topology: Topology, bus: Bus, worker: FilterWorker): P
   await bus.close();
 }
 
+/** Every message of a stream, with its headers as a trace carrier. */
+async function streamMessages(bus: Bus, stream: string): Promise<Array<{ headers: Record<string, string>; data: Uint8Array }>> {
+  const info = await bus.jsm.streams.info(stream);
+  const out: Array<{ headers: Record<string, string>; data: Uint8Array }> = [];
+  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+    const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (m) out.push({ headers: carrierFrom(m.header), data: m.data });
+  }
+  return out;
+}
+
 /**
  * The filter's part of a trace: each ingested event is processed in a span parented on the
  * context ingest published it with, and each delivery job it publishes carries the trace on.
@@ -91,20 +102,10 @@ describe('filter tracing', () => {
     return telemetry.spans().find((s) => s.kind === SpanKind.PRODUCER && s.attributes['messaging.message.id'] === key)!.spanContext();
   }
 
-  async function messages(stream: string) {
-    const info = await bus.jsm.streams.info(stream);
-    const out: Array<{ headers: Record<string, string>; data: Uint8Array }> = [];
-    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
-      if (m) out.push({ headers: carrierFrom(m.header), data: m.data });
-    }
-    return out;
-  }
-
   it('processes an event in its ingest trace and hands its publish span on in each payload head of its delivery segment', async () => {
     const ingested = await ingest({ event_type: 'Viewed', user_id: 'traced-user', time: Date.now() }, 'traced-1');
     const segment = await waitFor(
-      async () => (await messages(topology.streams.delivery.name)).find((m) => itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).some((i) => i.userKey === 'traced-user')),
+      async () => (await streamMessages(bus, topology.streams.delivery.name)).find((m) => itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).some((i) => i.userKey === 'traced-user')),
       'the delivery segment',
     );
     const [item] = itemsOfDeliveryMessage(new TextDecoder().decode(segment.data));
@@ -133,7 +134,7 @@ describe('filter tracing', () => {
   it('records the trace id with a discarded payload’s outcome', async () => {
     const ingested = await ingest({ event_type: 'Old', user_id: 'old-traced-user', time: Date.now() - 40 * 86_400_000 }, 'old-1');
     const outcome = await waitFor(
-      async () => (await messages(topology.streams.outcomes.name)).flatMap((m) => outcomesIn(decodeJson<OutcomeMessage>(m.data))).find((o) => o.result === 'discarded'),
+      async () => (await streamMessages(bus, topology.streams.outcomes.name)).flatMap((m) => outcomesIn(decodeJson<OutcomeMessage>(m.data))).find((o) => o.result === 'discarded'),
       'the discarded outcome',
     );
     expect(outcome.traceId).toBe(ingested.traceId);
@@ -160,16 +161,6 @@ describe('filter tracing without an exporter', () => {
     await telemetry.stop();
   });
 
-  async function streamMessages(stream: string) {
-    const info = await bus.jsm.streams.info(stream);
-    const out: Array<{ headers: Record<string, string>; data: Uint8Array }> = [];
-    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
-      if (m) out.push({ headers: carrierFrom(m.header), data: m.data });
-    }
-    return out;
-  }
-
   it('carries the ingest message’s trace to the payload heads and the discard outcomes, without entering a context', async () => {
     /** Publishes an event as ingest does without an exporter (a span not recorded); answers its trace id. */
     const publish = async (event: IngestedRecord['event'], key: string) => {
@@ -187,14 +178,14 @@ describe('filter tracing without an exporter', () => {
     const traceId = await publish({ event_type: 'Viewed', user_id: 'propagated-user', time: Date.now() }, 'propagated-1');
     const oldTraceId = await publish({ event_type: 'Old', user_id: 'propagated-old-user', time: Date.now() - 40 * 86_400_000 }, 'propagated-old-1');
     const segment = await waitFor(
-      async () => (await streamMessages(topology.streams.delivery.name)).find((m) => itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).some((i) => i.userKey === 'propagated-user')),
+      async () => (await streamMessages(bus, topology.streams.delivery.name)).find((m) => itemsOfDeliveryMessage(new TextDecoder().decode(m.data)).some((i) => i.userKey === 'propagated-user')),
       'the delivery segment',
     );
     const [item] = itemsOfDeliveryMessage(new TextDecoder().decode(segment.data));
     expect(item!.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
     expect(segment.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
     const outcome = await waitFor(
-      async () => (await streamMessages(topology.streams.outcomes.name)).flatMap((m) => outcomesIn(decodeJson<OutcomeMessage>(m.data))).find((o) => o.result === 'discarded'),
+      async () => (await streamMessages(bus, topology.streams.outcomes.name)).flatMap((m) => outcomesIn(decodeJson<OutcomeMessage>(m.data))).find((o) => o.result === 'discarded'),
       'the discarded outcome',
     );
     expect(outcome.traceId).toBe(oldTraceId);
