@@ -66,7 +66,7 @@ try {
       writer: await openLeanProfileWriter(profilesKv, new LeanPublisher(bus.nc)),
       ...(openLeanProfileReader ? { reader: await openLeanProfileReader(profilesKv, bus.nc) } : {}),
       maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 }),
-    metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: Number(process.env.MAX_IN_FLIGHT ?? 256), leases: leasesKv, replicaId: 'bench',
+    metrics: createFilterMetrics(createMetricsRegistry('filter')), logger, maxInFlight: Number(process.env.MAX_IN_FLIGHT ?? 256), ...(process.env.WORKING_BYTES ? { maxWorkingBytes: Number(process.env.WORKING_BYTES) } : {}), leases: leasesKv, replicaId: 'bench',
   });
   const session = process.env.PROF || process.env.HEAP_PROF ? new Session() : undefined;
   if (session) session.connect();

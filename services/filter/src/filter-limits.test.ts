@@ -88,7 +88,15 @@ describe('filter limits through real NATS', () => {
 
   function worker(
     config: ConfigView,
-    options: { profiles?: ProfileStore; maxInFlight?: number; maxProfileBytes?: number; metrics?: FilterMetrics; bus?: Bus } = {},
+    options: {
+      profiles?: ProfileStore;
+      maxInFlight?: number;
+      maxProfileBytes?: number;
+      metrics?: FilterMetrics;
+      bus?: Bus;
+      maxWorkingBytes?: number;
+      workHoldLimitMs?: number;
+    } = {},
   ): FilterWorker {
     const w = new FilterWorker({
       bus: options.bus ?? bus,
@@ -99,6 +107,8 @@ describe('filter limits through real NATS', () => {
       logger,
       maxInFlight: options.maxInFlight ?? 64,
       ...(options.maxProfileBytes !== undefined ? { maxProfileBytes: options.maxProfileBytes } : {}),
+      ...(options.maxWorkingBytes !== undefined ? { maxWorkingBytes: options.maxWorkingBytes } : {}),
+      ...(options.workHoldLimitMs !== undefined ? { workHoldLimitMs: options.workHoldLimitMs } : {}),
       leases: leasesKv,
       replicaId: `w-${randomBytes(3).toString('hex')}`,
     });
@@ -535,6 +545,82 @@ describe('filter limits through real NATS', () => {
       users.map((_, n) => n),
     );
     expect(mostLoading).toBeLessThanOrEqual(4);
+  });
+
+  /** `count` users of different partitions (their prefix, then a number), in partition order. */
+  function usersOfPartitions(prefix: string, count: number): string[] {
+    const byPartition = new Map<number, string>();
+    for (let i = 0; byPartition.size < count; i++) {
+      const user = `${prefix}-${i}`;
+      if (!byPartition.has(partitionOf(user))) byPartition.set(partitionOf(user), user);
+    }
+    return [...byPartition.values()];
+  }
+
+  it('FILTER_MAX_WORKING_BYTES bounds the messages worked at once across partitions; the others wait unparsed, then all go through', async () => {
+    const users = usersOfPartitions('gated-user', 6);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let loading = 0;
+    let mostLoading = 0;
+    const slowKv = new Proxy(profilesKv, {
+      get(target, prop, receiver) {
+        if (prop === 'get') {
+          return async (k: string) => {
+            loading++;
+            mostLoading = Math.max(mostLoading, loading);
+            await held;
+            loading--;
+            return target.get(k);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const profiles = new ProfileStore(slowKv, { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    // Room for one message (each is larger than a byte; one alone is always let in); none is overdue in this test.
+    const w = worker(configWith('p-gated', [sync('gated-1', 'p-gated', { sendUsers: false })]), { profiles, maxWorkingBytes: 1, workHoldLimitMs: 600_000 });
+    await ingest('p-gated', users.map((user_id, n) => ({ event_type: 'Tick', user_id, time: Date.now(), event_properties: { n } })), 'gated');
+    await w.start();
+    try {
+      // Every partition's consumer hands its message over; one is worked, the others wait at the gate.
+      await waitFor(() => w.work.queued === users.length - 1, 'the other messages waiting at the gate');
+      expect(loading).toBe(1);
+      expect(w.work.bytes).toBeGreaterThan(0);
+      expect(w.inFlight).toBe(users.length);
+    } finally {
+      release();
+    }
+    await waitFor(ingestFullyAcked, 'every event acked', 90_000);
+    expect(mostLoading).toBe(1);
+    expect(w.work.queued).toBe(0);
+    expect(w.work.bytes).toBe(0);
+    expect((await jobsOf('p-gated')).map((j) => (j.payload as TrackPayload).properties!.n).sort((a, b) => Number(a) - Number(b))).toEqual(users.map((_, n) => n));
+  });
+
+  it('a user whose profile cannot be read holds its own messages, not the work gate: other partitions go on', async () => {
+    const [stuck, ...others] = usersOfPartitions('gate-stuck', 5);
+    const failures = { get: Number.POSITIVE_INFINITY, put: 0 };
+    const metrics = createFilterMetrics(createMetricsRegistry('filter'));
+    const profiles = new ProfileStore(failingKv(profilesKv, profileKey('p-gate-stuck', stuck!), failures), { maxEntries: 1000, maxBytes: 1024 * 1024 });
+    // Room for one message at a time: without the hold limit the stuck user's message would keep it forever.
+    const w = worker(configWith('p-gate-stuck', [sync('gate-stuck-1', 'p-gate-stuck', { sendUsers: false })]), {
+      profiles,
+      metrics,
+      maxWorkingBytes: 1,
+      workHoldLimitMs: 200,
+    });
+    // The stuck user's events first: their read is failing before the others arrive.
+    await ingest('p-gate-stuck', [0, 1].map((n) => ({ event_type: 'Tick', user_id: stuck, time: Date.now(), event_properties: { n } })), 'gate-stuck-a');
+    await w.start();
+    await waitFor(async () => ((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0) >= 1, 'the read to be retried');
+    await ingest('p-gate-stuck', others.map((user_id, n) => ({ event_type: 'Tick', user_id, time: Date.now(), event_properties: { n: 10 + n } })), 'gate-stuck-b');
+    await waitFor(async () => (await jobsOf('p-gate-stuck')).length === others.length, 'the other users’ events delivered', 60_000);
+    expect((await jobsOf('p-gate-stuck')).map((j) => (j.payload as TrackPayload).properties!.n).sort((a, b) => Number(a) - Number(b))).toEqual(others.map((_, n) => 10 + n));
+    // The stuck user's events are still unacked (retried in place), nothing of theirs delivered.
+    expect(await ackPending(stuck!)).toBe(2);
+    expect(((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0)).toBeGreaterThan(0);
   });
 
   it('the profile cache keeps to FILTER_PROFILE_CACHE_BYTES and reads what it let go from KV', async () => {

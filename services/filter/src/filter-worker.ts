@@ -37,6 +37,7 @@ import type { ProfileRef, ProfileStore, SaveReceipt } from './profile-store.js';
 import { positionedProfile, processedMark, RECORDS_PER_MESSAGE, wasProcessed } from './processed-keys.js';
 import { ProcessedLog } from './processed-log.js';
 import { StoredAcks } from './stored-acks.js';
+import { DEFAULT_MAX_WORKING_BYTES, WorkGate } from './work-gate.js';
 
 export interface FilterWorkerDeps {
   bus: Bus;
@@ -50,6 +51,14 @@ export interface FilterWorkerDeps {
    * consumer's max_ack_pending, so JetStream itself stops handing out more.
    */
   maxInFlight: number;
+  /**
+   * Bytes of ingest messages worked at once (parsed, routed, publishing), across this replica's
+   * partitions; the rest of what the consumers hold waits unparsed (work-gate.ts). Default
+   * DEFAULT_MAX_WORKING_BYTES.
+   */
+  maxWorkingBytes?: number;
+  /** A message worked longer than this stops counting against maxWorkingBytes (work-gate.ts). Default 1 s. */
+  workHoldLimitMs?: number;
   /** Bound on a stored profile (JSON bytes). Default DEFAULT_MAX_PROFILE_BYTES. */
   maxProfileBytes?: number;
   /** Bucket of partition leases shared by the filter replicas. */
@@ -173,6 +182,8 @@ function sampledHeadTrace(headers: { get(key: string): string } | undefined, fal
 type Step = 'load' | 'publish' | 'save';
 
 const NOTHING = (): void => undefined;
+/** A message worked longer than this (its user stuck behind a failing step) stops counting at the gate. */
+const WORK_HOLD_LIMIT_MS = 1_000;
 /** The processed keys a profile is saved with since they moved to the processed stream: none. */
 const NO_MARKS: Record<string, number> = Object.freeze(Object.create(null) as Record<string, number>);
 
@@ -226,8 +237,11 @@ export class FilterWorker {
    */
   private readonly recordCounters = new Map<string, { inc(n?: number): void }>();
   private readonly queuedCounters = new Map<string, { inc(n?: number): void }>();
+  /** Bounds the bytes of ingest messages worked at once, across partitions (work-gate.ts). */
+  private readonly gate: WorkGate;
 
   constructor(private readonly deps: FilterWorkerDeps) {
+    this.gate = new WorkGate(deps.maxWorkingBytes ?? DEFAULT_MAX_WORKING_BYTES, deps.workHoldLimitMs ?? WORK_HOLD_LIMIT_MS);
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
     this.dedupWindowMs = deps.dedupWindowMs ?? deps.topology.streams.ingest.duplicate_window / 1_000_000;
     this.processed = new ProcessedLog({
@@ -372,6 +386,7 @@ export class FilterWorker {
     for (const work of this.runners.values()) work.stopping = true;
     await this.leaseManager?.stop();
     await Promise.all([...this.runners.keys()].map((name) => this.stopPartition(name)));
+    this.gate.close();
     this.publisher.close();
   }
 
@@ -379,6 +394,11 @@ export class FilterWorker {
   get consumers(): Array<{ stream: string; durable: string }> {
     const { topology } = this.deps;
     return this.partitions.map((name) => ({ stream: topology.streams.ingest.name, durable: topology.consumers.filter(Number(name)).durable_name }));
+  }
+
+  /** What this replica works now and what waits (the work gate). */
+  get work(): { readonly bytes: number; readonly queued: number } {
+    return this.gate;
   }
 
   /** Ingest messages this replica holds now (handed to it and not yet acked), across its partitions. */
@@ -398,6 +418,11 @@ export class FilterWorker {
    * already processed are skipped (processed-log.ts).
    */
   private onMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
+    // Parsed and routed only once let in: a message waiting its turn is its bytes alone.
+    return this.gate.run(msg.data.length, () => this.workMessage(msg, work));
+  }
+
+  private workMessage(msg: JsMsg, work: PartitionWork): Promise<void> {
     let records: IngestedRecord[];
     try {
       records = recordsOfIngestMessage(decodeJson<unknown>(msg.data));

@@ -75,6 +75,7 @@ try {
     metrics: filterMetrics,
     logger,
     maxInFlight: env.FILTER_MAX_IN_FLIGHT,
+    maxWorkingBytes: env.FILTER_MAX_WORKING_BYTES,
     maxProcessedPerPartition: env.FILTER_PROCESSED_PER_PARTITION,
     maxProfileBytes: env.FILTER_PROFILE_MAX_BYTES,
     leases,
@@ -95,6 +96,22 @@ try {
     registers: [metrics],
     collect() {
       this.set(worker.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'inkstream_filter_working_bytes',
+    help: 'Bytes of the ingest messages this replica is working now (parsed, routed, publishing); about FILTER_MAX_WORKING_BYTES at most',
+    registers: [metrics],
+    collect() {
+      this.set(worker.work.bytes);
+    },
+  });
+  new Gauge({
+    name: 'inkstream_filter_waiting_messages',
+    help: 'Ingest messages this replica holds and has not started working yet (waiting for FILTER_MAX_WORKING_BYTES room)',
+    registers: [metrics],
+    collect() {
+      this.set(worker.work.queued);
     },
   });
   new Gauge({
