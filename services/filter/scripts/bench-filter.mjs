@@ -123,6 +123,7 @@ try {
     deliveryMessages: delivery.state.messages, deliveryBytes: delivery.state.bytes,
     startedAtMs: Math.round(t0), wallMs: Math.round(wall), cpuMs: Math.round(cpuMs), gcMs: Math.round(gcMs), cpuUsPerPayload: +((cpuMs * 1000) / payloads).toFixed(1), cpuUsPerEvent: +((cpuMs * 1000) / N).toFixed(1),
     payloadsPerSecWall: Math.round(payloads / (wall / 1000)),
+    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   }));
 } finally {
   for await (const name of bus.jsm.streams.names()) if (name.includes(topology.namespace) || name.startsWith(topology.namespace.toUpperCase())) await bus.jsm.streams.delete(name).catch(() => undefined);
