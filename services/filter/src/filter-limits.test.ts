@@ -621,6 +621,7 @@ describe('filter limits through real NATS', () => {
     // The stuck user's events are still unacked (retried in place), nothing of theirs delivered.
     expect(await ackPending(stuck!)).toBe(2);
     expect(((await metrics.stepRetries.get()).values.find((v) => v.labels.step === 'load')?.value ?? 0)).toBeGreaterThan(0);
+    expect((await metrics.messagesOverdue.get()).values[0]?.value).toBeGreaterThanOrEqual(1);
   });
 
   it('the profile cache keeps to FILTER_PROFILE_CACHE_BYTES and reads what it let go from KV', async () => {

@@ -241,7 +241,7 @@ export class FilterWorker {
   private readonly gate: WorkGate;
 
   constructor(private readonly deps: FilterWorkerDeps) {
-    this.gate = new WorkGate(deps.maxWorkingBytes ?? DEFAULT_MAX_WORKING_BYTES, deps.workHoldLimitMs ?? WORK_HOLD_LIMIT_MS);
+    this.gate = new WorkGate(deps.maxWorkingBytes ?? DEFAULT_MAX_WORKING_BYTES, deps.workHoldLimitMs ?? WORK_HOLD_LIMIT_MS, () => deps.metrics.messagesOverdue.inc());
     this.publisher = new LeanPublisher(deps.bus.nc, deps.publishTimeoutMs ?? 5_000);
     this.dedupWindowMs = deps.dedupWindowMs ?? deps.topology.streams.ingest.duplicate_window / 1_000_000;
     this.processed = new ProcessedLog({

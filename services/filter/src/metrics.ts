@@ -54,6 +54,11 @@ export function createFilterMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    messagesOverdue: new Counter({
+      name: 'inkstream_filter_messages_overdue_total',
+      help: 'Ingest messages worked longer than 1 s (a user stuck behind a failing step, or waiting behind one), which then stopped counting against FILTER_MAX_WORKING_BYTES',
+      registers: [registry],
+    }),
     profileConflicts: new Counter({
       name: 'inkstream_filter_profile_conflicts_total',
       help: 'Profile writes refused because another replica wrote the profile since this one read it (its records are naked and come back)',

@@ -30,13 +30,14 @@ export class WorkGate {
   private readonly waiting: Entry[] = [];
   private waitingHead = 0;
   private sweep: NodeJS.Timeout | undefined;
-  private overdue = 0;
 
   constructor(
     /** Bytes worked at once; one message larger than this is let in alone. */
     private readonly maxBytes: number,
     /** A message worked longer than this stops counting (it is held, not worked). */
     private readonly holdLimitMs: number,
+    /** Called for each message that stops counting at the hold limit. */
+    private readonly onOverdue: () => void = () => undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -48,11 +49,6 @@ export class WorkGate {
   /** Messages waiting to be let in. */
   get queued(): number {
     return this.waiting.length - this.waitingHead;
-  }
-
-  /** Messages let in that stopped counting because they were worked longer than the hold limit, since start. */
-  get overdueCount(): number {
-    return this.overdue;
   }
 
   /**
@@ -130,8 +126,8 @@ export class WorkGate {
       if (e.counted) {
         e.counted = false;
         this.working -= e.bytes;
-        this.overdue++;
         freed = true;
+        this.onOverdue();
       }
     }
     if (freed || this.active.size === 0) this.admit();
