@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildIdentifyPayload, buildTrackPayload, discardReason, pickAllowed } from './payload.js';
 import { messageIdFor } from './message-id.js';
@@ -117,5 +118,21 @@ describe('messageIdFor', () => {
   it('is pinned: ids stored before (dedup, retry state, dead letters) keep matching', () => {
     // Computed with createHash('sha256') before the one-shot digest replaced it.
     expect(messageIdFor('s1', 'track', 'ins-1')).toBe('8020f01f-88c4-86ab-a5ba-374aa2de97d3');
+  });
+
+  it('is the digest formatted as a UUID, for every variant digit', () => {
+    // The format as first written: slices of the hex digest, its 17th digit turned into the variant.
+    const reference = (syncId: string, type: 'track' | 'identify', key: string) => {
+      const h = createHash('sha256').update(`${syncId}\u0000${type}\u0000${key}`).digest('hex');
+      const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    };
+    const digits = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const key = `i:ü-${i}`;
+      expect(messageIdFor('sync-1', i % 2 ? 'track' : 'identify', key)).toBe(reference('sync-1', i % 2 ? 'track' : 'identify', key));
+      digits.add(createHash('sha256').update(`sync-1\u0000${i % 2 ? 'track' : 'identify'}\u0000${key}`).digest('hex')[16]!);
+    }
+    expect(digits.size).toBe(16);
   });
 });
