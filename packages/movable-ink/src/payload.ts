@@ -98,10 +98,9 @@ export function identityJson(userId: unknown, deviceId: unknown): string {
   return out;
 }
 
-/** `,"<name>":<value>` as JSON.stringify writes a member, '' for one it leaves out (undefined). */
-function memberJson(name: string, value: unknown): string {
-  const json = typeof value === 'number' && Number.isFinite(value) ? `${value}` : str(value);
-  return json === undefined ? '' : `,"${name}":${json}`;
+/** A value's JSON as JSON.stringify writes it in an object (undefined: the member is left out). */
+function valueJson(value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? `${value}` : str(value);
 }
 
 /**
@@ -109,6 +108,8 @@ function memberJson(name: string, value: unknown): string {
  * filter sends only the JSON. `ids` is identityJson of the event's ids, `timestamp` timestampOf
  * the event, `messageId` from messageIdFor (JSON-safe ASCII: written between quotes as it is),
  * `propertiesJson` and `userPropertiesJson` pickedJson of the event's properties and the profile.
+ * Joined from an array of its pieces: one string of the payload's length, where concatenation
+ * makes a string per piece and a copy of the whole when it is first read.
  */
 export function trackPayloadJson(
   eventType: string,
@@ -118,16 +119,39 @@ export function trackPayloadJson(
   propertiesJson: string | undefined,
   userPropertiesJson: string | undefined,
 ): string {
-  let out = `{"type":"track"${memberJson('event', eventType)}${ids}${memberJson('timestamp', timestamp)},"message_id":"${messageId}"`;
-  if (propertiesJson !== undefined) out += `,"properties":${propertiesJson}`;
-  if (userPropertiesJson !== undefined) out += `,"user_properties":${userPropertiesJson}`;
-  return `${out}}`;
+  const event = valueJson(eventType);
+  const time = valueJson(timestamp);
+  return [
+    '{"type":"track"',
+    event === undefined ? '' : ',"event":',
+    event ?? '',
+    ids,
+    time === undefined ? '' : ',"timestamp":',
+    time ?? '',
+    ',"message_id":"',
+    messageId,
+    propertiesJson === undefined ? '"' : '","properties":',
+    propertiesJson ?? '',
+    userPropertiesJson === undefined ? '' : ',"user_properties":',
+    userPropertiesJson ?? '',
+    '}',
+  ].join('');
 }
 
 /** `JSON.stringify(buildIdentifyPayload(...))` from its pieces (see trackPayloadJson); `traitsJson` is pickedJson of the profile. */
 export function identifyPayloadJson(ids: string, timestamp: number, messageId: string, traitsJson: string | undefined): string {
-  const out = `{"type":"identify"${ids}${memberJson('timestamp', timestamp)},"message_id":"${messageId}"`;
-  return traitsJson === undefined ? `${out}}` : `${out},"traits":${traitsJson}}`;
+  const time = valueJson(timestamp);
+  return [
+    '{"type":"identify"',
+    ids,
+    time === undefined ? '' : ',"timestamp":',
+    time ?? '',
+    ',"message_id":"',
+    messageId,
+    traitsJson === undefined ? '"' : '","traits":',
+    traitsJson ?? '',
+    '}',
+  ].join('');
 }
 
 export type DiscardReason = 'no user id or device id' | 'older than 30 days' | 'larger than maxRequestBytes';

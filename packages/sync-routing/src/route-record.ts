@@ -116,26 +116,43 @@ function entryOf(
   return deviceId !== undefined ? { v: 1, properties, deviceId, lastSeq, identified } : { v: 1, properties, lastSeq, identified };
 }
 
-/** The JSON of an entryOf profile up to its properties' JSON. */
-const ENTRY_HEAD = '{"v":1,"properties":';
-const ENTRY_HEAD_BYTES = ENTRY_HEAD.length;
+/** Bytes of the JSON of an entryOf profile before its properties' JSON (`{"v":1,"properties":`). */
+const ENTRY_HEAD_BYTES = '{"v":1,"properties":'.length;
 
 /**
- * The JSON of an entryOf profile after its properties' JSON: `JSON.stringify(entry)` is
- * ENTRY_HEAD + the properties' JSON + this, so a profile is serialized from its properties'
- * JSON (made once per record) and a few short pieces, and measured without building the whole.
+ * `JSON.stringify(entryOf(...))` given the properties' JSON (made once per record), joined from its
+ * pieces: one string of the profile's length, no copy of the properties' JSON in a second
+ * serialization of the whole.
  */
-function entryTail(userId: string | undefined, deviceId: string | undefined, lastSeq: number, identified: Record<string, string>): string {
-  let out = '';
-  if (userId !== undefined) out += member('userId', userId);
-  if (deviceId !== undefined) out += member('deviceId', deviceId);
-  return `${out}${member('lastSeq', lastSeq)}${member('identified', identified)}}`;
+function entryJson(propertiesJson: string, userId: string | undefined, deviceId: string | undefined, lastSeq: number, identified: Record<string, string>): string {
+  const user = valueJson(userId);
+  const device = valueJson(deviceId);
+  const seq = valueJson(lastSeq);
+  const known = valueJson(identified);
+  return [
+    '{"v":1,"properties":',
+    propertiesJson,
+    user === undefined ? '' : ',"userId":',
+    user ?? '',
+    device === undefined ? '' : ',"deviceId":',
+    device ?? '',
+    seq === undefined ? '' : ',"lastSeq":',
+    seq ?? '',
+    known === undefined ? '' : ',"identified":',
+    known ?? '',
+    '}',
+  ].join('');
+}
+
+/** A value's JSON as JSON.stringify writes it in an object (undefined: the member is left out). */
+function valueJson(value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? `${value}` : JSON.stringify(value);
 }
 
 /**
- * At least the UTF-8 bytes of entryTail (a number's JSON has at most 24 characters; a string's,
- * 6 bytes per UTF-16 unit and its quotes; `null` for values of another kind), counted without
- * serializing anything: most profiles are far below their bound.
+ * At least the UTF-8 bytes of entryJson past the properties' JSON (a number's JSON has at most
+ * 24 characters; a string's, 6 bytes per UTF-16 unit and its quotes; `null` for values of another
+ * kind), counted without serializing anything: most profiles are far below their bound.
  */
 function entryTailMaxBytes(userId: string | undefined, deviceId: string | undefined, identified: Record<string, string>): number {
   let bytes = ',"userId":,"deviceId":,"lastSeq":,"identified":{}}'.length + 24 + stringMaxBytes(userId) + stringMaxBytes(deviceId);
@@ -145,12 +162,6 @@ function entryTailMaxBytes(userId: string | undefined, deviceId: string | undefi
 
 function stringMaxBytes(value: unknown): number {
   return typeof value === 'string' ? 6 * value.length + 2 : value === undefined || value === null ? 4 : Infinity;
-}
-
-/** `,"<name>":<value>` as JSON.stringify writes an object's member, '' for one it leaves out. */
-function member(name: string, value: unknown): string {
-  const json = typeof value === 'number' && Number.isFinite(value) ? `${value}` : JSON.stringify(value);
-  return json === undefined ? '' : `,"${name}":${json}`;
 }
 
 /** UTF-8 bytes of segmentPrefix(sync, project), per sync snapshot (the same few projects each). */
@@ -234,10 +245,10 @@ export function routeRecord(
     const limit = Math.max(0, maxProfileBytes - users * FINGERPRINT_RESERVE_BYTES);
     propertiesJson = JSON.stringify(applied);
     const propertiesBytes = Buffer.byteLength(propertiesJson);
-    // The draft's exact size only when its bound says it may not fit (its tail is built then).
+    // The draft's exact size only when its bound says it may not fit (it is serialized then).
     if (
       ENTRY_HEAD_BYTES + propertiesBytes + entryTailMaxBytes(userId, deviceId, identified) > limit &&
-      ENTRY_HEAD_BYTES + propertiesBytes + Buffer.byteLength(entryTail(userId, deviceId, before.lastSeq, identified)) > limit
+      Buffer.byteLength(entryJson(propertiesJson, userId, deviceId, before.lastSeq, identified)) > limit
     ) {
       const bounded = boundProfile(entryOf(applied, userId, deviceId, before.lastSeq, identified), limit);
       if (bounded.profile.properties !== applied) propertiesJson = undefined;
@@ -295,10 +306,9 @@ export function routeRecord(
   if (!changed) return routed;
   routed.changed = true;
   profile.lastSeq = Math.max(before.lastSeq, streamSeq);
-  propertiesJson ??= JSON.stringify(properties);
-  const tail = entryTail(profile.userId, profile.deviceId, profile.lastSeq, profile.identified);
-  if (ENTRY_HEAD_BYTES + Buffer.byteLength(propertiesJson) + Buffer.byteLength(tail) <= maxProfileBytes) {
-    routed.serialized = `${ENTRY_HEAD}${propertiesJson}${tail}`;
+  const serialized = entryJson(propertiesJson ?? JSON.stringify(properties), profile.userId, profile.deviceId, profile.lastSeq, profile.identified);
+  if (Buffer.byteLength(serialized) <= maxProfileBytes) {
+    routed.serialized = serialized;
     return routed;
   }
   const bounded = boundProfile(profile, maxProfileBytes);
