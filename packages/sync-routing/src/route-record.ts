@@ -72,9 +72,10 @@ interface KnownTraits {
 }
 
 /**
- * Identify fingerprints already computed, per properties object (profiles keep the same object
- * while their properties do not change, and never change one in place): most records of a user
- * repeat the pairing and traits of the last, and need no JSON and hash for them again.
+ * Selected traits' JSON and identify fingerprints already computed, per properties object
+ * (profiles keep the same object while their properties do not change, and never change one in
+ * place): most records of a user repeat the pairing and traits of the last, and need no JSON and
+ * hash for them again.
  */
 const fingerprints = new WeakMap<object, KnownTraits[]>();
 
