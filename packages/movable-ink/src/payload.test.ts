@@ -1,5 +1,18 @@
+import { createHash } from 'node:crypto';
+import type { AmplitudeEvent } from '@inkstream/contracts';
 import { describe, expect, it } from 'vitest';
-import { buildIdentifyPayload, buildTrackPayload, discardReason, pickAllowed } from './payload.js';
+import {
+  buildIdentifyPayload,
+  buildTrackPayload,
+  discardReason,
+  discardReasonOf,
+  identifyPayloadJson,
+  identityJson,
+  pickAllowed,
+  pickedJson,
+  timestampOf,
+  trackPayloadJson,
+} from './payload.js';
 import { messageIdFor } from './message-id.js';
 import { basicAuthorization, maskAuthorization } from './authorization.js';
 import { buildRequest, ENVELOPE_BYTES, requestBody, requestHeaders } from './request.js';
@@ -53,6 +66,46 @@ describe('identify payload', () => {
     expect(p.traits).toEqual({ email: 'a@example.com', plan: 'pro' });
     expect(p.type).toBe('identify');
     expect(p.message_id).not.toBe(messageIdFor('s1', 'track', 'ins-1'));
+  });
+});
+
+describe('payload JSON from pieces', () => {
+  const events: AmplitudeEvent[] = [
+    event,
+    { event_type: 'x', device_id: 'dev-1' },
+    { event_type: 'Quote "é" \u2028 \n', user_id: 'ü-12345', device_id: '', time: 1.5, event_properties: { '10': 'n', b: [1, { c: null }], a: 'z', 2: true } },
+    { event_type: 'e', user_id: '', time: Number.NaN, event_properties: {} },
+    { event_type: 'e', user_id: 'u-12345', time: -0, event_properties: { price: 1e21, tiny: 5e-7, neg: -3.25 } },
+    { event_type: 'e', user_id: 42 as unknown as string, device_id: 'd-12345', time: 'soon' as unknown as number },
+  ];
+  const profiles = [{}, { email: 'a@example.com', plan: 'pro', '7': 'x', nested: { a: [1, 2] } }, { plan: undefined, email: 'é' }];
+  const selections = [
+    { eventProperties: ['product_id', 'price', 'missing', '10', 'a', '2', 'b', 'neg', 'tiny'], userProperties: ['plan', 'email', '7'] },
+    { eventProperties: ['*'], userProperties: ['*'] },
+    { eventProperties: [], userProperties: [] },
+  ];
+
+  it('is byte for byte the JSON of the payload objects', () => {
+    for (const e of events) {
+      for (const profile of profiles) {
+        for (const selection of selections) {
+          for (const receivedAt of [7, Number.POSITIVE_INFINITY]) {
+            const source = { syncId: 's1', event: e, eventKey: 'k', receivedAt, profile };
+            const track = buildTrackPayload(source, selection);
+            const identify = buildIdentifyPayload(source, selection);
+            const ids = identityJson(e.user_id, e.device_id);
+            const traits = pickedJson(profile, selection.userProperties);
+            const timestamp = timestampOf(e, receivedAt);
+            expect(trackPayloadJson(e.event_type, ids, timestamp, track.message_id, pickedJson(e.event_properties, selection.eventProperties), traits)).toBe(
+              JSON.stringify(track),
+            );
+            expect(identifyPayloadJson(ids, timestamp, identify.message_id, traits)).toBe(JSON.stringify(identify));
+            const bytes = Buffer.byteLength(JSON.stringify(track));
+            expect(discardReasonOf(ids !== '', timestamp, bytes, 1_000, 1709566376409)).toBe(discardReason(track, bytes, 1_000, 1709566376409));
+          }
+        }
+      }
+    }
   });
 });
 
@@ -117,5 +170,21 @@ describe('messageIdFor', () => {
   it('is pinned: ids stored before (dedup, retry state, dead letters) keep matching', () => {
     // Computed with createHash('sha256') before the one-shot digest replaced it.
     expect(messageIdFor('s1', 'track', 'ins-1')).toBe('8020f01f-88c4-86ab-a5ba-374aa2de97d3');
+  });
+
+  it('is the digest formatted as a UUID, for every variant digit', () => {
+    // The format as first written: slices of the hex digest, its 17th digit turned into the variant.
+    const reference = (syncId: string, type: 'track' | 'identify', key: string) => {
+      const h = createHash('sha256').update(`${syncId}\u0000${type}\u0000${key}`).digest('hex');
+      const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    };
+    const digits = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const key = `i:ü-${i}`;
+      expect(messageIdFor('sync-1', i % 2 ? 'track' : 'identify', key)).toBe(reference('sync-1', i % 2 ? 'track' : 'identify', key));
+      digits.add(createHash('sha256').update(`sync-1\u0000${i % 2 ? 'track' : 'identify'}\u0000${key}`).digest('hex')[16]!);
+    }
+    expect(digits.size).toBe(16);
   });
 });

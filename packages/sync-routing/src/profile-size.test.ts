@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compactIdentified, emptyProfile, forgetIdentifies, identifyFingerprint, type ProfileEntry } from './profile.js';
+import { compactIdentified, emptyProfile, forgetIdentifies, identifyFingerprint, identifyFingerprintOfJson, type ProfileEntry } from './profile.js';
 import { boundProfile } from './profile-size.js';
 
 const profile = (properties: Record<string, unknown>, identified: Record<string, string> = {}): ProfileEntry => ({
@@ -56,6 +57,18 @@ describe('identify fingerprints', () => {
     expect(fp).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(fp).not.toBe(identifyFingerprint('user-12345', undefined, { essay: big(300_001) }));
     expect(fp).not.toBe(identifyFingerprint('user-12345', 'device-1', { essay: big(300_000) }));
+  });
+  it('is the hash of the JSON of the pairing and traits, written from pieces', () => {
+    const cases: Array<[string | undefined, string | undefined, Record<string, unknown> | undefined]> = [
+      ['u-12345', undefined, { plan: 'pro', '2': [1, null], q: 'é "\u2028' }],
+      [undefined, 'd "1"', undefined],
+      [undefined, undefined, {}],
+    ];
+    for (const [userId, deviceId, traits] of cases) {
+      const json = JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]);
+      expect(identifyFingerprint(userId, deviceId, traits)).toBe(createHash('sha256').update(json).digest('base64url'));
+      expect(identifyFingerprintOfJson(userId, deviceId, traits === undefined ? undefined : JSON.stringify(traits))).toBe(identifyFingerprint(userId, deviceId, traits));
+    }
   });
   it('converts the JSON form profiles held before into the same hash', () => {
     const traits = { plan: 'pro', essay: big(10_000) };

@@ -36,7 +36,17 @@ export const emptyProfile = (): ProfileEntry => ({ v: 1, properties: {}, lastSeq
  * hash, not the traits themselves, so the profile does not hold a copy of the traits per sync.
  */
 export function identifyFingerprint(userId: string | undefined, deviceId: string | undefined, traits: Record<string, unknown> | undefined): string {
-  return sha256(JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null]), 'base64url');
+  return identifyFingerprintOfJson(userId, deviceId, traits === undefined ? undefined : JSON.stringify(traits));
+}
+
+/**
+ * identifyFingerprint of traits given as their JSON (routing has it for the payloads already):
+ * the hash of `JSON.stringify([userId ?? null, deviceId ?? null, traits ?? null])`, written from pieces.
+ */
+export function identifyFingerprintOfJson(userId: string | undefined, deviceId: string | undefined, traitsJson: string | undefined): string {
+  const user = userId === undefined || userId === null ? 'null' : JSON.stringify(userId);
+  const device = deviceId === undefined || deviceId === null ? 'null' : JSON.stringify(deviceId);
+  return sha256(`[${user},${device},${traitsJson ?? 'null'}]`, 'base64url');
 }
 
 /**

@@ -206,6 +206,18 @@ describe('routeRecord', () => {
       expect(again.profile.properties).toBe(first.profile.properties);
     });
 
+    it('serializes the profile as JSON.stringify does, at the bound and past it', () => {
+      const s = sync({ sendUsers: true, userProperties: ['*'] });
+      const at = routeRecord(record(essay), 1, emptyProfile(), [s], NOW);
+      const bytes = Buffer.byteLength(at.serialized!);
+      for (const maxProfileBytes of [bytes, bytes - 1, bytes + 127, bytes + 128]) {
+        const r = routeRecord(record(essay), 1, emptyProfile(), [s], NOW, { maxProfileBytes });
+        expect(r.serialized).toBe(JSON.stringify(r.profile));
+        expect(Buffer.byteLength(r.serialized!)).toBeLessThanOrEqual(maxProfileBytes);
+        for (const p of r.payloads) expect(p.payloadJson).toBe(JSON.stringify(p.payload));
+      }
+    });
+
     it('discards a payload whose delivery segment the NATS server could not carry, with its reason', () => {
       const big = { ...viewed, event_properties: { price: 'x'.repeat(1_500_000) } };
       const wide = sync({ delivery: { ...DEFAULT_DELIVERY_SETTINGS, maxRequestBytes: 2_000_000 } });
@@ -259,6 +271,32 @@ describe('routeRecord', () => {
       expect(r.droppedTraits).toEqual([]);
       expect(r.profile.properties).toEqual({ ...traits, plan: 'pro' });
       expect(Buffer.byteLength(r.serialized!)).toBeLessThan(210_000);
+    });
+  });
+
+  it("gives the payloads' and the profile's JSON byte for byte as JSON.stringify of their objects", () => {
+    const syncs = [
+      sync({ sendUsers: true, userProperties: ['plan', 'email', '3'], eventProperties: ['*'] }),
+      sync({ id: 'sync-2', sendUsers: true, userProperties: ['*'], eventProperties: ['price', '10', 'missing'] }),
+      sync({ id: 'sync-3', userProperties: ['plan'], eventProperties: [] }),
+    ];
+    const events: Array<[IngestedRecord['event'], IngestedRecord['kind']]> = [
+      [{ ...viewed, device_id: 'd "é" \u2028', user_properties: { $set: { plan: 'pro', '3': [1, { a: null }] }, $add: { n: 1.5 } } }, 'event'],
+      [{ event_type: 'Quote "x"', device_id: 'device-only', time: NOW - 1, event_properties: { '10': 'ten', price: -0, big: 1e21 } }, 'event'],
+      [{ event_type: '$identify', user_id: 'user-12345', user_properties: { email: 'ü@example.com' } }, 'identify'],
+      [{ ...viewed, user_id: 'user-12345', user_properties: { $unset: { plan: '-' } } }, 'event'],
+      [{ ...viewed, user_id: 'user-12345', user_properties: { plan: 'pro' } }, 'event'],
+      [{ event_type: '$groupidentify', user_id: 'user-12345', group_properties: { $set: { a: 1 } } }, 'event'],
+    ];
+    let before = emptyProfile();
+    events.forEach(([event, kind], i) => {
+      const r = routeRecord(record(event, kind, `e${i}`), i + 1, before, syncs, NOW);
+      for (const p of r.payloads) expect(p.payloadJson).toBe(JSON.stringify(p.payload));
+      if (r.changed) expect(r.serialized).toBe(JSON.stringify(r.profile));
+      const lean = routeRecord(record(event, kind, `e${i}`), i + 1, before, syncs, NOW, { payloadObjects: false });
+      expect(lean.payloads.map((p) => p.payloadJson)).toEqual(r.payloads.map((p) => p.payloadJson));
+      expect(lean.serialized).toBe(r.serialized);
+      before = r.profile;
     });
   });
 

@@ -60,6 +60,32 @@ describe('segment lines', () => {
     expect(() => writeSegment('P[', [])).toThrow();
   });
 
+  it('writes every kind of head as itemHeadJson gives it (odd receivedAt, unicode user keys, trace suffix)', () => {
+    const odd: SegmentPayloadHead[] = [
+      { messageId: 'm3', userKey: '\u2028 "\\ 😀', payloadType: 'track', receivedAt: Infinity },
+      { messageId: 'm4', userKey: 'u4', payloadType: 'track', receivedAt: undefined as unknown as number },
+      { messageId: 'm5', userKey: 'ü5', payloadType: 'identify', receivedAt: 1.5e21 },
+      { messageId: 'm6', userKey: 'u6', payloadType: 'identify', receivedAt: -0.25 },
+      ...[0, -0, 9, 10, 99, 100, 1_764_790_000_000, 999_999_999_999_999, 1_000_000_000_000_000, -5, 2 ** 53 + 2].map(
+        (receivedAt, i): SegmentPayloadHead => ({ messageId: `n${i}`, userKey: 'u', payloadType: 'track', receivedAt }),
+      ),
+    ];
+    for (const head of odd) {
+      const item = itemOf(head, '{}');
+      expect(headBytes(head.messageId, head.payloadType, Buffer.byteLength(item.userKeyJson), head.receivedAt)).toBe(Buffer.byteLength(JSON.stringify(head)));
+    }
+    const items = odd.map((h) => itemOf(h, '{"é":"\u2028"}'));
+    for (const suffix of ['', headTraceSuffix({ traceparent: 'x', tracestate: 'ü=1' })]) {
+      const expected = `P[${items.map((i) => itemHeadJson(i, suffix)).join(',')}]}\n${items.map((i) => i.payloadJson).join('\n')}`;
+      expect(writeSegment('P[', items, suffix).toString()).toBe(expected);
+    }
+  });
+
+  it('refuses a message id or payload type that is not ASCII (a bug, not data)', () => {
+    const item = itemOf({ messageId: 'mé', userKey: 'u', payloadType: 'track', receivedAt: 1 }, '{}');
+    expect(() => writeSegment('P[', [item])).toThrow(/ASCII/);
+  });
+
   it('refuses items whose byte counts are wrong (a bug, not data)', () => {
     const item = itemOf(heads[0]!, payloads[0]!);
     expect(() => writeSegment('P[', [{ ...item, bytes: item.bytes + 1 }])).toThrow(/bytes/);

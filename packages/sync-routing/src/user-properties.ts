@@ -32,7 +32,8 @@ const hasOwn = (o: object, key: string) => Object.prototype.hasOwnProperty.call(
 
 /** Every key of `sets` is in `profile` already with the same JSON: setting them changes nothing. */
 function setsNothing(profile: Properties, sets: Properties): boolean {
-  for (const key of Object.keys(sets)) {
+  for (const key in sets) {
+    if (!hasOwn(sets, key)) continue;
     if (!hasOwn(profile, key) || !sameJson(profile[key], sets[key])) return false;
   }
   return true;
@@ -43,17 +44,30 @@ function setsNothing(profile: Properties, sets: Properties): boolean {
  * profile says): applying them would give a copy whose JSON is the profile's. The profile itself
  * is answered then, so the caller has nothing to compare or copy.
  */
-function onlySetsNothing(profile: Properties, userProperties: Properties, keys: readonly string[]): boolean {
-  for (const name of keys) {
+function onlySetsNothing(profile: Properties, userProperties: Properties): boolean {
+  for (const name in userProperties) {
+    if (!hasOwn(userProperties, name)) continue;
     const v = userProperties[name];
     if (name === '$set') {
       if (!isObject(v) || !setsNothing(profile, v)) return false;
     } else if (name === '$setOnce') {
       if (!isObject(v)) return false;
-      for (const key of Object.keys(v)) if (profile[key] === undefined || profile[key] === null || !hasOwn(profile, key)) return false;
+      for (const key in v) if (hasOwn(v, key) && (profile[key] === undefined || profile[key] === null || !hasOwn(profile, key))) return false;
     } else return false;
   }
   return true;
+}
+
+/** Whether the object has an own enumerable key that is an operation (its other keys are then ignored). */
+function hasOperation(userProperties: Properties): boolean {
+  for (const key in userProperties) if (OPERATIONS.has(key) && hasOwn(userProperties, key)) return true;
+  return false;
+}
+
+/** The object of an operation, undefined when absent or not an object (it does nothing then). */
+function operation(userProperties: Properties, name: string): Properties | undefined {
+  const v = userProperties[name];
+  return isObject(v) ? v : undefined;
 }
 
 /**
@@ -67,47 +81,72 @@ function onlySetsNothing(profile: Properties, userProperties: Properties, keys: 
  *   scalar into a list; `$postInsert`/`$preInsert` do so only for values not already there;
  * - `$remove` removes every occurrence of the values from a list.
  * When the result would serialize as the profile does (a `$set` of the values it holds), the
- * profile itself is answered.
+ * profile itself is answered. Runs for nearly every event: own keys are walked in place (for…in
+ * with hasOwn, the order of Object.keys), with no arrays of keys or entries.
  */
 export function applyUserProperties(profile: Properties, userProperties: Properties | undefined): Properties {
   if (!userProperties) return profile;
-  const keys = Object.keys(userProperties);
-  if (keys.length === 0) return profile;
-  if (!keys.some((k) => OPERATIONS.has(k))) return setsNothing(profile, userProperties) ? profile : { ...profile, ...userProperties };
-  if (onlySetsNothing(profile, userProperties, keys)) return profile;
+  let any = false;
+  for (const key in userProperties) {
+    if (hasOwn(userProperties, key)) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return profile;
+  if (!hasOperation(userProperties)) return setsNothing(profile, userProperties) ? profile : { ...profile, ...userProperties };
+  if (onlySetsNothing(profile, userProperties)) return profile;
 
   let next: Properties = { ...profile };
-  const op = (name: string): Properties => {
-    const v = userProperties[name];
-    return isObject(v) ? v : {};
-  };
   if (userProperties.$clearAll !== undefined) next = {};
-  for (const key of Object.keys(op('$unset'))) delete next[key];
-  for (const [key, value] of Object.entries(op('$setOnce'))) {
-    if (next[key] === undefined || next[key] === null) next[key] = value;
+  let o = operation(userProperties, '$unset');
+  if (o) for (const key in o) if (hasOwn(o, key)) delete next[key];
+  o = operation(userProperties, '$setOnce');
+  if (o) {
+    for (const key in o) {
+      if (hasOwn(o, key) && (next[key] === undefined || next[key] === null)) next[key] = o[key];
+    }
   }
-  for (const [key, value] of Object.entries(op('$set'))) next[key] = value;
-  for (const [key, value] of Object.entries(op('$add'))) {
-    const increment = toNumber(value);
-    if (increment === undefined) continue;
-    next[key] = (toNumber(next[key]) ?? 0) + increment;
+  o = operation(userProperties, '$set');
+  if (o) for (const key in o) if (hasOwn(o, key)) next[key] = o[key];
+  o = operation(userProperties, '$add');
+  if (o) {
+    for (const key in o) {
+      if (!hasOwn(o, key)) continue;
+      const increment = toNumber(o[key]);
+      if (increment === undefined) continue;
+      next[key] = (toNumber(next[key]) ?? 0) + increment;
+    }
   }
-  for (const [key, value] of Object.entries(op('$append'))) next[key] = [...toList(next[key]), ...toList(value)];
-  for (const [key, value] of Object.entries(op('$prepend'))) next[key] = [...toList(value), ...toList(next[key])];
-  for (const [key, value] of Object.entries(op('$preInsert'))) {
-    const current = toList(next[key]);
-    const missing = toList(value).filter((v) => !current.some((c) => sameValue(c, v)));
-    next[key] = [...missing, ...current];
+  o = operation(userProperties, '$append');
+  if (o) for (const key in o) if (hasOwn(o, key)) next[key] = [...toList(next[key]), ...toList(o[key])];
+  o = operation(userProperties, '$prepend');
+  if (o) for (const key in o) if (hasOwn(o, key)) next[key] = [...toList(o[key]), ...toList(next[key])];
+  o = operation(userProperties, '$preInsert');
+  if (o) {
+    for (const key in o) {
+      if (!hasOwn(o, key)) continue;
+      const current = toList(next[key]);
+      const missing = toList(o[key]).filter((v) => !current.some((c) => sameValue(c, v)));
+      next[key] = [...missing, ...current];
+    }
   }
-  for (const [key, value] of Object.entries(op('$postInsert'))) {
-    const current = toList(next[key]);
-    const missing = toList(value).filter((v) => !current.some((c) => sameValue(c, v)));
-    next[key] = [...current, ...missing];
+  o = operation(userProperties, '$postInsert');
+  if (o) {
+    for (const key in o) {
+      if (!hasOwn(o, key)) continue;
+      const current = toList(next[key]);
+      const missing = toList(o[key]).filter((v) => !current.some((c) => sameValue(c, v)));
+      next[key] = [...current, ...missing];
+    }
   }
-  for (const [key, value] of Object.entries(op('$remove'))) {
-    if (next[key] === undefined) continue;
-    const removed = toList(value);
-    next[key] = toList(next[key]).filter((c) => !removed.some((r) => sameValue(c, r)));
+  o = operation(userProperties, '$remove');
+  if (o) {
+    for (const key in o) {
+      if (!hasOwn(o, key) || next[key] === undefined) continue;
+      const removed = toList(o[key]);
+      next[key] = toList(next[key]).filter((c) => !removed.some((r) => sameValue(c, r)));
+    }
   }
   return next;
 }
