@@ -51,8 +51,9 @@ export const RECONNECT_GRACE_MS = 2_000;
 /**
  * JetStream publishing without `js.publish()`'s per-call cost (a request with its own timer,
  * deferred and Error objects): every message is a plain publish (its frame written by
- * PublishFrames into nats.js's outbound buffer) whose reply subject is a token under one inbox this publisher subscribes to once; acknowledgements are matched to
- * their publish by that token. One timer sweeps expired publishes. The answers are those of
+ * PublishFrames into nats.js's outbound buffer) whose reply subject is a token under one inbox
+ * this publisher subscribes to once; acknowledgements are matched to their publish by that
+ * token. One timer sweeps expired publishes. The answers are those of
  * `js.publish()`: a `PubAck` (`duplicate` set when the message id was already stored), a
  * `JetStreamApiError` for a refusal (its `code` is JetStream's error code), a
  * `NoStreamForSubjectError` ("no responders") when no stream stores the subject, a
@@ -95,7 +96,8 @@ export class LeanPublisher {
     const reply = `${this.inbox}.${token}`;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise<LeanPubAck>((resolve, reject) => {
-      // Throws at once for a message over max_payload or a closed connection: nothing pends.
+      // Throws at once for a message over max_payload, a closed connection or a message id with
+      // CR or LF: nothing pends.
       this.frames.publish(subject, reply, headersText(options.headers, options.msgID, options.expectedLastSubjectSequence), data);
       this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject, offline: this.offline() });
       this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, Math.max(10, timeoutMs / 5)));
