@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { framesOf } from './publish-frames.js';
 import { coalesceSocketWrites } from './socket-writes.js';
 import { StartupRetry, StartupTimeoutError, defaultStartupRetry, secondsText } from './startup-retry.js';
 
@@ -67,6 +68,14 @@ export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
     );
   } catch (err) {
     if (err instanceof StartupTimeoutError) throw new BusUnavailableError(url, err);
+    throw err;
+  }
+  // The connection's outbound buffer (and the frame writer lean publishes use) now: a nats.js
+  // whose internals changed fails here, at start.
+  try {
+    framesOf(nc);
+  } catch (err) {
+    await nc.close();
     throw err;
   }
   let connected = true;

@@ -1,17 +1,18 @@
-import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   interpretPubAckReply,
   PublishInterruptedError,
   PublishTimeoutError,
   type LeanPubAck,
 } from './lean-publisher-reply.js';
+import { framesOf, headersText, type PublishFrames } from './publish-frames.js';
 
 export * from './lean-publisher-reply.js';
 
 export interface LeanPublishOptions {
   /** `Nats-Msg-Id`: JetStream drops a second message with the same id (reported as duplicate). */
   msgID?: string;
-  /** More headers (trace context…). The message id is added to this object. */
+  /** More headers (trace context…), sent with the message id and expected sequence (the object is not changed). */
   headers?: MsgHdrs;
   /** Overrides the publisher's timeout for this publish. */
   timeoutMs?: number;
@@ -19,7 +20,7 @@ export interface LeanPublishOptions {
    * `Nats-Expected-Last-Subject-Sequence`: JetStream stores the message only when the last one
    * stored on its subject has this sequence (0: none is stored), and refuses it otherwise with
    * error 10071 (a JetStreamApiError whose `code` is 10071): a KV put conditional on a revision.
-   * Added to `headers` when given.
+   * Sent with `headers` when given.
    */
   expectedLastSubjectSequence?: number;
 }
@@ -49,9 +50,10 @@ export const RECONNECT_GRACE_MS = 2_000;
 
 /**
  * JetStream publishing without `js.publish()`'s per-call cost (a request with its own timer,
- * deferred and Error objects): every message is a plain `nc.publish` whose reply subject is a
- * token under one inbox this publisher subscribes to once; acknowledgements are matched to
- * their publish by that token. One timer sweeps expired publishes. The answers are those of
+ * deferred and Error objects): every message is a plain publish (its frame written by
+ * PublishFrames into nats.js's outbound buffer) whose reply subject is a token under one inbox
+ * this publisher subscribes to once; acknowledgements are matched to their publish by that
+ * token. One timer sweeps expired publishes. The answers are those of
  * `js.publish()`: a `PubAck` (`duplicate` set when the message id was already stored), a
  * `JetStreamApiError` for a refusal (its `code` is JetStream's error code), a
  * `NoStreamForSubjectError` ("no responders") when no stream stores the subject, a
@@ -65,6 +67,7 @@ export class LeanPublisher {
   private readonly inbox = createInbox();
   private readonly pending = new Map<string, Pending>();
   private readonly sub: Subscription;
+  private readonly frames: PublishFrames;
   private next = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
@@ -76,6 +79,7 @@ export class LeanPublisher {
     /** Default per-publish timeout. */
     private readonly timeoutMs = 5000,
   ) {
+    this.frames = framesOf(nc);
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err.message) : this.answered(msg)) });
     void this.watchConnection();
     void nc.closed().then(() => this.close('connection closed'));
@@ -88,21 +92,13 @@ export class LeanPublisher {
 
   publish(subject: string, data: Uint8Array, options: LeanPublishOptions = {}): Promise<LeanPubAck> {
     if (this.closed) return Promise.reject(new PublishInterruptedError(subject, 'publisher closed'));
-    let hdrs = options.headers;
-    if (options.msgID !== undefined) {
-      hdrs ??= natsHeaders();
-      hdrs.set('Nats-Msg-Id', options.msgID);
-    }
-    if (options.expectedLastSubjectSequence !== undefined) {
-      hdrs ??= natsHeaders();
-      hdrs.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
-    }
     const token = (this.next++).toString(36);
     const reply = `${this.inbox}.${token}`;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise<LeanPubAck>((resolve, reject) => {
-      // Throws at once for a message over max_payload or a closed connection: nothing pends.
-      this.nc.publish(subject, data, hdrs ? { reply, headers: hdrs } : { reply });
+      // Throws at once for a message over max_payload, a closed connection or a message id with
+      // CR or LF: nothing pends.
+      this.frames.publish(subject, reply, headersText(options.headers, options.msgID, options.expectedLastSubjectSequence), data);
       this.pending.set(token, { subject, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject, offline: this.offline() });
       this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, Math.max(10, timeoutMs / 5)));
       this.sweeper.unref?.();

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigView, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { ConfigView, LeanPublisher, connectBus, createTopology, declareStreams, decodeJson, encodeJson, partitionOf, type Bus, type KV } from '@inkstream/bus';
 import {
   DEFAULT_DELIVERY_SETTINGS,
   itemsOfDeliveryMessage,
@@ -93,13 +93,12 @@ describe('filter limits through real NATS', () => {
       maxInFlight?: number;
       maxProfileBytes?: number;
       metrics?: FilterMetrics;
-      bus?: Bus;
       maxWorkingBytes?: number;
       workHoldLimitMs?: number;
     } = {},
   ): FilterWorker {
     const w = new FilterWorker({
-      bus: options.bus ?? bus,
+      bus,
       topology,
       config,
       profiles: options.profiles ?? new ProfileStore(profilesKv, { maxEntries: 1000, maxBytes: 64 * 1024 * 1024 }),
@@ -449,23 +448,18 @@ describe('filter limits through real NATS', () => {
 
   it('a segment whose first publish fails is published again whole: the identify still reaches the delivery stream before its track', async () => {
     let failures = 1;
-    // The filter publishes segments with plain publishes (LeanPublisher): the fault goes there.
-    const nc = new Proxy(bus.nc, {
-      get(target, prop, receiver) {
-        if (prop === 'publish') {
-          return (subject: string, data: Uint8Array, opts?: unknown) => {
-            const isJob = subject.startsWith(`${topology.namespace}.delivery.`);
-            const hasIdentify = isJob && itemsOfDeliveryMessage(new TextDecoder().decode(data)).some((i) => i.payloadType === 'identify');
-            if (hasIdentify && failures-- > 0) throw new Error('injected: publish failed');
-            return target.publish(subject, data, opts as never);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+    // The filter publishes segments with plain publishes (LeanPublisher): the fault goes there,
+    // a rejected publish as for a message nats.js refuses.
+    const publish = LeanPublisher.prototype.publish;
+    const injected = vi.spyOn(LeanPublisher.prototype, 'publish').mockImplementation(function (this: LeanPublisher, subject, data, options) {
+      const isJob = subject.startsWith(`${topology.namespace}.delivery.`);
+      const hasIdentify = isJob && itemsOfDeliveryMessage(new TextDecoder().decode(data)).some((i) => i.payloadType === 'identify');
+      if (hasIdentify && failures-- > 0) return Promise.reject(new Error('injected: publish failed'));
+      return publish.call(this, subject, data, options);
     });
+    onTestFinished(() => injected.mockRestore());
     const metrics = createFilterMetrics(createMetricsRegistry('filter'));
-    const w = worker(configWith('p-order', [sync('order-1', 'p-order', { userProperties: ['plan'] })]), { bus: { ...bus, nc }, metrics });
+    const w = worker(configWith('p-order', [sync('order-1', 'p-order', { userProperties: ['plan'] })]), { metrics });
     await w.start();
     await ingest('p-order', [{ event_type: 'Tick', user_id: 'order-user-1', time: Date.now(), event_properties: { n: 0 }, user_properties: { plan: 'pro' } }], 'order');
     await waitFor(ingestFullyAcked, 'the event acked', 90_000);

@@ -210,7 +210,6 @@ export class EventPublisher {
       segments.map((segment) => {
         const subject = this.topology.subjects.ingest(segment.partition);
         const msgID = segmentMessageId(projectId, segment.keys);
-        // One headers object per message: publish adds the message id header to it.
         const send = (headers: MsgHdrs | undefined) => this.lean.publish(subject, segment.data, { msgID, ...(headers ? { headers } : {}) });
         if (unrecorded) return send(injectTraceContext(active));
         return tracePublish({ subject, template: this.topology.subjectTemplates.ingest, messageId: msgID, bodySize: segment.data.length }, send, active);
