@@ -15,9 +15,10 @@ export const FilterEnvironment = Type.Object({
     description: 'Ingest messages (segments) a partition consumer holds at once, received and not yet acknowledged (its max_ack_pending)',
   }),
   FILTER_MAX_WORKING_BYTES: Type.Integer({
-    // 64 KiB: in the filter bench a saturated replica spent ~15-20 % less CPU per event than when
-    // it parsed everything its consumers held, and less than with 256 KiB (its messages lived ~50 ms
-    // instead of ~10, long enough to be promoted); README, Performance. A larger message is worked alone.
+    // 256 KiB: in `npm run bench` a replica spent 10-25 % less CPU per payload than when it parsed
+    // everything its consumers held; 64 KiB cost the filter a little less alone but nats-server
+    // more (smaller writes), and delivered less in 3 of 4 pairs (README, Performance). A larger
+    // message is worked alone.
     default: DEFAULT_MAX_WORKING_BYTES,
     minimum: 1_024,
     maximum: 1024 * 1024 * 1024,

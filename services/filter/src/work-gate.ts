@@ -1,5 +1,5 @@
 /** Default bound on the bytes of ingest messages a replica works at once (FILTER_MAX_WORKING_BYTES). */
-export const DEFAULT_MAX_WORKING_BYTES = 64 * 1024;
+export const DEFAULT_MAX_WORKING_BYTES = 256 * 1024;
 
 /**
  * Bounds the ingest messages a filter replica works at once, across its partitions, by their
