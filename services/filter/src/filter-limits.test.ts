@@ -493,23 +493,19 @@ describe('filter limits through real NATS', () => {
     ]);
   });
 
-  it('FILTER_MAX_IN_FLIGHT bounds the events a partition consumer holds', async () => {
-    // Users of one partition, so one consumer gets every event.
-    const partition = partitionOf('slow-user-0');
-    const users: string[] = [];
-    for (let i = 0; users.length < 40; i++) if (partitionOf(`slow-user-${i}`) === partition) users.push(`slow-user-${i}`);
+  /** The real profiles bucket, its reads held until `release` (counting those waiting now and at most). */
+  function heldReadsKv() {
     let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let loading = 0;
-    let mostLoading = 0;
-    const slowKv = new Proxy(profilesKv, {
+    const held = new Promise<void>((r) => (release = r));
+    const reads = { now: 0, most: 0 };
+    const kv = new Proxy(profilesKv, {
       get(target, prop, receiver) {
         if (prop === 'get') {
           return async (k: string) => {
-            loading++;
-            mostLoading = Math.max(mostLoading, loading);
-            await gate;
-            loading--;
+            reads.now++;
+            reads.most = Math.max(reads.most, reads.now);
+            await held;
+            reads.now--;
             return target.get(k);
           };
         }
@@ -517,20 +513,29 @@ describe('filter limits through real NATS', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
+    return { kv, reads, release };
+  }
+
+  it('FILTER_MAX_IN_FLIGHT bounds the events a partition consumer holds', async () => {
+    // Users of one partition, so one consumer gets every event.
+    const partition = partitionOf('slow-user-0');
+    const users: string[] = [];
+    for (let i = 0; users.length < 40; i++) if (partitionOf(`slow-user-${i}`) === partition) users.push(`slow-user-${i}`);
+    const { kv: slowKv, reads, release } = heldReadsKv();
     const profiles = new ProfileStore(slowKv, { maxEntries: 1000, maxBytes: 1024 * 1024 });
     const w = worker(configWith('p-slow', [sync('slow-1', 'p-slow', { sendUsers: false })]), { profiles, maxInFlight: 4 });
     await ingest('p-slow', users.map((user_id, n) => ({ event_type: 'Tick', user_id, time: Date.now(), event_properties: { n } })), 'slow');
     await w.start();
     const durable = topology.consumers.filter(partition).durable_name;
     try {
-      await waitFor(() => loading >= 4, 'four events in flight');
+      await waitFor(() => reads.now >= 4, 'four events in flight');
       // Give JetStream every chance to hand out more than it should.
       await new Promise((r) => setTimeout(r, 3_000));
       const info = await bus.jsm.consumers.info(topology.streams.ingest.name, durable);
       expect(info.config.max_ack_pending).toBe(4);
       expect(info.num_ack_pending).toBeLessThanOrEqual(4);
       expect(w.inFlight).toBeLessThanOrEqual(4);
-      expect(mostLoading).toBe(4);
+      expect(reads.most).toBe(4);
     } finally {
       release();
     }
@@ -538,7 +543,7 @@ describe('filter limits through real NATS', () => {
     expect((await jobsOf('p-slow')).map((j) => (j.payload as TrackPayload).properties!.n).sort((a, b) => Number(a) - Number(b))).toEqual(
       users.map((_, n) => n),
     );
-    expect(mostLoading).toBeLessThanOrEqual(4);
+    expect(reads.most).toBeLessThanOrEqual(4);
   });
 
   /** `count` users of different partitions (their prefix, then a number), in partition order. */
@@ -553,25 +558,7 @@ describe('filter limits through real NATS', () => {
 
   it('FILTER_MAX_WORKING_BYTES bounds the messages worked at once across partitions; the others wait unparsed, then all go through', async () => {
     const users = usersOfPartitions('gated-user', 6);
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let loading = 0;
-    let mostLoading = 0;
-    const slowKv = new Proxy(profilesKv, {
-      get(target, prop, receiver) {
-        if (prop === 'get') {
-          return async (k: string) => {
-            loading++;
-            mostLoading = Math.max(mostLoading, loading);
-            await held;
-            loading--;
-            return target.get(k);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const { kv: slowKv, reads, release } = heldReadsKv();
     const profiles = new ProfileStore(slowKv, { maxEntries: 1000, maxBytes: 1024 * 1024 });
     // Room for one message (each is larger than a byte; one alone is always let in); none is overdue in this test.
     const w = worker(configWith('p-gated', [sync('gated-1', 'p-gated', { sendUsers: false })]), { profiles, maxWorkingBytes: 1, workHoldLimitMs: 600_000 });
@@ -580,14 +567,14 @@ describe('filter limits through real NATS', () => {
     try {
       // Every partition's consumer hands its message over; one is worked, the others wait at the gate.
       await waitFor(() => w.work.queued === users.length - 1, 'the other messages waiting at the gate');
-      expect(loading).toBe(1);
+      expect(reads.now).toBe(1);
       expect(w.work.bytes).toBeGreaterThan(0);
       expect(w.inFlight).toBe(users.length);
     } finally {
       release();
     }
     await waitFor(ingestFullyAcked, 'every event acked', 90_000);
-    expect(mostLoading).toBe(1);
+    expect(reads.most).toBe(1);
     expect(w.work.queued).toBe(0);
     expect(w.work.bytes).toBe(0);
     expect((await jobsOf('p-gated')).map((j) => (j.payload as TrackPayload).properties!.n).sort((a, b) => Number(a) - Number(b))).toEqual(users.map((_, n) => n));
